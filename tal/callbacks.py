@@ -1,0 +1,154 @@
+"""UI-free progress reporting for the training engine.
+
+`TrainingCallback` is the protocol the engine calls; `Progress` is what it
+passes. The app, the CLI's progress bar and tests implement it; nothing here
+imports a UI. `KerasBridge` translates Keras's callback hooks into it and
+applies stop and λ requests between batches.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import keras
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a running training; losses and accuracies are epoch running means."""
+
+    epoch: int  # 1-based
+    epochs: int
+    batch: int  # 1-based within the epoch
+    batches: int  # per epoch
+    step: int  # global, 1-based
+    total_steps: int
+    loss: float
+    main_loss: float
+    aux_loss: float | None
+    accuracy: float
+    aux_accuracy: float | None
+    val_accuracy: float | None
+    val_loss: float | None
+    aux_weight: float
+    images_per_s: float
+    elapsed_s: float
+    eta_s: float
+
+    @property
+    def fraction(self) -> float:
+        return min(self.step / max(self.total_steps, 1), 1.0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class TrainingCallback:
+    """Override any of these; the engine calls them from the training thread."""
+
+    def on_train_begin(self, info: dict) -> None:
+        """`info`: run name, configs, dataset summary, steps, parameter count."""
+
+    def on_batch_end(self, progress: Progress) -> None:
+        """After every training batch."""
+
+    def on_epoch_end(self, progress: Progress) -> None:
+        """After every epoch, with validation metrics when there is validation data."""
+
+    def on_train_end(self, result) -> None:
+        """With the finished `tal.training.RunResult` (also after a stop)."""
+
+
+def _float(logs, key):
+    value = logs.get(key)
+    return None if value is None else float(value)
+
+
+class KerasBridge(keras.callbacks.Callback):
+    """Keras callback → `TrainingCallback`s, plus stop and λ requests.
+
+    `control` is a `tal.training.TrainingControl`; its stop request sets
+    `model.stop_training`, which Keras checks after every batch, and a new λ
+    is assigned to the loss-weight variable before the next batch.
+    """
+
+    def __init__(self, callbacks, control, aux_weight, epochs, batches, batch_size, calibration_images=None):
+        super().__init__()
+        self.calibration_images = calibration_images
+        self.tal_callbacks = list(callbacks)
+        self.control = control
+        self.aux_weight = aux_weight
+        self.epochs, self.batches, self.batch_size = epochs, batches, batch_size
+        self.step = 0
+        self.epoch = 0
+        self.batch_history: list[dict] = []
+        self.epoch_history: list[dict] = []
+        self.stopped = False
+        self._train_time = 0.0
+        self._batch_start = None
+        self._start = None
+
+    def _emit(self, hook, progress):
+        for cb in self.tal_callbacks:
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(progress)
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        # Validation inside fit(): evaluate with BatchNorm statistics of the current weights.
+        if self.calibration_images is not None:
+            from tal.batchnorm import recalibrate_batchnorm
+
+            recalibrate_batchnorm(self.model, self.calibration_images, seed=self.step)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_begin(self, batch, logs=None):
+        requested = self.control.take_aux_weight()
+        if requested is not None:
+            self.aux_weight.assign(requested)
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._train_time += time.perf_counter() - self._batch_start
+        self.step += 1
+        progress = self._progress(batch + 1, logs or {})
+        if self.step == 1 or self.step % 5 == 0 or batch + 1 == self.batches:
+            self.batch_history.append({k: v for k, v in progress.to_dict().items() if v is not None})
+        self._emit("on_batch_end", progress)
+        if self.control.stop_requested:
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        progress = self._progress(self.batches, logs or {})
+        self.epoch_history.append({k: v for k, v in progress.to_dict().items() if v is not None})
+        self._emit("on_epoch_end", progress)
+
+    def _progress(self, batch, logs) -> Progress:
+        total = self.epochs * self.batches
+        per_step = self._train_time / max(self.step, 1)
+        aux_loss = _float(logs, "aux_loss")
+        return Progress(
+            epoch=self.epoch,
+            epochs=self.epochs,
+            batch=batch,
+            batches=self.batches,
+            step=self.step,
+            total_steps=total,
+            loss=float(logs.get("loss", float("nan"))),
+            main_loss=float(logs.get("main_loss", logs.get("loss", float("nan")))),
+            aux_loss=aux_loss,
+            accuracy=float(logs.get("main_accuracy", logs.get("accuracy", float("nan")))),
+            aux_accuracy=_float(logs, "aux_accuracy"),
+            val_accuracy=_float(logs, "val_main_accuracy"),
+            val_loss=_float(logs, "val_loss"),
+            aux_weight=float(self.aux_weight.numpy()),
+            images_per_s=self.batch_size / per_step if per_step > 0 else 0.0,
+            elapsed_s=time.perf_counter() - self._start,
+            eta_s=per_step * (total - self.step),
+        )

@@ -1,0 +1,710 @@
+"""MNIST for TAL: find it, load it, and derive the variants the experiments need.
+
+Why this module exists: training, the explorer pages, the CLI and the
+benchmarks must all see the same images, split the same way for the same
+seed, and must be able to say where the images came from. MNIST is never
+shipped in the repository, so the loader looks for it in a fixed order
+(DESIGN.md section 5):
+
+1. an explicit folder (`data_dir`), else the `TAL_DATA_DIR` environment
+   variable: the four IDX files (`.gz` or uncompressed) or an `mnist.npz`;
+2. the Keras cache, `~/.keras/datasets/mnist.npz`;
+3. a download through `keras.datasets.mnist.load_data()`.
+
+If all fail, `DataNotFoundError` names these three ways; `dataset="synthetic"`
+(font-rendered digits, see `tal.synthetic`) is the offline fallback.
+
+On top of plain MNIST it builds "translated" MNIST (each digit at a random
+place on a larger canvas, where attention has something to find) and applies
+the seeded subset / class-imbalance / validation split of a `DataConfig`.
+
+TensorFlow is imported only inside the download fallback, so loading data
+stays fast (decoded arrays are also cached per file for the process).
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tal.config import DataConfig
+
+ENV_VAR = "TAL_DATA_DIR"
+NPZ_NAME = "mnist.npz"
+IMAGE_MAGIC = 2051  # IDX: unsigned bytes, 3 dimensions
+LABEL_MAGIC = 2049  # IDX: unsigned bytes, 1 dimension
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+CLASS_NAMES = tuple(str(d) for d in range(10))
+SYNTHETIC_TRAIN_SIZE = 6000
+SYNTHETIC_TEST_SIZE = 1000
+SYNTHETIC_SOURCE = "SYNTHETIC font-rendered digits, not MNIST"
+
+# Independent random streams per step: changing one step's size or switching
+# dataset="translated" on does not reshuffle the others.
+_STREAMS = {
+    "train_subset": 1,
+    "imbalance": 2,
+    "val_split": 3,
+    "test_subset": 4,
+    "train_placement": 5,
+    "test_placement": 6,
+}
+
+_HOW_TO_PROVIDE = (
+    "Provide MNIST in one of three ways:\n"
+    f"  (1) pass a folder (data_dir=...) or set {ENV_VAR} to a folder holding the "
+    "four IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, or an mnist.npz;\n"
+    "  (2) put mnist.npz in the Keras cache, ~/.keras/datasets/mnist.npz;\n"
+    "  (3) allow the download through keras.datasets.mnist.load_data() (needs internet).\n"
+    'Offline, dataset="synthetic" trains on font-rendered digits instead (not MNIST).'
+)
+
+
+class DataNotFoundError(FileNotFoundError):
+    """No MNIST could be found; the message names the three ways to provide it."""
+
+
+class DataFormatError(ValueError):
+    """An IDX or npz file is corrupt or not MNIST-shaped; the message names the file."""
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Reads a file, gunzipping it when it starts with the gzip magic bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    if head != b"\x1f\x8b":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except (OSError, EOFError) as exc:  # BadGzipFile is an OSError; truncation is EOFError
+        raise DataFormatError(f"{path}: not a readable gzip file ({exc})") from None
+
+
+def read_idx(path) -> np.ndarray:
+    """Reads one MNIST IDX file, gzipped or not.
+
+    Args:
+        path: path to an IDX file (`.gz` or uncompressed; detected by content).
+
+    Returns:
+        For magic 2051 (images) a uint8 array of shape (N, rows, cols); for
+        magic 2049 (labels) a uint8 array of shape (N,). The array is read-only.
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        DataFormatError: on a wrong magic number or when the payload length
+            does not match the header's dimensions.
+
+    Example:
+
+    >>> labels = read_idx("t10k-labels-idx1-ubyte.gz")  # doctest: +SKIP
+    >>> labels.shape, labels[0]                          # doctest: +SKIP
+    ((10000,), 7)
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 8:
+        raise DataFormatError(f"{path}: too short for an IDX header ({len(data)} bytes)")
+    magic = int.from_bytes(data[:4], "big")
+    if magic not in (IMAGE_MAGIC, LABEL_MAGIC):
+        raise DataFormatError(
+            f"{path}: bad IDX magic number {magic}; expected {IMAGE_MAGIC} (images) "
+            f"or {LABEL_MAGIC} (labels)"
+        )
+    ndim = 3 if magic == IMAGE_MAGIC else 1
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataFormatError(f"{path}: IDX header truncated ({len(data)} bytes)")
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(dims))
+    if len(data) - header != expected:
+        raise DataFormatError(
+            f"{path}: IDX header says {dims} ({expected} bytes) but the file holds "
+            f"{len(data) - header} bytes of data"
+        )
+    return np.frombuffer(data, np.uint8, count=expected, offset=header).reshape(dims)
+
+
+def _validate(arrays: dict, origin) -> dict:
+    """Checks four MNIST arrays for shape, count and label range; returns uint8 read-only."""
+    out = {}
+    for key in IDX_FILES:
+        array = np.asarray(arrays[key])
+        if not np.issubdtype(array.dtype, np.integer) or (
+            array.size and (array.min() < 0 or array.max() > 255)
+        ):
+            raise DataFormatError(f"{origin}: {key} must hold integers 0-255, got {array.dtype}")
+        out[key] = array.astype(np.uint8, copy=False)
+    for split in ("train", "test"):
+        images, labels = out[f"x_{split}"], out[f"y_{split}"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise DataFormatError(
+                f"{origin}: x_{split} must have shape (N, 28, 28), got {images.shape}"
+            )
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataFormatError(
+                f"{origin}: y_{split} must have shape ({len(images)},) to match x_{split}, "
+                f"got {labels.shape}"
+            )
+        if labels.size and labels.max() > 9:
+            raise DataFormatError(f"{origin}: y_{split} holds label {labels.max()}, expected 0-9")
+    for array in out.values():
+        array.flags.writeable = False
+    return out
+
+
+def _idx_paths(folder: Path) -> dict | None:
+    """Maps each split to its IDX file in `folder` (gz or not); None if any is missing."""
+    found = {}
+    for key, stem in IDX_FILES.items():
+        variants = (stem, stem.replace("-idx", ".idx"))  # Kaggle-style names use a dot
+        candidates = [folder / (v + ext) for v in variants for ext in (".gz", "")]
+        found[key] = next((p for p in candidates if p.is_file()), None)
+    if all(found.values()):
+        return found
+    if any(found.values()):
+        missing = [IDX_FILES[k] + ".gz" for k, p in found.items() if p is None]
+        raise DataNotFoundError(
+            f"{folder} holds only some of the MNIST IDX files; missing: {', '.join(missing)}.\n"
+            + _HOW_TO_PROVIDE
+        )
+    return None
+
+
+def _signature(paths) -> tuple:
+    """(path, size, mtime) of each file, so the cache notices replaced files."""
+    return tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_idx_set(signature: tuple) -> dict:
+    paths = dict(zip(IDX_FILES, (Path(entry[0]) for entry in signature)))
+    return _validate({key: read_idx(path) for key, path in paths.items()}, paths["x_train"].parent)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_npz(signature: tuple) -> dict:
+    path = Path(signature[0][0])
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in IDX_FILES if k not in npz.files]
+            if missing:
+                raise DataFormatError(f"{path}: npz lacks the arrays {missing}")
+            arrays = {k: npz[k] for k in IDX_FILES}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        if isinstance(exc, DataFormatError):
+            raise
+        raise DataFormatError(f"{path}: not a readable mnist.npz ({exc})") from None
+    return _validate(arrays, path)
+
+
+def _load_location(location: Path):
+    """Loads MNIST from a folder or an npz file; returns (arrays, source) or None."""
+    if location.is_file():
+        if location.suffix != ".npz":
+            raise DataNotFoundError(
+                f"{location} is a file but not an .npz; point at its folder instead.\n"
+                + _HOW_TO_PROVIDE
+            )
+        return _read_npz(_signature([location])), f"mnist.npz at {location}"
+    if not location.is_dir():
+        return None
+    idx = _idx_paths(location)
+    if idx is not None:
+        return _read_idx_set(_signature(idx.values())), f"IDX files in {location}"
+    npz = location / NPZ_NAME
+    if npz.is_file():
+        return _read_npz(_signature([npz])), f"mnist.npz in {location}"
+    return None
+
+
+def keras_cache_path() -> Path:
+    """Where Keras caches the MNIST download: `~/.keras/datasets/mnist.npz`."""
+    return Path.home() / ".keras" / "datasets" / NPZ_NAME
+
+
+def _download_mnist():
+    """Downloads (or reuses Keras's copy of) the full MNIST through Keras."""
+    import keras  # lazy: TensorFlow's import costs seconds
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def find_mnist(data_dir=None, allow_download: bool = True):
+    """Finds MNIST and returns its raw arrays and where they came from.
+
+    Resolution order: `data_dir`, else `$TAL_DATA_DIR` (a folder with the four
+    IDX files, `.gz` or uncompressed, or an `mnist.npz`, or a direct path to an
+    npz file); then `~/.keras/datasets/mnist.npz`; then, if `allow_download`,
+    `keras.datasets.mnist.load_data()`. A folder named explicitly (argument
+    or environment variable) must hold MNIST: it is an error, not a silent
+    fall-through, when it does not.
+
+    Args:
+        data_dir: folder (or npz file) to read; None to use the search order.
+        allow_download: whether the Keras download may be tried last.
+
+    Returns:
+        Tuple `(x_train, y_train, x_test, y_test, source)`: read-only uint8
+        arrays (images (N, 28, 28), labels (N,)) and a human-readable string
+        such as "IDX files in /data/mnist".
+
+    Raises:
+        DataNotFoundError: when no source holds MNIST, or the named folder does
+            not; the message lists the three ways to provide the data.
+        DataFormatError: when a file is found but is corrupt.
+
+    Example:
+
+    >>> x_train, y_train, x_test, y_test, source = find_mnist()  # doctest: +SKIP
+    >>> x_test.shape, source                                     # doctest: +SKIP
+    ((10000, 28, 28), 'IDX files in /work/shared/data/mnist')
+    """
+    if data_dir is not None:
+        named, how = data_dir, "data_dir"
+    else:
+        named, how = os.environ.get(ENV_VAR), ENV_VAR
+    if named:
+        location = Path(named).expanduser()
+        found = _load_location(location)
+        if found is None:
+            state = "does not exist" if not location.exists() else "holds no MNIST"
+            raise DataNotFoundError(
+                f"{how}={str(location)!r} {state} (looked for the four IDX files or "
+                f"{NPZ_NAME}).\n{_HOW_TO_PROVIDE}"
+            )
+        return _unpack(*found)
+    cache = keras_cache_path()
+    if cache.is_file():
+        return _unpack(_read_npz(_signature([cache])), f"mnist.npz in Keras cache ({cache})")
+    reason = "downloads not allowed (allow_download=False)"
+    if allow_download:
+        try:
+            arrays = _validate(_download_mnist(), "keras.datasets.mnist.load_data()")
+            return _unpack(arrays, "keras.datasets.mnist.load_data() (download / Keras cache)")
+        except Exception as exc:  # no internet, no TensorFlow, a bad proxy ...
+            reason = f"download failed: {type(exc).__name__}: {exc}"
+    raise DataNotFoundError(
+        f"MNIST not found: no {ENV_VAR}, no {cache}, {reason}.\n{_HOW_TO_PROVIDE}"
+    )
+
+
+def _unpack(arrays: dict, source: str):
+    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], source
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+@dataclass(eq=False)
+class Dataset:
+    """Images, labels and ink boxes of one experiment, split train / val / test.
+
+    Images are float32 (N, H, W, 1) in [0, 1]; labels int32 (N,); boxes int32
+    (N, 4) as (y0, x0, y1, x1), the ink's bounding box in image coordinates
+    with y1 and x1 exclusive (all zero for a blank image).
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    boxes_train: np.ndarray
+    boxes_val: np.ndarray
+    boxes_test: np.ndarray
+    class_names: tuple = CLASS_NAMES
+    source: str = ""
+    notes: tuple = field(default=())
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one image."""
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def class_counts(self) -> np.ndarray:
+        """Number of training images per class."""
+        return np.bincount(self.y_train, minlength=self.num_classes)
+
+    def summary(self) -> dict:
+        """JSON-friendly sizes, shape, counts, source and notes (for run cards)."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "train": int(len(self.y_train)),
+            "val": int(len(self.y_val)),
+            "test": int(len(self.y_test)),
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "class_counts": self.class_counts.tolist(),
+            "notes": list(self.notes),
+        }
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (
+            f"Dataset(name={self.name!r}, train={s['train']}, val={s['val']}, test={s['test']}, "
+            f"input_shape={self.input_shape}, source={self.source!r})"
+        )
+
+
+def subset_indices(total: int, size: int | None, seed) -> np.ndarray:
+    """Seeded random subset of `range(total)`, sorted; all indices if `size` is None.
+
+    Args:
+        total: number of items to choose from.
+        size: how many to keep; None or >= total keeps all.
+        seed: an int or a sequence of ints for `np.random.default_rng`.
+
+    Returns:
+        Sorted int64 index array of length `min(size, total)`.
+
+    Example:
+
+    >>> subset_indices(10, 3, seed=0).tolist() == subset_indices(10, 3, seed=0).tolist()
+    True
+    """
+    if size is None or size >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=size, replace=False))
+
+
+def ink_boxes(images: np.ndarray) -> np.ndarray:
+    """Bounding boxes of the ink (pixels > 0) of each image.
+
+    Args:
+        images: array of shape (N, H, W) or (N, H, W, 1).
+
+    Returns:
+        int32 array (N, 4) of (y0, x0, y1, x1), y1 / x1 exclusive; all zero
+        for an image without ink.
+
+    Example:
+
+    >>> image = np.zeros((1, 5, 5)); image[0, 1:3, 2] = 1
+    >>> ink_boxes(image).tolist()
+    [[1, 2, 3, 3]]
+    """
+    ink = np.asarray(images) > 0
+    if ink.ndim == 4:
+        ink = ink[..., 0]
+    rows, cols = ink.any(axis=2), ink.any(axis=1)
+    height, width = ink.shape[1:]
+    boxes = np.stack(
+        [
+            rows.argmax(axis=1),
+            cols.argmax(axis=1),
+            height - rows[:, ::-1].argmax(axis=1),
+            width - cols[:, ::-1].argmax(axis=1),
+        ],
+        axis=1,
+    ).astype(np.int32)
+    boxes[~rows.any(axis=1)] = 0
+    return boxes
+
+
+def random_placements(count: int, digit_size: int, canvas_size: int, seed) -> np.ndarray:
+    """Uniform random top-left corners (y, x) that keep a digit inside the canvas."""
+    return np.random.default_rng(seed).integers(0, canvas_size - digit_size + 1, size=(count, 2))
+
+
+def place_on_canvas(images: np.ndarray, corners: np.ndarray, canvas_size: int) -> np.ndarray:
+    """Pastes each (h, w) image onto a zero canvas at its (y, x) corner.
+
+    Args:
+        images: uint8 or float array (N, h, w).
+        corners: int array (N, 2) of top-left (y, x) positions.
+        canvas_size: side of the square canvas (>= h and w).
+
+    Returns:
+        Array (N, canvas_size, canvas_size) of the images' dtype.
+    """
+    count, height, width = images.shape
+    canvas = np.zeros((count, canvas_size, canvas_size), images.dtype)
+    for i, (top, left) in enumerate(corners):
+        canvas[i, top : top + height, left : left + width] = images[i]
+    return canvas
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) -> float32 (N, H, W, 1) in [0, 1]."""
+    out = images.astype(np.float32)
+    out /= 255.0
+    return out[..., None]
+
+
+def _imbalanced(labels: np.ndarray, indices: np.ndarray, classes, keep: float, seed) -> np.ndarray:
+    """Keeps `keep` (rounded, at least 1) of each listed class's indices; others untouched."""
+    if not classes or keep >= 1.0:
+        return indices
+    rng = np.random.default_rng(seed)
+    chosen = labels[indices]
+    dropped = []
+    for digit in sorted(set(classes)):
+        members = indices[chosen == digit]
+        n_keep = max(1, int(round(keep * len(members)))) if len(members) else 0
+        dropped.append(rng.permutation(members)[n_keep:])
+    return np.setdiff1d(indices, np.concatenate(dropped))
+
+
+def _val_split(indices: np.ndarray, val_fraction: float, seed):
+    """Last `val_fraction` of a seeded permutation -> validation; both parts sorted."""
+    n_val = int(round(len(indices) * val_fraction))
+    permuted = np.random.default_rng(seed).permutation(indices)
+    return np.sort(permuted[: len(indices) - n_val]), np.sort(permuted[len(indices) - n_val :])
+
+
+def _stream(seed: int, step: str) -> list[int]:
+    return [int(seed), _STREAMS[step]]
+
+
+def _raw_arrays(config: DataConfig):
+    """(x_train, y_train, x_test, y_test, source) of MNIST or the synthetic digits."""
+    if config.dataset == "synthetic":
+        return _synthetic_raw(config)
+    return find_mnist(config.data_dir, allow_download=config.allow_download)
+
+
+@functools.lru_cache(maxsize=4)
+def _synthetic_cached(n_train: int, n_test: int, seed: int):
+    from tal.synthetic import synthetic_digits
+
+    arrays = synthetic_digits(n_train, n_test, seed=seed)
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+def _synthetic_raw(config: DataConfig):
+    from tal.synthetic import describe_fonts
+
+    n_train = config.train_size or SYNTHETIC_TRAIN_SIZE
+    n_test = config.test_size or SYNTHETIC_TEST_SIZE
+    arrays = _synthetic_cached(n_train, n_test, config.subset_seed)
+    return (*arrays, f"{SYNTHETIC_SOURCE} (Pillow, {describe_fonts()})")
+
+
+def _clip_note(split: str, requested, available: int) -> list[str]:
+    if requested is not None and requested > available:
+        return [
+            f"{split}_size={requested} exceeds the {available} {split} images available; "
+            "using all."
+        ]
+    return []
+
+
+def load_dataset(
+    config: DataConfig | None = None, *, fallback_to_synthetic: bool = False
+) -> Dataset:
+    """Builds the dataset a `DataConfig` describes.
+
+    Steps, each with its own seeded stream of `config.subset_seed`: pick the
+    images (`mnist`, `translated` = MNIST digits at uniformly random places on
+    a `canvas_size` square canvas, or `synthetic`), take the `train_size`
+    subset, thin the `imbalance_classes` to `imbalance_keep` of their training
+    images (the test set is never touched), move the last `val_fraction` of a
+    seeded permutation of the training images to validation, take the
+    `test_size` subset of the test set.
+
+    Args:
+        config: a `tal.config.DataConfig`; None uses the defaults.
+        fallback_to_synthetic: when MNIST cannot be found, return synthetic
+            digits (with a note saying so) instead of raising.
+
+    Returns:
+        A `Dataset`. Sizes larger than available are clipped, with a note.
+
+    Raises:
+        DataNotFoundError: when MNIST is needed, not found, and
+            `fallback_to_synthetic` is False.
+        DataFormatError: when a found MNIST file is corrupt.
+
+    Example:
+
+    >>> from tal.config import DataConfig
+    >>> data = load_dataset(DataConfig(dataset="translated", train_size=1000))  # doctest: +SKIP
+    >>> data.input_shape                                                        # doctest: +SKIP
+    (48, 48, 1)
+    """
+    config = config or DataConfig()
+    notes: list[str] = []
+    name = config.dataset
+    try:
+        x_train, y_train, x_test, y_test, source = _raw_arrays(config)
+    except DataNotFoundError as exc:
+        if not fallback_to_synthetic:
+            raise
+        name = "synthetic"
+        x_train, y_train, x_test, y_test, source = _synthetic_raw(config)
+        notes.append(f"MNIST not found, so these are synthetic digits instead. {exc}")
+
+    seed = config.subset_seed
+    notes += _clip_note("train", config.train_size, len(y_train))
+    notes += _clip_note("test", config.test_size, len(y_test))
+    train_idx = subset_indices(len(y_train), config.train_size, _stream(seed, "train_subset"))
+    before = len(train_idx)
+    train_idx = _imbalanced(
+        y_train,
+        train_idx,
+        config.imbalance_classes,
+        config.imbalance_keep,
+        _stream(seed, "imbalance"),
+    )
+    if len(train_idx) != before:
+        notes.append(
+            f"Imbalanced: kept {config.imbalance_keep:.0%} of the training images of classes "
+            f"{sorted(set(config.imbalance_classes))} ({before} -> {len(train_idx)} images)."
+        )
+    fit_idx, val_idx = _val_split(train_idx, config.val_fraction, _stream(seed, "val_split"))
+    test_idx = subset_indices(len(y_test), config.test_size, _stream(seed, "test_subset"))
+
+    if config.dataset == "translated":
+        x_train, x_test = _translate(x_train, x_test, config.canvas_size, seed)
+        side = config.canvas_size
+        source += f"; each digit placed at a random position on a {side}x{side} canvas"
+    split = (fit_idx, val_idx, test_idx)
+    return _assemble(name, (x_train, y_train), (x_test, y_test), split, source, notes)
+
+
+class _LazyCanvas:
+    """Places digits on the canvas only when indexed, so subsets stay cheap."""
+
+    def __init__(self, images: np.ndarray, corners: np.ndarray, canvas_size: int):
+        self.images, self.corners, self.canvas_size = images, corners, canvas_size
+
+    def __getitem__(self, indices):
+        return place_on_canvas(self.images[indices], self.corners[indices], self.canvas_size)
+
+
+def _translate(x_train, x_test, canvas_size: int, seed: int):
+    """Seeded placements per original image: a digit keeps its place across subsets."""
+    digit = x_train.shape[1]
+    corners_train = random_placements(
+        len(x_train), digit, canvas_size, _stream(seed, "train_placement")
+    )
+    corners_test = random_placements(
+        len(x_test), digit, canvas_size, _stream(seed, "test_placement")
+    )
+    return (
+        _LazyCanvas(x_train, corners_train, canvas_size),
+        _LazyCanvas(x_test, corners_test, canvas_size),
+    )
+
+
+def _assemble(name, train, test, split, source, notes) -> Dataset:
+    """Indexes the raw arrays by the split and converts them to float / int32 / boxes."""
+    (x_train, y_train), (x_test, y_test) = train, test
+    fit_idx, val_idx, test_idx = split
+    parts = {}
+    for part, images, labels, idx in (
+        ("train", x_train, y_train, fit_idx),
+        ("val", x_train, y_train, val_idx),
+        ("test", x_test, y_test, test_idx),
+    ):
+        raw = images[idx]
+        parts[f"x_{part}"] = _to_float(raw)
+        parts[f"y_{part}"] = labels[idx].astype(np.int32)
+        parts[f"boxes_{part}"] = ink_boxes(raw)
+    return Dataset(name=name, class_names=CLASS_NAMES, source=source, notes=tuple(notes), **parts)
+
+
+def load_mnist(
+    data_dir=None,
+    *,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    seed: int = 0,
+    allow_download: bool = True,
+) -> Dataset:
+    """Loads real 28x28 MNIST (no validation split).
+
+    Args:
+        data_dir: folder with the IDX files or mnist.npz; None follows the
+            search order of `find_mnist`.
+        train_size: size of a seeded random training subset; None keeps all,
+            a size above the available count keeps all and adds a note.
+        test_size: the same for the test set.
+        seed: seed of the subsets.
+        allow_download: whether `keras.datasets.mnist.load_data()` may be tried.
+
+    Returns:
+        A `Dataset` named "mnist" with float32 images (N, 28, 28, 1) in
+        [0, 1], int32 labels, ink boxes, and empty validation arrays.
+
+    Raises:
+        DataNotFoundError: when no MNIST can be found.
+        DataFormatError: when a found file is corrupt.
+
+    Example:
+
+    >>> data = load_mnist(train_size=1000, seed=0)  # doctest: +SKIP
+    >>> data.x_train.shape, data.source             # doctest: +SKIP
+    ((1000, 28, 28, 1), 'IDX files in /work/shared/data/mnist')
+    """
+    x_train, y_train, x_test, y_test, source = find_mnist(data_dir, allow_download)
+    notes = _clip_note("train", train_size, len(y_train))
+    notes += _clip_note("test", test_size, len(y_test))
+    fit_idx = subset_indices(len(y_train), train_size, _stream(seed, "train_subset"))
+    test_idx = subset_indices(len(y_test), test_size, _stream(seed, "test_subset"))
+    split = (fit_idx, np.arange(0), test_idx)
+    return _assemble("mnist", (x_train, y_train), (x_test, y_test), split, source, notes)
+
+
+def class_weights(labels, num_classes: int) -> np.ndarray:
+    """Inverse-frequency class weights, normalised to mean 1 over the present classes.
+
+    A class absent from `labels` gets weight 0 and is left out of the mean (it
+    cannot contribute to the loss anyway, and an infinite weight would be
+    useless). Balanced labels give all ones.
+
+    Args:
+        labels: integer class labels, shape (N,).
+        num_classes: number of classes.
+
+    Returns:
+        float32 array (num_classes,).
+
+    Raises:
+        ValueError: if a label is outside [0, num_classes).
+
+    Example:
+
+    >>> class_weights([0, 1, 1, 1], 2).tolist()
+    [1.5, 0.5]
+    """
+    labels = np.asarray(labels).ravel()
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"Expected labels in [0, {num_classes}). Received labels from "
+            f"{labels.min()} to {labels.max()}"
+        )
+    counts = np.bincount(labels.astype(np.int64), minlength=num_classes).astype(np.float64)
+    weights = np.zeros(num_classes, np.float64)
+    present = counts > 0
+    if present.any():
+        weights[present] = 1.0 / counts[present]
+        weights[present] /= weights[present].mean()
+    return weights.astype(np.float32)

@@ -1,0 +1,74 @@
+"""One forward pass that returns probabilities and every attention map as NumPy.
+
+Used by the app's Inspect and Predict pages and the CLI's `predict --maps`.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from tal.models import build_probe
+
+_PROBES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def as_batch(images, input_shape=None) -> np.ndarray:
+    """Images as float32 `(N, H, W, 1)` in [0, 1].
+
+    Accepts one image `(H, W)` or `(H, W, 1)`, or a batch `(N, H, W)` /
+    `(N, H, W, 1)`; uint8 input is scaled by 1/255.
+    """
+    x = np.asarray(images)
+    scale = 255.0 if x.dtype == np.uint8 else 1.0
+    x = x.astype("float32") / scale
+    if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] == 1 and input_shape is not None and x.shape == tuple(input_shape)):
+        x = x[None]
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] != 1:
+        raise ValueError(f"Expected grayscale images (N, H, W) or (N, H, W, 1). Received shape {np.shape(images)}")
+    if input_shape is not None and tuple(x.shape[1:3]) != tuple(input_shape[:2]):
+        raise ValueError(
+            f"The model expects {input_shape[0]}x{input_shape[1]} images. Received {x.shape[1]}x{x.shape[2]}"
+        )
+    return x
+
+
+def inspect(model, images, *, prediction: str = "main", batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Probabilities and attention maps for `images`, from one forward pass.
+
+    Args:
+        model: a model built by `tal.build_model` (or loaded from a run).
+        images: one image or a batch, see `as_batch`.
+        prediction: `"main"` (the main head) or `"mean"` (average of the main
+            and auxiliary heads' probabilities).
+        batch_size: images per forward pass.
+
+    Returns:
+        A dict of NumPy arrays: `probabilities` `(N, C)`, `prediction` `(N,)`,
+        `main` and (if present) `aux` probabilities, plus the maps that the
+        model's branches provide: `scale_weights` `(N, n)`, `channel_gate`
+        `(N, K)`, `cbam_channel_gate`, `cbam_spatial` `(N, h, w)`, `A`, `S`,
+        `U` `(N, h, w, C)`, `M` `(N, h, w)` and `score` `(N, C)`.
+
+    Example:
+    >>> out = tal.inspect(model, x_test[:4])
+    >>> out["A"].sum(axis=(1, 2))  # every class's attention sums to 1
+    """
+    if prediction not in ("main", "mean"):
+        raise ValueError(f"Expected one of {{'main', 'mean'}}. Received: prediction={prediction!r}")
+    probe = _PROBES.get(model)
+    if probe is None:
+        probe = _PROBES[model] = build_probe(model)
+    x = as_batch(images, model.inputs[0].shape[1:])
+    chunks = [probe(x[i : i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+    out = {key: np.concatenate([np.asarray(c[key]) for c in chunks]) for key in chunks[0]}
+    if prediction == "mean":
+        if "aux" not in out:
+            raise ValueError("prediction='mean' needs the element-wise branch (an auxiliary head).")
+        out["probabilities"] = (out["main"] + out["aux"]) / 2.0
+    else:
+        out["probabilities"] = out["main"]
+    out["prediction"] = out["probabilities"].argmax(axis=-1)
+    return out

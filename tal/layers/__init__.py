@@ -1,0 +1,55 @@
+"""Attention layers and the string factory that creates them.
+
+Configs name attention modules by string (never by class), as timm's
+`create_attn` does; `create_attention` maps those names to layer classes.
+"""
+from __future__ import annotations
+
+from tal.layers.cbam import CBAM
+from tal.layers.channel import ChannelAttention
+from tal.layers.element import ElementWiseAttention, spatial_softmax
+from tal.layers.scale import ScaleAttention
+
+ATTENTION_LAYERS = {
+    "channel": ChannelAttention,
+    "element": ElementWiseAttention,
+    "scale": ScaleAttention,
+    "cbam": CBAM,
+}
+
+
+def create_attention(kind: str, **kwargs):
+    """Create an attention layer by name.
+
+    Args:
+        kind: one of `available_attention()`, e.g. `"channel"` or `"cbam"`.
+        **kwargs: the layer's own arguments.
+
+    Raises:
+        ValueError: for an unknown `kind`, listing the valid ones.
+
+    Example:
+    >>> layer = create_attention("channel", reduction_ratio=8)
+    """
+    cls = ATTENTION_LAYERS.get(kind)
+    if cls is None:
+        raise ValueError(
+            f"Unknown attention kind {kind!r}. Expected one of {sorted(ATTENTION_LAYERS)}. "
+            f"Received: kind={kind!r}"
+        )
+    return cls(**kwargs)
+
+
+def available_attention() -> list[str]:
+    return sorted(ATTENTION_LAYERS)
+
+
+__all__ = [
+    "CBAM",
+    "ChannelAttention",
+    "ElementWiseAttention",
+    "ScaleAttention",
+    "available_attention",
+    "create_attention",
+    "spatial_softmax",
+]

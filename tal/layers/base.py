@@ -1,0 +1,39 @@
+"""Shared plumbing for the attention layers [ours].
+
+Every attention layer has the call signature `call(x, return_attention_maps=False)`.
+With `True` it returns `(output, maps)`, where `maps` is a dict of tensors
+named as in DESIGN §1. Keras derives output specs from `compute_output_shape`,
+which only describes the plain output, so with maps requested we let Keras
+trace `call` symbolically instead.
+"""
+from __future__ import annotations
+
+import keras
+from keras.src import backend  # compute_output_spec is not in the public backend API
+
+
+class AttentionLayer(keras.layers.Layer):
+    """Base class: `compute_output_shape` for the plain output, tracing for maps."""
+
+    def compute_output_spec(self, *args, return_attention_maps=False, **kwargs):
+        if return_attention_maps:
+            return backend.compute_output_spec(
+                self.call, *args, return_attention_maps=True, **kwargs
+            )
+        return super().compute_output_spec(*args, **kwargs)
+
+
+def check_choice(name: str, value, allowed) -> None:
+    """Raise the house-style error for a string argument outside `allowed`."""
+    if value not in allowed:
+        raise ValueError(f"Expected one of {set(allowed)}. Received: {name}={value!r}")
+
+
+def check_positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"Expected a positive integer. Received: {name}={value!r}")
+
+
+def hidden_units(channels: int, reduction_ratio: int, min_hidden: int) -> int:
+    """Width of a squeeze bottleneck: `max(channels // r, min_hidden)` (SE paper §3.2)."""
+    return max(channels // reduction_ratio, min_hidden)

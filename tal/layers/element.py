@@ -1,0 +1,122 @@
+"""Element-wise attention: per-class attention maps A and confidence maps S.
+
+[SRN] Zhu et al., "Learning Spatial Regularization with Image-level
+Supervisions for Multi-label Image Classification", CVPR 2017
+(arXiv:1702.05891): the attention estimator, the *spatial* softmax per class,
+the confidence maps and the weighted maps `U = σ(S) ⊙ A`.
+[A3Net] Wang et al. 2021 cascade this branch after the channel-wise module and
+train `score = Σ_{h,w} A ⊙ S` as auxiliary logits with a weighted
+cross-entropy.
+[ours] How the branch feeds the main path: `M = Σ_c U`, rescaled per image to
+[0, 1], then `E ⊙ (1 + M)` ("residual"), `E ⊙ M` ("gate") or `E` ("none").
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from tal.layers.base import AttentionLayer, check_choice, check_positive_int
+
+FEATURE_MODES = ("residual", "gate", "none")
+
+
+def spatial_softmax(logits):
+    """Softmax over all positions (H·W) separately for every class.
+
+    `(B, H, W, C)` → `(B, H, W, C)` with `Σ_{h,w} A[b, h, w, c] = 1`. Note that
+    `Conv2D(..., activation="softmax")` would normalise over classes instead.
+    """
+    _, height, width, classes = logits.shape
+    flat = ops.reshape(logits, (-1, height * width, classes))
+    return ops.reshape(ops.softmax(flat, axis=1), (-1, height, width, classes))
+
+
+@keras.saving.register_keras_serializable(package="tal")
+class ElementWiseAttention(AttentionLayer):
+    """Per-class attention (A) and confidence (S) maps with an auxiliary score.
+
+    The attention estimator is `conv1x1(C)(ReLU(conv3x3(w)(ReLU(conv1x1(w)(E)))))`
+    followed by a spatial softmax per class; `S = conv1x1(C)(E)` is a linear
+    classifier at every pixel. `score[b, c] = Σ_{h,w} A·S` are the auxiliary
+    logits. If `A` is uniform, `score` is GAP followed by a linear layer and `S`
+    is a class activation map.
+
+    Args:
+        num_classes: number of classes `C`.
+        width: hidden width `w` of the attention estimator (the paper uses 512;
+            MNIST needs far less).
+        feature_mode: how features are passed on: `"residual"` (`E ⊙ (1 + M)`),
+            `"gate"` (`E ⊙ M`) or `"none"` (`E` unchanged; the branch only adds
+            the auxiliary head).
+
+    Call arguments:
+        x: features `E` of shape `(B, H, W, K)`.
+        return_attention_maps: if True, also return the dict of maps
+            `A`, `S`, `U` `(B, H, W, C)`, `M` `(B, H, W)` and `score` `(B, C)`.
+
+    Output: the tuple `(features, score)`: features `(B, H, W, K)` and the
+    auxiliary logits `(B, C)`; with maps, `((features, score), maps)`.
+
+    Example:
+    >>> layer = ElementWiseAttention(num_classes=10, width=16)
+    >>> features, score = layer(keras.ops.ones((2, 7, 7, 32)))
+    >>> tuple(score.shape)
+    (2, 10)
+    """
+
+    def __init__(self, num_classes, width=64, feature_mode="residual", **kwargs):
+        super().__init__(**kwargs)
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("width", width)
+        check_choice("feature_mode", feature_mode, FEATURE_MODES)
+        self.num_classes = num_classes
+        self.width = width
+        self.feature_mode = feature_mode
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
+        batch, height, width, channels = input_shape
+        if height is None or width is None:
+            raise ValueError("ElementWiseAttention needs a static height and width for the spatial softmax.")
+        self.estimator_in = layers.Conv2D(self.width, 1, activation="relu", name="estimator_in")
+        self.estimator_mid = layers.Conv2D(
+            self.width, 3, padding="same", activation="relu", name="estimator_mid"
+        )
+        self.estimator_out = layers.Conv2D(self.num_classes, 1, name="estimator_out")
+        self.confidence = layers.Conv2D(self.num_classes, 1, name="confidence")
+        self.estimator_in.build(input_shape)
+        self.estimator_mid.build((batch, height, width, self.width))
+        self.estimator_out.build((batch, height, width, self.width))
+        self.confidence.build(input_shape)
+
+    def call(self, x, return_attention_maps=False):
+        attention = spatial_softmax(self.estimator_out(self.estimator_mid(self.estimator_in(x))))
+        confidence = self.confidence(x)
+        score = ops.sum(attention * confidence, axis=(1, 2))
+        features = x
+        maps = None
+        if self.feature_mode != "none" or return_attention_maps:
+            weighted = ops.sigmoid(confidence) * attention
+            mask = ops.sum(weighted, axis=-1)
+            # Per-image rescale to [0, 1]; the epsilon keeps an all-zero mask finite.
+            mask = mask / (ops.max(mask, axis=(1, 2), keepdims=True) + 1e-7)
+            if self.feature_mode == "residual":
+                features = x * (1.0 + mask[..., None])
+            elif self.feature_mode == "gate":
+                features = x * mask[..., None]
+            maps = {"A": attention, "S": confidence, "U": weighted, "M": mask, "score": score}
+        if return_attention_maps:
+            return (features, score), maps
+        return features, score
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape), (input_shape[0], self.num_classes)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "width": self.width,
+            "feature_mode": self.feature_mode,
+        }

@@ -1,0 +1,146 @@
+"""Build the triple-attention model from a `ModelConfig`, and its probe.
+
+Data flow [A3Net cascade; CBAM placement ours]:
+`stages → [scale] → [channel] → [cbam] → [element] → GAP → Dense(C)` = main
+head; the element branch adds the auxiliary head `softmax(score)`. Every
+bracket is a toggle; with all off this is the plain baseline of the backbone.
+
+The training model and the probe share one function, `_assemble`, and the
+same layer objects: the probe only asks each attention layer for its maps.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from tal.backbones import build_backbone
+from tal.config import ModelConfig
+from tal.layers import create_attention
+
+# Layer names the probe looks up in a (possibly reloaded) model.
+PART_NAMES = ("backbone", "scale_attention", "channel_attention", "cbam", "element_attention", "pool", "dropout", "main", "aux")
+
+
+def build_model(config: ModelConfig | None = None, **overrides) -> keras.Model:
+    """Build the (uncompiled) model described by `config`.
+
+    Args:
+        config: a `tal.ModelConfig` (default: the default full configuration).
+        **overrides: fields to replace, e.g. `build_model(element=False)`.
+
+    Returns:
+        A functional `keras.Model` mapping images `(B, H, W, 1)` to a dict of
+        probabilities: `{"main": (B, C)}` plus `"aux"` when the element branch is on.
+
+    Example:
+    >>> model = build_model(tal.ModelConfig(scale=False))
+    >>> sorted(model.output_names)
+    ['aux', 'main']
+    """
+    config = (config or ModelConfig()).replace(**overrides) if overrides else (config or ModelConfig())
+    backbone = build_backbone(config)
+    stage_widths = [s.shape[-1] for s in backbone.outputs]
+    head = "sigmoid" if config.multi_label else "softmax"
+    parts = {
+        "backbone": backbone,
+        "pool": layers.GlobalAveragePooling2D(name="pool"),
+        "dropout": layers.Dropout(config.dropout, name="dropout") if config.dropout else None,
+        "main": layers.Dense(config.num_classes, activation=head, name="main"),
+    }
+    common = {"reduction_ratio": config.reduction_ratio, "min_hidden": config.min_hidden}
+    if config.scale:
+        parts["scale_attention"] = create_attention(
+            "scale", dim=config.scale_dim or stage_widths[-1], bn_momentum=config.bn_momentum,
+            name="scale_attention", **common,
+        )
+    if config.channel:
+        parts["channel_attention"] = create_attention("channel", name="channel_attention", **common)
+    if config.cbam:
+        parts["cbam"] = create_attention("cbam", name="cbam", **common)
+    if config.element:
+        parts["element_attention"] = create_attention(
+            "element", num_classes=config.num_classes, width=config.element_width,
+            feature_mode=config.feature_mode, name="element_attention",
+        )
+        parts["aux"] = layers.Activation(head, name="aux")
+    inputs = keras.Input(tuple(config.input_shape), name="image")
+    outputs, _ = _assemble(inputs, parts, with_maps=False)
+    return keras.Model(inputs, outputs, name=f"tal_{config.label.replace('+', '_')}")
+
+
+def _call(layer, x, with_maps, maps, rename):
+    """Call an attention layer, collecting its maps under new names when asked."""
+    if not with_maps:
+        return layer(x)
+    out, layer_maps = layer(x, return_attention_maps=True)
+    maps.update({rename.get(k, k): v for k, v in layer_maps.items()})
+    return out
+
+
+def _assemble(inputs, parts, with_maps):
+    maps = {}
+    stages = parts["backbone"](inputs)
+    stages = stages if isinstance(stages, (list, tuple)) else [stages]
+    x = stages[-1]
+    if parts.get("scale_attention") is not None:
+        x = _call(parts["scale_attention"], list(stages), with_maps, maps, {"weights": "scale_weights"})
+    if parts.get("channel_attention") is not None:
+        x = _call(parts["channel_attention"], x, with_maps, maps, {"gate": "channel_gate"})
+    if parts.get("cbam") is not None:
+        x = _call(parts["cbam"], x, with_maps, maps, {"channel_gate": "cbam_channel_gate", "spatial": "cbam_spatial"})
+    score = None
+    if parts.get("element_attention") is not None:
+        x, score = _call(parts["element_attention"], x, with_maps, maps, {})
+    pooled = parts["pool"](x)
+    if parts.get("dropout") is not None:
+        pooled = parts["dropout"](pooled)
+    outputs = {"main": parts["main"](pooled)}
+    if score is not None:
+        outputs["aux"] = parts["aux"](score)
+    return outputs, maps
+
+
+def model_parts(model: keras.Model) -> dict:
+    """The named parts of a model built by `build_model` (absent toggles map to None)."""
+    names = {layer.name for layer in model.layers}
+    return {name: model.get_layer(name) if name in names else None for name in PART_NAMES}
+
+
+def attention_branches(model: keras.Model) -> tuple[str, ...]:
+    """Which attention branches a built or reloaded model contains."""
+    parts = model_parts(model)
+    keys = {"scale": "scale_attention", "channel": "channel_attention", "cbam": "cbam", "element": "element_attention"}
+    return tuple(b for b, name in keys.items() if parts[name] is not None)
+
+
+class ProbeModel(keras.Model):
+    """Shares a built model's layers and also returns every attention map.
+
+    A subclassed model rather than a functional one: Keras's functional graph
+    check assumes a layer returns the same structure at every call, and the
+    attention layers return extra maps here.
+    """
+
+    def __init__(self, model: keras.Model, **kwargs):
+        super().__init__(name=f"{model.name}_probe", **kwargs)
+        self.parts = {k: v for k, v in model_parts(model).items() if v is not None}
+        if "backbone" not in self.parts or "main" not in self.parts:
+            raise ValueError("This model was not built by tal.build_model (no 'backbone' or 'main' layer).")
+
+    def call(self, images, training=False):
+        outputs, maps = _assemble(images, self.parts, with_maps=True)
+        return {**outputs, **maps}
+
+
+def build_probe(model: keras.Model) -> ProbeModel:
+    """A model sharing `model`'s weights that also outputs every attention map.
+
+    Outputs: `main`, `aux` (if present) and the maps: `scale_weights`,
+    `channel_gate`, `cbam_channel_gate`, `cbam_spatial`, `A`, `S`, `U`, `M`,
+    `score` — whichever the model's branches provide.
+    """
+    return ProbeModel(model)
+
+
+def count_params(model: keras.Model) -> int:
+    return int(model.count_params())

@@ -1,0 +1,209 @@
+"""The run registry: every training run is one folder, written atomically.
+
+A run is written into a hidden staging folder (`.staging-…`) and renamed
+into place only when every file is complete, so a crash or a kill never
+leaves a folder the registry lists as a run. Available as `tal.runs`.
+
+Layout of a run folder:
+    config.json   model and training config, seed, package versions
+    history.json  per-epoch and sampled per-batch curves
+    metrics.json  test accuracy, per-class accuracy, confusion matrix, ...
+    model.keras   the trained model
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RUN_FILES = ("config.json", "history.json", "metrics.json", "model.keras")
+STAGING_PREFIX = ".staging-"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+class RunNotFoundError(LookupError):
+    """No complete run of that name or path."""
+
+
+def default_root() -> Path:
+    """`$TAL_RUNS_DIR`, else `./runs`."""
+    return Path(os.environ.get("TAL_RUNS_DIR", "runs"))
+
+
+@dataclass
+class Run:
+    """A complete run on disk; `config`, `metrics` and `history` are read lazily."""
+
+    path: Path
+    shipped: bool = False
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def _json(self, filename):
+        if filename not in self._cache:
+            self._cache[filename] = json.loads((self.path / filename).read_text())
+        return self._cache[filename]
+
+    @property
+    def config(self) -> dict:
+        return self._json("config.json")
+
+    @property
+    def metrics(self) -> dict:
+        return self._json("metrics.json")
+
+    @property
+    def history(self) -> dict:
+        return self._json("history.json")
+
+    @property
+    def model_config(self):
+        from tal.config import ModelConfig
+
+        return ModelConfig.from_dict(self.config["model"])
+
+    @property
+    def train_config(self):
+        from tal.config import TrainConfig
+
+        return TrainConfig.from_dict(self.config["train"])
+
+    def load_model(self):
+        """The trained Keras model (safe mode: no arbitrary code is run)."""
+        import keras
+
+        import tal.layers  # noqa: F401  (registers the custom layers)
+        import tal.losses  # noqa: F401
+
+        return keras.saving.load_model(self.path / "model.keras", compile=False, safe_mode=True)
+
+
+def is_complete(path: Path) -> bool:
+    path = Path(path)
+    return (
+        path.is_dir()
+        and not path.name.startswith(".")
+        and all((path / f).is_file() and (path / f).stat().st_size > 0 for f in RUN_FILES)
+    )
+
+
+def list_runs(root: str | Path | None = None, *, include_shipped: bool = False) -> list[Run]:
+    """Complete runs under `root` (default `default_root()`), newest first.
+
+    With `include_shipped`, the demo models shipped in `models/` come after.
+    """
+    runs = _scan(Path(root) if root is not None else default_root(), shipped=False)
+    runs.sort(key=lambda r: r.path.stat().st_mtime, reverse=True)
+    if include_shipped:
+        runs += sorted(_scan(SHIPPED_DIR, shipped=True), key=lambda r: r.name)
+    return runs
+
+
+def _scan(root: Path, shipped: bool) -> list[Run]:
+    if not root.is_dir():
+        return []
+    return [Run(p, shipped=shipped) for p in root.iterdir() if is_complete(p)]
+
+
+def load_run(name_or_path: str | Path, root: str | Path | None = None) -> Run:
+    """A run by folder path, by name under `root`, or by name among the shipped models."""
+    candidates = [Path(name_or_path)]
+    if not Path(name_or_path).is_absolute():
+        candidates += [(Path(root) if root is not None else default_root()) / str(name_or_path), SHIPPED_DIR / str(name_or_path)]
+    for path in candidates:
+        if is_complete(path):
+            return Run(path, shipped=path.parent.resolve() == SHIPPED_DIR)
+    names = [r.name for r in list_runs(root, include_shipped=True)]
+    hint = f" Available runs: {', '.join(names[:12])}{' …' if len(names) > 12 else ''}." if names else " There are no runs yet: train one with `python -m tal train`."
+    raise RunNotFoundError(f"No complete run called {str(name_or_path)!r}.{hint}")
+
+
+def safe_name(name: str) -> str:
+    """Folder-safe run name: letters, digits, '.', '_', '-' (others become '-')."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip(".-")
+    if not cleaned:
+        raise ValueError(f"A run name needs at least one letter or digit. Received: {name!r}")
+    return cleaned[:80]
+
+
+def _unique(root: Path, name: str) -> Path:
+    path, k = root / name, 2
+    while path.exists():
+        path, k = root / f"{name}-{k}", k + 1
+    return path
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON beside `path`, then rename over it (never a half-written file)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True, default=_jsonable)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def write_run(name: str, *, config: dict, history: dict, metrics: dict, model, root: str | Path | None = None) -> Run:
+    """Write a complete run folder atomically and return it.
+
+    Everything goes into a hidden staging folder first; the final rename is
+    the commit. If the name is taken, `-2`, `-3`, … is appended.
+    """
+    root = Path(root) if root is not None else default_root()
+    root.mkdir(parents=True, exist_ok=True)
+    name = safe_name(name)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f"{STAGING_PREFIX}{name}-"))
+    try:
+        for filename, data in (("config.json", config), ("history.json", history), ("metrics.json", metrics)):
+            write_json_atomic(staging / filename, data)
+        model.save(staging / "model.keras")
+        for _ in range(3):  # another writer may take the name between _unique and rename
+            target = _unique(root, name)
+            try:
+                os.rename(staging, target)
+                return Run(target)
+            except OSError:
+                if not target.exists():
+                    raise
+        raise FileExistsError(f"Could not find a free name for run {name!r} in {root}")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def delete_run(name_or_path: str | Path, root: str | Path | None = None) -> None:
+    run = load_run(name_or_path, root)
+    if run.shipped:
+        raise PermissionError(f"{run.name!r} is a shipped demo model; it cannot be deleted from here.")
+    shutil.rmtree(run.path)
+
+
+def prune_staging(root: str | Path | None = None, older_than_s: float = 3600.0) -> int:
+    """Remove staging folders left by killed writers; returns how many were removed."""
+    root = Path(root) if root is not None else default_root()
+    removed = 0
+    if root.is_dir():
+        for path in root.glob(f"{STAGING_PREFIX}*"):
+            if time.time() - path.stat().st_mtime > older_than_s:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed

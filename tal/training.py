@@ -1,0 +1,264 @@
+"""The training engine: seeded runs, live progress, clean stop, atomic save.
+
+`train()` builds the model from a `ModelConfig`, trains it on the data named
+by a `TrainConfig`, evaluates it on the test set and writes a run folder (see
+`tal.registry`). It never imports a UI: progress goes to `TrainingCallback`s.
+It may run in a background thread; Keras's global state (seed, dtype policy)
+is per thread, so it is set here, inside the training thread.
+"""
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from tal.config import ModelConfig, TrainConfig
+
+
+class TrainingControl:
+    """Thread-safe requests from another thread: stop, and change λ.
+
+    Both take effect between two training batches.
+    """
+
+    def __init__(self, stop_event: threading.Event | None = None):
+        self.stop_event = stop_event or threading.Event()
+        self._lock = threading.Lock()
+        self._aux_weight: float | None = None
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    def set_aux_weight(self, value: float) -> None:
+        value = float(value)
+        if not value >= 0:
+            raise ValueError(f"Expected aux_weight >= 0. Received: {value!r}")
+        with self._lock:
+            self._aux_weight = value
+
+    def take_aux_weight(self) -> float | None:
+        """The pending λ request, if any (consumed)."""
+        with self._lock:
+            value, self._aux_weight = self._aux_weight, None
+        return value
+
+
+@dataclass
+class RunResult:
+    """What `train()` returns: the saved run (None when not saved) and its results."""
+
+    run: object
+    model: object
+    metrics: dict
+    history: dict
+    config: dict = field(default_factory=dict)
+
+    @property
+    def stopped(self) -> bool:
+        return self.metrics.get("status") == "stopped"
+
+
+def package_versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    import tal
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "tal": tal.__version__,
+    }
+
+
+def compile_model(model, model_config: ModelConfig, train_config: TrainConfig, class_weights, aux_weight, total_steps):
+    """Compile with class-weighted losses on both heads and λ as a loss-weight variable."""
+    import keras
+
+    from tal.losses import WeightedCrossEntropy
+
+    weights = None if class_weights is None else [float(w) for w in class_weights]
+    losses = {"main": WeightedCrossEntropy(weights, name="main_ce")}
+    loss_weights = {"main": 1.0}
+    metrics = {"main": ["accuracy"]}
+    if model_config.element:
+        losses["aux"] = WeightedCrossEntropy(weights, name="aux_ce")
+        loss_weights["aux"] = aux_weight  # a keras.Variable: λ can change mid-training
+        metrics["aux"] = ["accuracy"]
+    rate = train_config.learning_rate
+    if train_config.lr_schedule == "cosine":
+        # Decays to zero at the planned last step; short runs gain the most from it.
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(total_steps, 1))
+    if train_config.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(rate)
+    else:
+        optimizer = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
+    model.compile(optimizer=optimizer, loss=losses, loss_weights=loss_weights, metrics=metrics)
+
+
+def evaluate_model(model, x, y, num_classes, *, prediction="main", batch_size=512) -> dict:
+    """Test accuracy, per-class accuracy and the confusion matrix (rows: true class)."""
+    outputs = model.predict(x, batch_size=batch_size, verbose=0)
+    probs = outputs["main"] if prediction == "main" else (outputs["main"] + outputs["aux"]) / 2
+    predicted = probs.argmax(axis=-1)
+    y = np.asarray(y).astype(int)
+    confusion = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(confusion, (y, predicted), 1)
+    totals = confusion.sum(axis=1)
+    per_class = np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
+    metrics = {
+        "test_accuracy": float((predicted == y).mean()),
+        "per_class_accuracy": [None if np.isnan(v) else float(v) for v in per_class],
+        "confusion_matrix": confusion.tolist(),
+        "test_images": int(len(y)),
+    }
+    if "aux" in outputs:
+        metrics["test_accuracy_aux"] = float((outputs["aux"].argmax(-1) == y).mean())
+    return metrics
+
+
+def default_run_name(model_config: ModelConfig, train_config: TrainConfig) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{train_config.data.dataset}-{model_config.label}-s{train_config.seed}-{stamp}"
+
+
+def train(
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    *,
+    callbacks=(),
+    control: TrainingControl | None = None,
+    stop_event: threading.Event | None = None,
+    name: str | None = None,
+    runs_dir=None,
+    save: bool = True,
+    dataset=None,
+) -> RunResult:
+    """Train, evaluate and save one run.
+
+    Args:
+        model_config: the model (default `ModelConfig()`); its `input_shape`
+            and `num_classes` are set from the data.
+        train_config: optimisation, λ, seed and data (default `TrainConfig()`).
+        callbacks: `tal.TrainingCallback`s receiving progress.
+        control: a `TrainingControl` to stop or change λ from another thread.
+        stop_event: shortcut for `TrainingControl(stop_event)`.
+        name: run folder name (default: dataset, branches, seed and time).
+        runs_dir: registry root (default `$TAL_RUNS_DIR` or `./runs`).
+        save: write the run folder (False for throw-away runs in tests).
+        dataset: an already loaded `tal.Dataset` (skips loading).
+
+    Returns:
+        A `RunResult`. A stopped run is evaluated and saved like a finished
+        one, with `metrics["status"] == "stopped"`.
+
+    Example:
+    >>> result = tal.train(tal.ModelConfig(), tal.TrainConfig(epochs=1))
+    >>> result.metrics["test_accuracy"]
+    """
+    import keras
+
+    from tal.batchnorm import recalibrate_batchnorm
+    from tal.callbacks import KerasBridge
+    from tal.losses import balanced_class_weights
+    from tal.models import build_model
+
+    model_config = model_config or ModelConfig()
+    train_config = train_config or TrainConfig()
+    control = control or TrainingControl(stop_event)
+    started = time.perf_counter()
+    keras.utils.set_random_seed(train_config.seed)  # per thread: set inside the training thread
+
+    if dataset is None:
+        from tal.data import load_dataset
+
+        dataset = load_dataset(train_config.data)
+    data = dataset
+    model_config = model_config.replace(input_shape=tuple(data.input_shape), num_classes=data.num_classes)
+    model = build_model(model_config)
+    class_weights = (
+        balanced_class_weights(data.y_train, data.num_classes) if train_config.class_weighting == "balanced" else None
+    )
+    aux_weight = keras.Variable(train_config.aux_weight, trainable=False, name="aux_weight", dtype="float32")
+    batches = int(np.ceil(len(data.x_train) / train_config.batch_size))
+    compile_model(model, model_config, train_config, class_weights, aux_weight, batches * train_config.epochs)
+    bridge = KerasBridge(
+        callbacks, control, aux_weight, train_config.epochs, batches, train_config.batch_size, data.x_train
+    )
+    targets = {name: data.y_train for name in model.output_names}
+    validation = None
+    if len(data.x_val):
+        validation = (data.x_val, {name: data.y_val for name in model.output_names})
+    info = {
+        "name": name,
+        "model": model_config.to_dict(),
+        "train": train_config.to_dict(),
+        "data": data.summary(),
+        "params": int(model.count_params()),
+        "batches_per_epoch": batches,
+        "total_steps": batches * train_config.epochs,
+    }
+    for cb in callbacks:
+        if hasattr(cb, "on_train_begin"):
+            cb.on_train_begin(info)
+
+    fit_start = time.perf_counter()
+    if not control.stop_requested:
+        model.fit(
+            data.x_train,
+            targets,
+            batch_size=train_config.batch_size,
+            epochs=train_config.epochs,
+            validation_data=validation,
+            shuffle=True,
+            verbose=0,
+            callbacks=[bridge],
+        )
+    if bridge.step:
+        recalibrate_batchnorm(model, data.x_train, seed=train_config.seed)
+    training_time = time.perf_counter() - fit_start
+    stopped = bridge.stopped or control.stop_requested
+
+    metrics = evaluate_model(model, data.x_test, data.y_test, data.num_classes, prediction=model_config.prediction)
+    metrics.update(
+        status="stopped" if stopped else "completed",
+        params=int(model.count_params()),
+        training_time_s=round(training_time, 3),
+        total_time_s=round(time.perf_counter() - started, 3),
+        epochs_completed=len(bridge.epoch_history),
+        steps_completed=bridge.step,
+        images_per_s=round(bridge.step * train_config.batch_size / max(bridge._train_time, 1e-9), 1),
+        final_aux_weight=float(aux_weight.numpy()),
+        branches=list(model_config.branches),
+        label=model_config.label,
+    )
+    config = {
+        "model": model_config.to_dict(),
+        "train": train_config.to_dict(),
+        "seed": train_config.seed,
+        "versions": package_versions(),
+        "data": data.summary(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    history = {"epochs": bridge.epoch_history, "batches": bridge.batch_history}
+    run = None
+    if save:
+        from tal.registry import write_run
+
+        run = write_run(name or default_run_name(model_config, train_config), config=config,
+                        history=history, metrics=metrics, model=model, root=runs_dir)
+    result = RunResult(run=run, model=model, metrics=metrics, history=history, config=config)
+    for cb in callbacks:
+        if hasattr(cb, "on_train_end"):
+            cb.on_train_end(result)
+    return result
