@@ -215,7 +215,7 @@ class DataConfig(_JsonMixin):
 class TrainConfig(_JsonMixin):
     """How to train: optimisation settings, the auxiliary weight, the data and the seed."""
 
-    epochs: int = 3
+    epochs: int = 6
     batch_size: int = 64
     learning_rate: float = 2e-3
     optimizer: str = "adam"

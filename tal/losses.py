@@ -15,20 +15,6 @@ from keras import ops
 EPSILON = 1e-7
 
 
-def balanced_class_weights(labels, num_classes):
-    """Inverse class frequency, normalised to mean 1 over the classes present.
-
-    Example: counts `[1, 3]` → inverse `[1, 1/3]` → `[1.5, 0.5]`. A class with
-    no examples gets weight 0 (it can never be the target).
-    """
-    counts = np.bincount(np.asarray(labels).astype(int).ravel(), minlength=num_classes)[:num_classes]
-    weights = np.zeros(num_classes, dtype="float64")
-    present = counts > 0
-    weights[present] = 1.0 / counts[present]
-    weights[present] /= weights[present].mean()
-    return weights.astype("float32")
-
-
 def multilabel_class_weights(targets):
     """ChestX-ray14 weights per class from a multi-hot `(N, C)` matrix: `(β_P, β_N)`."""
     targets = np.asarray(targets, dtype="float64")

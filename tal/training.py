@@ -170,7 +170,7 @@ def train(
 
     from tal.batchnorm import recalibrate_batchnorm
     from tal.callbacks import KerasBridge
-    from tal.losses import balanced_class_weights
+    from tal.data import class_weights
     from tal.models import build_model
 
     model_config = model_config or ModelConfig()
@@ -186,12 +186,10 @@ def train(
     data = dataset
     model_config = model_config.replace(input_shape=tuple(data.input_shape), num_classes=data.num_classes)
     model = build_model(model_config)
-    class_weights = (
-        balanced_class_weights(data.y_train, data.num_classes) if train_config.class_weighting == "balanced" else None
-    )
+    weights = class_weights(data.y_train, data.num_classes) if train_config.class_weighting == "balanced" else None
     aux_weight = keras.Variable(train_config.aux_weight, trainable=False, name="aux_weight", dtype="float32")
     batches = int(np.ceil(len(data.x_train) / train_config.batch_size))
-    compile_model(model, model_config, train_config, class_weights, aux_weight, batches * train_config.epochs)
+    compile_model(model, model_config, train_config, weights, aux_weight, batches * train_config.epochs)
     bridge = KerasBridge(
         callbacks, control, aux_weight, train_config.epochs, batches, train_config.batch_size, data.x_train
     )

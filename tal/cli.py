@@ -1,0 +1,362 @@
+"""`python -m tal`: train, evaluate, predict and list runs from the shell.
+
+Every config field is a flag (`--stage-filters 16,32,64`, `--no-scale`,
+`--train-size 2000`), or comes from `--config FILE` (a JSON file with
+"model" and "train" objects — a run's own config.json works). Bad arguments
+or data print one line `tal: error: …` and exit with code 2, writing nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import sys
+import tempfile
+import typing
+from pathlib import Path
+
+from tal.config import ConfigError, DataConfig, ModelConfig, TrainConfig
+
+EXIT_USAGE = 2
+# Set from the data, or not supported by the single-label training engine.
+_NOT_FLAGS = {"input_shape", "num_classes", "multi_label", "data"}
+
+
+class UsageError(Exception):
+    """A problem with the user's arguments or data: one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of argparse's usage dump
+        raise UsageError(f"{message} (see `python -m tal {self.prog.split()[-1]} --help`)"
+                         if " " in self.prog else message)
+
+
+# ----------------------------------------------------------------- config flags
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parse_value(hint, text: str):
+    """Parse a flag's text for the dataclass field type `hint`."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = type(None) in typing.get_args(hint)
+    if optional and text.strip().lower() in ("none", "all", ""):
+        return None
+    base = args[0] if optional and args else hint
+    if typing.get_origin(base) is tuple:
+        items = [t for t in text.replace(" ", "").split(",") if t]
+        try:
+            return tuple(int(t) for t in items)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    for kind in (int, float, str):
+        if base is kind:
+            try:
+                return kind(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
+    return text
+
+
+def _add_config_flags(parser: argparse.ArgumentParser, cls, title: str) -> None:
+    group = parser.add_argument_group(title)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in _NOT_FLAGS:
+            continue
+        hint = hints[f.name]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        if hint is bool:
+            group.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=None, help=f"(default: {shown})")
+        else:
+            group.add_argument(_flag(f.name), dest=f.name, default=None, metavar=f.name.upper(),
+                               type=lambda text, h=hint: _parse_value(h, text), help=f"(default: {shown})")
+
+
+def _overrides(args, cls) -> dict:
+    names = {f.name for f in dataclasses.fields(cls)} - _NOT_FLAGS
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def configs_from_args(args) -> tuple[ModelConfig, TrainConfig]:
+    """Merge `--config FILE` (if any) with the flags; flags win."""
+    model, train, data = {}, {}, {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise UsageError(f"config file not found: {path}")
+        try:
+            loaded = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path} is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict) or not ({"model", "train"} & set(loaded)):
+            raise UsageError(f'{path} needs a "model" and/or "train" object (like a run\'s config.json)')
+        model = dict(loaded.get("model", {}))
+        train = dict(loaded.get("train", {}))
+        data = dict(train.pop("data", {}) or {})
+        for derived in ("input_shape", "num_classes"):
+            model.pop(derived, None)
+    model.update(_overrides(args, ModelConfig))
+    train.update(_overrides(args, TrainConfig))
+    data.update(_overrides(args, DataConfig))
+    model_config = ModelConfig.from_dict(model)
+    if model_config.multi_label:
+        raise UsageError("multi_label models need multi-label data; MNIST is single-label")
+    return model_config, TrainConfig.from_dict({**train, "data": DataConfig.from_dict(data).to_dict()})
+
+
+# ----------------------------------------------------------------- progress
+
+class ProgressPrinter:
+    """A one-line progress bar on a terminal; one line per epoch otherwise."""
+
+    def __init__(self, stream=None, width: int = 24):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = self.stream.isatty()
+
+    def on_train_begin(self, info):
+        data = info["data"]
+        self.stream.write(
+            f"Training {info['model'].get('backbone')} [{ModelConfig.from_dict(info['model']).label}] "
+            f"{info['params']:,} parameters on {data['train']:,} {data['name']} images "
+            f"({data['source']}), {info['total_steps']} steps\n"
+        )
+
+    def _line(self, p) -> str:
+        filled = int(self.width * p.fraction)
+        bar = "#" * filled + "." * (self.width - filled)
+        parts = [f"epoch {p.epoch}/{p.epochs} [{bar}] {p.fraction:4.0%}", f"loss {p.loss:.4f}"]
+        if p.aux_loss is not None:
+            parts.append(f"aux {p.aux_loss:.4f} (λ={p.aux_weight:g})")
+        parts.append(f"acc {p.accuracy:.4f}")
+        if p.val_accuracy is not None:
+            parts.append(f"val {p.val_accuracy:.4f}")
+        parts.append(f"{p.images_per_s:,.0f} img/s ETA {p.eta_s:,.0f}s")
+        return " · ".join(parts)
+
+    def on_batch_end(self, p):
+        if self.tty and (p.batch % 5 == 0 or p.batch == p.batches):
+            self.stream.write("\r" + self._line(p) + "\033[K")
+            self.stream.flush()
+
+    def on_epoch_end(self, p):
+        self.stream.write(("\r" if self.tty else "") + self._line(p) + ("\033[K" if self.tty else "") + "\n")
+        self.stream.flush()
+
+    def on_train_end(self, result):
+        m = result.metrics
+        self.stream.write(
+            f"{m['status']}: test accuracy {m['test_accuracy']:.4f} in {m['training_time_s']:.1f}s of training\n"
+        )
+
+
+# ----------------------------------------------------------------- commands
+
+def cmd_train(args) -> int:
+    from tal.training import TrainingControl, train
+
+    model_config, train_config = configs_from_args(args)
+    if args.name is not None:
+        from tal.registry import safe_name
+
+        safe_name(args.name)  # reject an unusable name before training
+    callbacks = [] if args.quiet else [ProgressPrinter()]
+    control = TrainingControl()
+
+    def first_interrupt_stops(signum, frame):  # Ctrl+C once: stop after this batch and save
+        print("\ntal: stopping after this batch (Ctrl+C again to abort without saving)", file=sys.stderr)
+        control.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first_interrupt_stops)
+    try:
+        result = train(model_config, train_config, callbacks=callbacks, control=control,
+                       name=args.name, runs_dir=args.runs_dir)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    print(json.dumps({"run": str(result.run.path), **_headline(result.metrics)}, indent=2))
+    return 0
+
+
+def _headline(metrics: dict) -> dict:
+    keys = ("status", "test_accuracy", "test_accuracy_aux", "params", "training_time_s", "epochs_completed")
+    return {k: metrics[k] for k in keys if k in metrics}
+
+
+def cmd_evaluate(args) -> int:
+    from tal.data import load_dataset
+    from tal.registry import load_run
+    from tal.training import evaluate_model
+
+    run = load_run(args.run, args.runs_dir)
+    data_config = run.train_config.data
+    changes = {k: v for k, v in (("data_dir", args.data_dir), ("test_size", args.test_size)) if v is not None}
+    data = load_dataset(data_config.replace(**changes))
+    model = run.load_model()
+    metrics = evaluate_model(model, data.x_test, data.y_test, data.num_classes, prediction=args.prediction)
+    metrics.update(run=run.name, data=data.source, prediction=args.prediction)
+    print(json.dumps(metrics if args.full else {k: v for k, v in metrics.items() if k != "confusion_matrix"}, indent=2))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+
+    from tal.preprocess import ImageError, preprocess_image
+    from tal.registry import load_run
+
+    run = load_run(args.run, args.runs_dir)
+    from tal.inspection import inspect  # imports TensorFlow: only once the run exists
+
+    size = run.model_config.input_shape[0]
+    images, errors = [], []
+    for path in args.images:
+        try:
+            images.append(preprocess_image(path, size=size))
+        except ImageError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise UsageError(" | ".join(errors))
+    if args.maps and not str(args.maps).endswith(".npz"):
+        raise UsageError(f"--maps needs a .npz file name, got {args.maps}")
+    out = inspect(run.load_model(), np.stack(images), prediction=args.prediction)
+    results = [
+        {
+            "file": str(path),
+            "prediction": int(out["prediction"][i]),
+            "confidence": round(float(out["probabilities"][i].max()), 6),
+            "probabilities": [round(float(p), 6) for p in out["probabilities"][i]],
+        }
+        for i, path in enumerate(args.images)
+    ]
+    if args.maps:
+        _save_npz_atomic(Path(args.maps), files=np.array([str(p) for p in args.images]),
+                         images=np.stack(images), **out)
+    print(json.dumps({"run": run.name, "results": results}, indent=2))
+    return 0
+
+
+def _save_npz_atomic(path: Path, **arrays) -> None:
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_runs(args) -> int:
+    from tal.registry import list_runs
+
+    runs = list_runs(args.runs_dir, include_shipped=not args.no_shipped)
+    rows = []
+    for run in runs:
+        m, c = run.metrics, run.config
+        rows.append({
+            "name": run.name,
+            "shipped": run.shipped,
+            "branches": m.get("label", ""),
+            "dataset": c.get("train", {}).get("data", {}).get("dataset", ""),
+            "aux_weight": c.get("train", {}).get("aux_weight"),
+            "test_accuracy": m.get("test_accuracy"),
+            "params": m.get("params"),
+            "training_time_s": m.get("training_time_s"),
+            "status": m.get("status"),
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("No runs yet. Train one with: python -m tal train --epochs 1 --train-size 2000")
+    else:
+        print(f"{'name':52} {'branches':28} {'dataset':10} {'acc':>7} {'params':>8} {'time':>7}  status")
+        for r in rows:
+            acc = f"{r['test_accuracy']:.4f}" if r["test_accuracy"] is not None else "-"
+            name = r["name"] + (" *" if r["shipped"] else "")
+            print(f"{name[:52]:52} {r['branches'][:28]:28} {r['dataset']:10} {acc:>7} "
+                  f"{r['params'] or 0:>8,} {r['training_time_s'] or 0:>6.0f}s  {r['status']}")
+        if any(r["shipped"] for r in rows):
+            print("* shipped demo model")
+    return 0
+
+
+# ----------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tal", description="Triple Attention Learning on MNIST: train, evaluate, predict.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a model and save it as a run",
+                           description="Train, evaluate on the test set and save a run folder.")
+    train.add_argument("--config", help="JSON file with 'model' and 'train' objects (flags override it)")
+    train.add_argument("--name", help="run name (default: dataset, branches, seed and time)")
+    train.add_argument("--runs-dir", help="registry folder (default: $TAL_RUNS_DIR or ./runs)")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_config_flags(train, ModelConfig, "model")
+    _add_config_flags(train, TrainConfig, "training")
+    _add_config_flags(train, DataConfig, "data")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a run on its test set")
+    evaluate.add_argument("run", help="run name or folder")
+    evaluate.add_argument("--runs-dir")
+    evaluate.add_argument("--data-dir", help="folder with MNIST (default: as the run was trained)")
+    evaluate.add_argument("--test-size", type=lambda t: _parse_value(typing.Optional[int], t))
+    evaluate.add_argument("--prediction", choices=("main", "mean"), default="main")
+    evaluate.add_argument("--full", action="store_true", help="include the confusion matrix")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = sub.add_parser("predict", help="predict digits in image files (JSON out)")
+    predict.add_argument("run", help="run name or folder")
+    predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, GIF, WebP)")
+    predict.add_argument("--maps", help="also save the input and every attention map to this .npz")
+    predict.add_argument("--prediction", choices=("main", "mean"), default="main")
+    predict.add_argument("--runs-dir")
+    predict.set_defaults(func=cmd_predict)
+
+    runs = sub.add_parser("runs", help="list saved runs")
+    runs.add_argument("--runs-dir")
+    runs.add_argument("--json", action="store_true")
+    runs.add_argument("--no-shipped", action="store_true", help="hide the shipped demo models")
+    runs.set_defaults(func=cmd_runs)
+    return parser
+
+
+def _expected_errors():
+    """Exception types that mean bad input (imported lazily: some pull in TensorFlow)."""
+    from tal.data import DataFormatError, DataNotFoundError
+    from tal.preprocess import ImageError
+    from tal.registry import RunNotFoundError
+
+    return (UsageError, ConfigError, DataNotFoundError, DataFormatError, ImageError, RunNotFoundError, ValueError)
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("tal: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - sorted into bad input vs bugs below
+        if not isinstance(exc, _expected_errors()):
+            raise
+        message = " ".join(str(exc).split())  # one line, even for multi-line messages
+        print(f"tal: error: {message}", file=sys.stderr)
+        return EXIT_USAGE

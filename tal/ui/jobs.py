@@ -1,0 +1,192 @@
+"""Background training jobs: one per browser session, a server-wide cap on concurrent runs.
+
+Training never runs in the script thread (any widget click reruns the script
+and would kill `fit()`, DESIGN §4). A `TrainingJob` is created by the Train
+page, kept in that session's `st.session_state` (so other sessions never see
+it), and run by the process-wide `JobManager` in a daemon thread.
+
+The manager holds `slots` training slots (default 1: every fit uses all
+cores, two at once would only slow both). A job that finds no free slot waits
+in a first-come-first-served queue, reports its position, and starts by
+itself when the slot frees; Stop while waiting cancels it.
+
+Nothing here touches Streamlit widgets; pages poll the job's fields.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+
+from tal.training import TrainingControl
+
+ACTIVE = ("queued", "loading", "training", "finishing")
+DONE = ("completed", "stopped", "cancelled", "failed")
+
+
+class TrainingJob:
+    """The live state of one training run, written by its thread and read by the page.
+
+    Status flow: `queued` → `loading` (data, model) → `training` → `finishing`
+    (test-set evaluation, saving) → `completed` | `stopped`; or `cancelled`
+    (stopped while queued) or `failed` (`error` holds a message for users,
+    `error_details` the traceback).
+    """
+
+    def __init__(self, model_config, train_config, *, name: str | None = None, runs_dir=None):
+        self.id = uuid.uuid4().hex[:8]
+        self.model_config = model_config
+        self.train_config = train_config
+        self.name = name
+        self.runs_dir = runs_dir
+        self.control = TrainingControl()
+        self.status = "queued"
+        self.queue_position = 0  # jobs ahead of this one while queued
+        self.info: dict | None = None  # from TrainingCallback.on_train_begin
+        self.batches: list[dict] = []  # one tal.Progress dict per training batch
+        self.epochs: list[dict] = []  # one per finished epoch (with validation accuracy)
+        self.run_path = None
+        self.metrics: dict | None = None
+        self.error: str | None = None
+        self.error_details: str | None = None
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def latest(self) -> dict | None:
+        return self.batches[-1] if self.batches else None
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current batch (or leave the queue)."""
+        self.control.stop()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.control.stop_requested
+
+    def set_aux_weight(self, value: float) -> None:
+        """Change λ from the next training batch on."""
+        self.control.set_aux_weight(value)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join the job's thread; True when it has ended."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+            return not self.thread.is_alive()
+        return not self.active
+
+
+class JobManager:
+    """Runs `TrainingJob`s in daemon threads, at most `slots` at a time, FIFO."""
+
+    def __init__(self, slots: int = 1):
+        if slots < 1:
+            raise ValueError(f"Expected slots >= 1. Received: slots={slots!r}")
+        self.slots = slots
+        self._cond = threading.Condition()
+        self._queue: list[TrainingJob] = []
+        self._running: list[TrainingJob] = []
+
+    @property
+    def running(self) -> int:
+        with self._cond:
+            return len(self._running)
+
+    @property
+    def queued(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def submit(self, job: TrainingJob) -> TrainingJob:
+        """Queue `job` and start its thread; it trains as soon as a slot is free."""
+        with self._cond:
+            self._queue.append(job)
+            busy = len(self._running) >= self.slots or len(self._queue) > 1
+            job.queue_position = len(self._queue) if busy else 0
+        job.thread = threading.Thread(target=self._run, args=(job,), name=f"tal-train-{job.id}", daemon=True)
+        job.thread.start()
+        return job
+
+    def _acquire(self, job: TrainingJob) -> bool:
+        with self._cond:
+            while True:
+                if job.stop_requested:
+                    self._queue.remove(job)
+                    self._cond.notify_all()
+                    return False
+                if self._queue[0] is job and len(self._running) < self.slots:
+                    self._queue.pop(0)
+                    self._running.append(job)
+                    job.queue_position = 0
+                    self._cond.notify_all()
+                    return True
+                job.queue_position = self._queue.index(job) + 1
+                self._cond.wait(0.25)
+
+    def _release(self, job: TrainingJob) -> None:
+        with self._cond:
+            if job in self._running:
+                self._running.remove(job)
+            self._cond.notify_all()
+
+    def _run(self, job: TrainingJob) -> None:
+        if not self._acquire(job):
+            job.status = "cancelled"
+            job.finished = time.time()
+            return
+        try:
+            job.status = "loading"
+            job.started = time.time()
+            from tal.training import train
+            from tal.ui.progress import JobRecorder
+
+            result = train(job.model_config, job.train_config, callbacks=[JobRecorder(job)],
+                           control=job.control, name=job.name, runs_dir=job.runs_dir)
+            job.metrics = result.metrics
+            job.run_path = None if result.run is None else result.run.path
+            job.status = "stopped" if result.stopped else "completed"
+        except Exception as exc:  # reported on the page, never raised into Streamlit
+            job.error = friendly_error(exc)
+            job.error_details = traceback.format_exc()
+            job.status = "failed"
+        finally:
+            job.finished = time.time()
+            self._release(job)
+
+
+def friendly_error(exc: BaseException) -> str:
+    """The library's own message for expected errors; a short summary otherwise."""
+    from tal.config import ConfigError
+    from tal.data import DataFormatError, DataNotFoundError
+
+    if isinstance(exc, (ConfigError, DataNotFoundError, DataFormatError)):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "Training ran out of memory. Try a smaller batch size or fewer training images."
+    return f"Training failed: {type(exc).__name__}: {exc}"
+
+
+def training_manager() -> JobManager:
+    """The process-wide manager (one per Streamlit server), created on first use."""
+    return _manager()
+
+
+def _make_manager() -> JobManager:
+    return JobManager(slots=1)
+
+
+try:  # one manager per server process, shared by all sessions
+    import streamlit as st
+
+    _manager = st.cache_resource(show_spinner=False)(_make_manager)
+except ImportError:  # pragma: no cover - streamlit is a runtime dependency
+    import functools
+
+    _manager = functools.lru_cache(maxsize=1)(_make_manager)

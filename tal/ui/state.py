@@ -1,0 +1,9 @@
+"""Session-state keys used across pages (one browser session = one `st.session_state`)."""
+
+JOB = "train_job"  # this session's tal.ui.jobs.TrainingJob (never shared between sessions)
+FORM = "train_form_values"  # last values of the Train form (survives page switches)
+FORM_WARNINGS = "train_form_warnings"  # query-parameter problems found on first load
+SELECTED_RUN = "selected_run"  # path of the run chosen on Inspect / Predict
+RANDOM_INDEX = "inspect_random_index"  # test image drawn by "Random"
+LAST_SAVED = "train_last_saved"  # path of the last run this session saved
+WIDGET_PREFIX = "train."  # Train form widget keys: "train.<field>"

@@ -1,0 +1,392 @@
+"""Plotly figures for the explorer: inputs, probabilities, attention maps, curves.
+
+UI-free (imports plotly and numpy only), so every figure can be unit-tested
+and reused in notebooks. Conventions:
+
+* Attention maps come from `tal.inspect` for ONE image: `A`, `S`, `U` of shape
+  `(h, w, C)`, `M` `(h, w)`.
+* One colour scale per map type, shared by all classes (and all runs in a
+  comparison), so a brighter tile really means a larger value. Non-negative
+  maps (A, U, M) use a sequential scale from 0; signed maps (S, A⊙S) use a
+  diverging scale centred on 0.
+* Grids are drawn as one heatmap per map type with the classes tiled side by
+  side (NaN gaps between tiles): one trace per row renders far faster in the
+  browser than one subplot per class.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Map type -> (title, colour scale, signed?)
+MAP_STYLES = {
+    "A": ("A: attention (spatial softmax per class)", "Viridis", False),
+    "S": ("S: confidence (per-pixel class logit)", "RdBu_r", True),
+    "AS": ("A⊙S: contribution to the aux logit", "RdBu_r", True),
+    "U": ("U = σ(S)⊙A: weighted attention", "Magma", False),
+    "M": ("M = Σ_c U, rescaled to [0, 1]", "Magma", False),
+    "cbam_spatial": ("CBAM spatial gate", "Cividis", False),
+}
+GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
+GAP = 1  # empty cells between tiles, in map cells
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B")
+
+
+def _layout(fig: go.Figure, *, height: int, title: str | None = None, **kw) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        title=dict(text=title, x=0, font=dict(size=14)) if title else None,
+        **kw,
+    )
+    return fig
+
+
+def class_labels(num_classes: int, class_names=None) -> list[str]:
+    return [str(c) for c in (class_names if class_names is not None else range(num_classes))]
+
+
+def color_range(values, *, signed: bool) -> tuple[float, float]:
+    """The colour range shared by every tile of one map type.
+
+    Signed maps get a range symmetric around 0; others run from 0 (or their
+    minimum if negative) to their maximum. Never an empty range.
+    """
+    v = np.asarray(values, dtype="float64")
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (0.0, 1.0)
+    if signed:
+        m = float(np.abs(v).max()) or 1.0
+        return (-m, m)
+    lo, hi = min(float(v.min()), 0.0), float(v.max())
+    return (lo, hi if hi > lo else lo + 1.0)
+
+
+def upsample(image, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a 2-D map to `(height, width)` (pixel centres aligned)."""
+    a = np.asarray(image, dtype="float32")
+    h, w = a.shape
+
+    def coords(n_in, n_out):
+        x = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
+        return np.clip(x, 0, n_in - 1)
+
+    ys, xs = coords(h, height), coords(w, width)
+    rows = np.stack([np.interp(xs, np.arange(w), a[i]) for i in range(h)])  # (h, width)
+    return np.stack([np.interp(ys, np.arange(h), rows[:, j]) for j in range(width)], axis=1)
+
+
+def tile(maps, gap: int = GAP) -> np.ndarray:
+    """`(h, w, C)` → `(h, C·w + (C-1)·gap)`: the class maps side by side, NaN between."""
+    maps = np.asarray(maps, dtype="float32")
+    h, w, c = maps.shape
+    out = np.full((h, c * w + (c - 1) * gap), np.nan, dtype="float32")
+    for k in range(c):
+        out[:, k * (w + gap) : k * (w + gap) + w] = maps[..., k]
+    return out
+
+
+def _tile_customdata(h, w, c, gap, class_names):
+    """Per-cell (class, row, col) for hover text on a tiled grid."""
+    cls = np.full((h, c * w + (c - 1) * gap), "", dtype=object)
+    row = np.zeros(cls.shape, dtype=int)
+    col = np.zeros(cls.shape, dtype=int)
+    for k in range(c):
+        sl = slice(k * (w + gap), k * (w + gap) + w)
+        cls[:, sl] = class_names[k]
+        row[:, sl] = np.arange(h)[:, None]
+        col[:, sl] = np.arange(w)[None, :]
+    return np.dstack([cls, row, col])
+
+
+# --------------------------------------------------------------------------- inputs and outputs
+
+
+def image_figure(image, *, title: str | None = None, height: int = 260, boxes=None) -> go.Figure:
+    """A grayscale input image (values in [0, 1]), pixel-exact, with hover values.
+
+    `boxes`: optional `(y0, x0, y1, x1)` ink box drawn as a rectangle.
+    """
+    img = np.asarray(image, dtype="float32").squeeze()
+    fig = go.Figure(go.Heatmap(z=img, colorscale=GRAY, zmin=0, zmax=1, showscale=False,
+                               hovertemplate="row %{y}, col %{x}<br>value %{z:.2f}<extra></extra>"))
+    if boxes is not None:
+        y0, x0, y1, x1 = (float(v) for v in boxes)
+        if y1 > y0 and x1 > x0:
+            fig.add_shape(type="rect", x0=x0 - 0.5, x1=x1 - 0.5, y0=y0 - 0.5, y1=y1 - 0.5,
+                          line=dict(color="#F58518", width=1, dash="dot"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False)
+    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain")
+    return _layout(fig, height=height, title=title)
+
+
+def probability_figure(probabilities, *, aux=None, class_names=None, true_label=None,
+                       height: int = 260, title: str | None = "Class probabilities") -> go.Figure:
+    """Bar chart of the class probabilities (main head; aux head beside it when given)."""
+    p = np.asarray(probabilities, dtype="float64").ravel()
+    names = class_labels(len(p), class_names)
+    fig = go.Figure()
+    fig.add_bar(x=names, y=p, name="main head", marker_color=PALETTE[0],
+                hovertemplate="class %{x}: %{y:.3f}<extra>main</extra>")
+    if aux is not None:
+        fig.add_bar(x=names, y=np.asarray(aux, dtype="float64").ravel(), name="aux head softmax(score)",
+                    marker_color=PALETTE[1], hovertemplate="class %{x}: %{y:.3f}<extra>aux</extra>")
+    if true_label is not None:
+        fig.add_annotation(x=names[int(true_label)], y=1.04, text="true", showarrow=False,
+                           yref="y", font=dict(size=11, color="#54A24B"))
+    fig.update_yaxes(range=[0, 1.1], title="probability")
+    fig.update_xaxes(title="class", type="category")
+    return _layout(fig, height=height, title=title, barmode="group", showlegend=aux is not None,
+                   legend=dict(orientation="h", y=-0.3))
+
+
+def bar_figure(values, *, title: str, xlabel: str, ylabel: str, labels=None, height: int = 240,
+               yrange=None, color: str = PALETTE[0]) -> go.Figure:
+    """A plain bar chart (channel gate, scale weights, test accuracy …)."""
+    v = np.asarray(values, dtype="float64").ravel()
+    x = list(labels) if labels is not None else list(range(len(v)))
+    fig = go.Figure(go.Bar(x=x, y=v, marker_color=color, hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.update_xaxes(title=xlabel, type="category" if labels is not None else "-")
+    fig.update_yaxes(title=ylabel, range=yrange)
+    return _layout(fig, height=height, title=title)
+
+
+# --------------------------------------------------------------------------- attention maps
+
+
+def map_grid_figure(maps: dict, *, class_names=None, kinds=("A", "S", "AS", "U"), background=None,
+                    overlay: bool = False, highlight: int | None = None, row_height: int = 110,
+                    ranges: dict | None = None, row_titles: dict | None = None) -> go.Figure:
+    """Per-class maps for all classes at once: one row per map type, one tile per class.
+
+    Args:
+        maps: `{"A": (h, w, C), "S": (h, w, C), "U": (h, w, C)}` for one image;
+            `"AS"` (A⊙S) is computed when asked for and absent.
+        kinds: which rows to draw, in order (any of "A", "S", "AS", "U").
+        background: the input image `(H, W)`; with `overlay=True` each map is
+            upsampled to the input size and drawn semi-transparently over it.
+        highlight: a class index to frame (e.g. the prediction).
+        ranges: optional `{kind: (lo, hi)}` colour ranges (to share them across
+            several figures); default: from this image's maps.
+        row_titles: optional `{kind: title}` overriding the default row titles.
+
+    Every row has its own colour axis (`coloraxis`, `coloraxis2`, …) shared by
+    all classes in that row.
+    """
+    maps = dict(maps)
+    if "AS" in kinds and "AS" not in maps:
+        maps["AS"] = np.asarray(maps["A"]) * np.asarray(maps["S"])
+    kinds = [k for k in kinds if k in maps]
+    if not kinds:
+        raise ValueError("No per-class maps to draw (the model has no element-wise branch).")
+    h, w, c = np.asarray(maps[kinds[0]]).shape
+    names = class_labels(c, class_names)
+    use_overlay = overlay and background is not None
+    if use_overlay:
+        bg = np.asarray(background, dtype="float32").squeeze()
+        H, W = bg.shape
+        gap = max(1, W // w)
+    else:
+        H, W, gap = h, w, GAP
+    titles = [(row_titles or {}).get(k, MAP_STYLES[k][0]) for k in kinds]
+    fig = make_subplots(rows=len(kinds), cols=1, subplot_titles=titles, vertical_spacing=0.32 / len(kinds))
+    custom = _tile_customdata(H, W, c, gap, names)
+    for r, kind in enumerate(kinds, start=1):
+        _, scale, signed = MAP_STYLES[kind]
+        values = np.asarray(maps[kind], dtype="float32")
+        lo, hi = (ranges or {}).get(kind) or color_range(values, signed=signed)
+        axis = "coloraxis" if r == 1 else f"coloraxis{r}"
+        if use_overlay:
+            fig.add_trace(go.Heatmap(z=tile(np.repeat(bg[..., None], c, axis=2), gap), colorscale=GRAY,
+                                     zmin=0, zmax=1, showscale=False, hoverinfo="skip"), row=r, col=1)
+            up = np.stack([upsample(values[..., k], H, W) for k in range(c)], axis=-1)
+            z = tile(up, gap)
+        else:
+            z = tile(values, gap)
+        fig.add_trace(go.Heatmap(
+            z=z, coloraxis=axis, opacity=0.6 if use_overlay else 1.0, customdata=custom,
+            hovertemplate=f"class %{{customdata[0]}} · row %{{customdata[1]}}, col %{{customdata[2]}}"
+                          f"<br>{kind} = %{{z:.4g}}<extra></extra>",
+            name=kind,
+        ), row=r, col=1)
+        ybar = 1 - (r - 0.5) / len(kinds)
+        fig.update_layout({axis: dict(colorscale=scale, cmin=lo, cmax=hi, colorbar=dict(
+            y=ybar, len=0.8 / len(kinds), thickness=10, title=dict(text=kind, side="right")))})
+        centres = [k * (W + gap) + (W - 1) / 2 for k in range(c)]
+        fig.update_xaxes(tickvals=centres, ticktext=names, showgrid=False, zeroline=False, row=r, col=1)
+        fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False,
+                         scaleanchor=f"x{'' if r == 1 else r}", row=r, col=1)
+        if highlight is not None:
+            x0 = highlight * (W + gap) - 0.5
+            fig.add_shape(type="rect", x0=x0, x1=x0 + W, y0=-0.5, y1=H - 0.5,
+                          line=dict(color="#F58518", width=2), row=r, col=1)
+    return _layout(fig, height=row_height * len(kinds) + 60)
+
+
+def single_map_figure(value, *, kind: str = "M", background=None, overlay: bool = False,
+                      title: str | None = None, height: int = 260) -> go.Figure:
+    """One 2-D map (`M`, the CBAM spatial gate …), optionally over the input."""
+    label, scale, signed = MAP_STYLES.get(kind, (kind, "Viridis", False))
+    z = np.asarray(value, dtype="float32")
+    lo, hi = color_range(z, signed=signed)
+    fig = go.Figure()
+    if overlay and background is not None:
+        bg = np.asarray(background, dtype="float32").squeeze()
+        fig.add_trace(go.Heatmap(z=bg, colorscale=GRAY, zmin=0, zmax=1, showscale=False, hoverinfo="skip"))
+        z = upsample(z, *bg.shape)
+    fig.add_trace(go.Heatmap(z=z, colorscale=scale, zmin=lo, zmax=hi,
+                             opacity=0.6 if overlay and background is not None else 1.0,
+                             colorbar=dict(thickness=10),
+                             hovertemplate=f"row %{{y}}, col %{{x}}<br>{kind} = %{{z:.4g}}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False)
+    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain")
+    return _layout(fig, height=height, title=title or label)
+
+
+def score_check(outputs: dict, index: int, class_index: int) -> dict:
+    """The numbers behind `score_c = Σ_{h,w} A⊙S` for one image and class.
+
+    Args:
+        outputs: the dict returned by `tal.inspect` (needs `A`, `S`, `score`, `aux`).
+        index: which image of the batch.
+        class_index: the class `c`.
+
+    Returns:
+        `sum_AS` (recomputed from the maps), `score` (the model's aux logit),
+        `abs_error`, `top_cells` (the 3 largest contributions as
+        `(row, col, A, S, A·S)`), `softmax` (softmax of the score vector),
+        `aux` (the aux head's probabilities) and `softmax_error` (max |Δ|).
+    """
+    A = np.asarray(outputs["A"][index], dtype="float64")[..., class_index]
+    S = np.asarray(outputs["S"][index], dtype="float64")[..., class_index]
+    product = A * S
+    score = np.asarray(outputs["score"][index], dtype="float64")
+    e = np.exp(score - score.max())
+    soft = e / e.sum()
+    order = np.argsort(-np.abs(product), axis=None)[:3]
+    cells = [(int(r), int(c), float(A[r, c]), float(S[r, c]), float(product[r, c]))
+             for r, c in zip(*np.unravel_index(order, product.shape))]
+    aux = np.asarray(outputs["aux"][index], dtype="float64") if "aux" in outputs else soft
+    return {
+        "sum_AS": float(product.sum()),
+        "score": float(score[class_index]),
+        "abs_error": float(abs(product.sum() - score[class_index])),
+        "A_sum": float(A.sum()),
+        "cells": int(A.size),
+        "top_cells": cells,
+        "softmax": soft,
+        "aux": aux,
+        "softmax_error": float(np.abs(soft - aux).max()),
+    }
+
+
+# --------------------------------------------------------------------------- training curves
+
+
+def _downsample(rows: list, limit: int = 600) -> list:
+    if len(rows) <= limit:
+        return rows
+    keep = np.unique(np.linspace(0, len(rows) - 1, limit).round().astype(int))
+    return [rows[i] for i in keep]
+
+
+def _series(rows, key):
+    xs = [r["step"] for r in rows if r.get(key) is not None]
+    ys = [r[key] for r in rows if r.get(key) is not None]
+    return xs, ys
+
+
+def training_curves_figure(batches: list, epochs: list = (), *, height: int = 300) -> go.Figure:
+    """Live curves from `tal.Progress` dicts: losses, accuracies and λ against the step.
+
+    `batches`: progress dicts after training batches (running means within
+    each epoch, as Keras reports them); `epochs`: the dicts at epoch ends
+    (validation accuracy is only known there).
+    """
+    rows = _downsample(list(batches))
+    ends = list(epochs)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("Loss (running mean per epoch)", "Accuracy",
+                                                          "λ (aux loss weight)"), horizontal_spacing=0.07)
+    for key, name, color in (("main_loss", "main loss", PALETTE[0]), ("aux_loss", "aux loss", PALETTE[1])):
+        xs, ys = _series(rows, key)
+        if xs:
+            fig.add_scatter(x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=1)
+    for key, name, color in (("accuracy", "train accuracy (main)", PALETTE[0]),
+                             ("aux_accuracy", "train accuracy (aux)", PALETTE[1])):
+        xs, ys = _series(rows, key)
+        if xs:
+            fig.add_scatter(x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=2)
+    xs, ys = _series(ends, "val_accuracy")
+    if xs:
+        fig.add_scatter(x=xs, y=ys, mode="lines+markers", name="validation accuracy",
+                        line=dict(color=PALETTE[2]), marker=dict(size=8), row=1, col=2)
+    xs, ys = _series(rows, "aux_weight")
+    if xs:
+        fig.add_scatter(x=xs, y=ys, mode="lines", name="λ", line=dict(color=PALETTE[3], shape="hv"),
+                        row=1, col=3)
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_yaxes(rangemode="tozero", row=1, col=3)
+    return _layout(fig, height=height, legend=dict(orientation="h", y=-0.25))
+
+
+def accuracy_curves_figure(histories: dict, *, height: int = 320) -> go.Figure:
+    """Several runs' accuracy curves overlaid: validation per epoch (solid), training per step (dotted).
+
+    `histories`: `{run name: history dict}` as stored by the registry
+    (`{"epochs": [...], "batches": [...]}`). The x axis is the epoch
+    (fractional for training steps), so runs of different sizes line up.
+    """
+    fig = go.Figure()
+    for i, (name, history) in enumerate(histories.items()):
+        color = PALETTE[i % len(PALETTE)]
+        batches = _downsample(list(history.get("batches", [])), 300)
+        xs = [r["epoch"] - 1 + r["batch"] / max(r["batches"], 1) for r in batches if "accuracy" in r]
+        ys = [r["accuracy"] for r in batches if "accuracy" in r]
+        if xs:
+            fig.add_scatter(x=xs, y=ys, mode="lines", name=f"{name} · train", legendgroup=name,
+                            line=dict(color=color, dash="dot", width=1))
+        ends = [r for r in history.get("epochs", []) if r.get("val_accuracy") is not None]
+        if ends:
+            fig.add_scatter(x=[r["epoch"] for r in ends], y=[r["val_accuracy"] for r in ends],
+                            mode="lines+markers", name=f"{name} · validation", legendgroup=name,
+                            line=dict(color=color, width=2))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="accuracy", range=[0, 1.02])
+    return _layout(fig, height=height, title="Accuracy curves", legend=dict(orientation="h", y=-0.25))
+
+
+def confusion_figure(matrices: dict, *, class_names=None, normalise: bool = True, height: int = 300) -> go.Figure:
+    """Confusion matrices side by side (rows: true class, columns: prediction), one shared scale."""
+    names = list(matrices)
+    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names, horizontal_spacing=0.04)
+    for i, name in enumerate(names, start=1):
+        m = np.asarray(matrices[name], dtype="float64")
+        counts = m.copy()
+        if normalise:
+            m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+        labels = class_labels(m.shape[0], class_names)
+        fig.add_trace(go.Heatmap(
+            z=m, x=labels, y=labels, coloraxis="coloraxis", customdata=counts,
+            hovertemplate="true %{y} → predicted %{x}<br>%{z:.1%} (%{customdata:.0f} images)<extra></extra>"
+            if normalise else "true %{y} → predicted %{x}<br>%{z:.0f} images<extra></extra>",
+        ), row=1, col=i)
+        fig.update_yaxes(autorange="reversed", type="category", scaleanchor=f"x{'' if i == 1 else i}",
+                         title="true" if i == 1 else None, row=1, col=i)
+        fig.update_xaxes(type="category", title="predicted", row=1, col=i)
+    fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=1 if normalise else None,
+                                     colorbar=dict(thickness=10, title="rate" if normalise else "count")))
+    return _layout(fig, height=height)
+
+
+def shared_ranges(map_sets, kinds=("A", "S")) -> dict:
+    """Colour ranges covering several images' / runs' maps, for side-by-side grids."""
+    ranges = {}
+    for kind in kinds:
+        _, _, signed = MAP_STYLES[kind]
+        values = [np.asarray(m[kind]).ravel() for m in map_sets if kind in m]
+        if values:
+            ranges[kind] = color_range(np.concatenate(values), signed=signed)
+    return ranges

@@ -1,0 +1,115 @@
+"""The run registry: atomic writes, listing, loading and errors (no TensorFlow needed)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tal import registry
+
+
+class FakeModel:
+    def save(self, path):
+        Path(path).write_bytes(b"model")
+
+
+def _write(root, name="run", **metrics):
+    return registry.write_run(name, config={"model": {}, "train": {}}, history={"epochs": []},
+                              metrics={"test_accuracy": 0.9, **metrics}, model=FakeModel(), root=root)
+
+
+def test_write_list_and_load(tmp_path):
+    run = _write(tmp_path, "first")
+    assert sorted(p.name for p in run.path.iterdir()) == sorted(registry.RUN_FILES)
+    assert [r.name for r in registry.list_runs(tmp_path)] == ["first"]
+    loaded = registry.load_run("first", tmp_path)
+    assert loaded.metrics["test_accuracy"] == 0.9 and loaded.path == run.path
+    assert registry.load_run(run.path).name == "first"
+
+
+def test_taken_names_get_a_suffix_and_names_are_cleaned(tmp_path):
+    assert _write(tmp_path, "a b/c").name == "a-b-c"
+    assert _write(tmp_path, "a b/c").name == "a-b-c-2"
+    with pytest.raises(ValueError, match="letter or digit"):
+        _write(tmp_path, "///")
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    class Broken:
+        def save(self, path):
+            Path(path).write_bytes(b"half")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        registry.write_run("x", config={}, history={}, metrics={}, model=Broken(), root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_incomplete_folders_are_not_runs(tmp_path):
+    (tmp_path / "manual").mkdir()
+    (tmp_path / "manual" / "config.json").write_text("{}")
+    (tmp_path / ".staging-x-123").mkdir()
+    assert registry.list_runs(tmp_path) == []
+    with pytest.raises(registry.RunNotFoundError, match="no runs yet"):
+        registry.load_run("manual", tmp_path)
+
+
+def test_run_killed_mid_write_is_not_listed(tmp_path):
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from tal import registry
+
+        class SlowModel:
+            def save(self, path):
+                Path(path).write_bytes(b"partial")
+                print("saving", flush=True)
+                time.sleep(60)
+
+        registry.write_run("victim", config={{}}, history={{}}, metrics={{}}, model=SlowModel(), root={str(tmp_path)!r})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert proc.stdout.readline().strip() == "saving"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    staging = [p for p in tmp_path.iterdir() if p.name.startswith(registry.STAGING_PREFIX)]
+    assert len(staging) == 1 and (staging[0] / "model.keras").exists()
+    assert registry.list_runs(tmp_path) == []
+    assert not (tmp_path / "victim").exists()
+    assert registry.prune_staging(tmp_path, older_than_s=0) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_json_atomic_never_leaves_temp_files(tmp_path):
+    registry.write_json_atomic(tmp_path / "a.json", {"x": [1, 2]})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": [1, 2]}
+    with pytest.raises(TypeError):
+        registry.write_json_atomic(tmp_path / "b.json", {"x": object()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_listing_is_newest_first_and_delete(tmp_path):
+    old = _write(tmp_path, "old")
+    os.utime(old.path, (time.time() - 100, time.time() - 100))
+    _write(tmp_path, "new")
+    assert [r.name for r in registry.list_runs(tmp_path)] == ["new", "old"]
+    registry.delete_run("old", tmp_path)
+    assert [r.name for r in registry.list_runs(tmp_path)] == ["new"]
+
+
+def test_default_root_follows_the_environment(runs_dir):
+    assert registry.default_root() == runs_dir
+    _write(None, "env")
+    assert registry.load_run("env").path == runs_dir / "env"

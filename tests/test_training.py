@@ -1,0 +1,112 @@
+"""The training engine on real MNIST subsets: BN trap, stop, λ, run folder."""
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import tal
+from tal.config import DataConfig, ModelConfig, TrainConfig
+
+SMALL_MODEL = ModelConfig()  # the default widths: the smallest that learn fast enough here
+
+
+def _config(mnist_path, **train):
+    data = DataConfig(data_dir=str(mnist_path), train_size=1500, test_size=500, val_fraction=0.2)
+    return TrainConfig(**{"epochs": 1, "batch_size": 32, "data": data, **train})
+
+
+class Recorder(tal.TrainingCallback):
+    def __init__(self, at_batch=None, action=None):
+        self.batches, self.epochs, self.info, self.result = [], [], None, None
+        self.at_batch, self.action = at_batch, action
+
+    def on_train_begin(self, info):
+        self.info = info
+
+    def on_batch_end(self, progress):
+        self.batches.append(progress)
+        if progress.step == self.at_batch:
+            self.action()
+
+    def on_epoch_end(self, progress):
+        self.epochs.append(progress)
+
+    def on_train_end(self, result):
+        self.result = result
+
+
+@pytest.mark.slow
+def test_short_run_saves_a_complete_run_and_inference_tracks_training(mnist_path, runs_dir):
+    recorder = Recorder()
+    result = tal.train(SMALL_MODEL, _config(mnist_path, epochs=2), callbacks=[recorder], name="short")
+    run = result.run
+    assert run.path == runs_dir / "short"
+    config = json.loads((run.path / "config.json").read_text())
+    assert config["seed"] == 0 and {"tensorflow", "keras", "numpy", "python"} <= set(config["versions"])
+    assert config["model"]["input_shape"] == [28, 28, 1]
+    metrics = run.metrics
+    for key in ("test_accuracy", "per_class_accuracy", "confusion_matrix", "params", "training_time_s"):
+        assert key in metrics
+    assert np.array(metrics["confusion_matrix"]).sum() == 500
+    assert metrics["status"] == "completed" and metrics["epochs_completed"] == 2
+    assert len(recorder.epochs) == 2 and recorder.epochs[-1].val_accuracy is not None
+    assert recorder.batches[-1].step == recorder.info["total_steps"]
+    assert recorder.batches[-1].aux_loss is not None and recorder.batches[-1].images_per_s > 0
+    assert recorder.result is result
+
+    # The BatchNorm trap: inference-mode accuracy must track training-mode accuracy.
+    data = tal.load_dataset(_config(mnist_path).data)
+    model = run.load_model()
+    x, y = data.x_train[:600], data.y_train[:600]
+    train_mode = (np.asarray(model(x, training=True)["main"]).argmax(-1) == y).mean()
+    inference = (np.asarray(model(x, training=False)["main"]).argmax(-1) == y).mean()
+    assert train_mode > 0.6
+    assert inference > train_mode - 0.03
+    assert metrics["test_accuracy"] > 0.6
+
+
+@pytest.mark.slow
+def test_stop_ends_within_a_batch_and_still_saves(mnist_path, runs_dir):
+    control = tal.TrainingControl()
+    recorder = Recorder(at_batch=3, action=control.stop)
+    result = tal.train(SMALL_MODEL, _config(mnist_path, epochs=3), callbacks=[recorder], control=control)
+    assert result.stopped and result.metrics["steps_completed"] == 3
+    assert result.run is not None and tal.runs.load_run(result.run.name).metrics["status"] == "stopped"
+
+
+@pytest.mark.slow
+def test_lambda_change_takes_effect_on_the_next_batch(mnist_path):
+    control = tal.TrainingControl()
+    recorder = Recorder(at_batch=2, action=lambda: control.set_aux_weight(2.0))
+    result = tal.train(SMALL_MODEL, _config(mnist_path, aux_weight=0.5), callbacks=[recorder], control=control, save=False)
+    weights = [p.aux_weight for p in recorder.batches]
+    assert weights[:2] == [0.5, 0.5] and set(weights[2:]) == {2.0}
+    assert result.metrics["final_aux_weight"] == 2.0 and result.run is None
+
+
+def test_stop_before_start_trains_nothing(mnist_path):
+    control = tal.TrainingControl()
+    control.stop()
+    result = tal.train(SMALL_MODEL, _config(mnist_path), control=control, save=False)
+    assert result.metrics["steps_completed"] == 0 and result.stopped
+
+
+def test_set_aux_weight_validates():
+    with pytest.raises(ValueError, match="aux_weight"):
+        tal.TrainingControl().set_aux_weight(-1)
+
+
+def test_recalibrated_batchnorm_matches_population_statistics():
+    from tal.batchnorm import recalibrate_batchnorm
+
+    inputs = keras.Input((3,))
+    bn = keras.layers.BatchNormalization(momentum=0.99)
+    model = keras.Model(inputs, bn(inputs))
+    x = np.random.default_rng(0).normal(loc=[1.0, -2.0, 5.0], scale=[1.0, 2.0, 0.5], size=(4096, 3)).astype("float32")
+    recalibrate_batchnorm(model, x, batches=16, batch_size=256)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), [1.0, -2.0, 5.0], atol=0.08)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), [1.0, 4.0, 0.25], rtol=0.1)
+    assert bn.momentum == 0.99  # restored
