@@ -168,6 +168,8 @@ def friendly_error(exc: BaseException) -> str:
 
     if isinstance(exc, (ConfigError, DataNotFoundError, DataFormatError)):
         return str(exc)
+    if type(exc) is ValueError:  # the library's validation messages are written for users
+        return f"Training failed: {exc}"
     if isinstance(exc, MemoryError):
         return "Training ran out of memory. Try a smaller batch size or fewer training images."
     return f"Training failed: {type(exc).__name__}: {exc}"

@@ -1,0 +1,41 @@
+"""No tracebacks for users: a page-body guard and friendly error boxes.
+
+`page_guard()` wraps a page body. Expected errors (bad configs, missing data,
+bad images) are caught where they happen with the library's message; this is
+the last line of defence for anything unexpected: a short `st.error` and the
+details in a collapsed expander (for bug reports), never a raw traceback.
+"""
+from __future__ import annotations
+
+import contextlib
+import traceback
+
+import streamlit as st
+
+
+def show_error(message: str, details: str | None = None, *, hint: str | None = None) -> None:
+    """A friendly error box, with optional technical details folded away."""
+    st.error(message, icon=":material/error:")
+    if hint:
+        st.caption(hint)
+    if details:
+        with st.expander("Technical details"):
+            st.code(details, language=None)
+
+
+@contextlib.contextmanager
+def page_guard(what: str = "this page"):
+    """Run a page body; unexpected exceptions become a friendly error.
+
+    Streamlit's own control flow (`st.stop`, `st.rerun`, page switches) raises
+    `BaseException` subclasses, which pass through untouched.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        show_error(
+            f"Something went wrong while showing {what}: {type(exc).__name__}: {exc}",
+            traceback.format_exc(),
+            hint="Try another selection or reload the page. If it keeps happening, "
+                 "please report it with the details below.",
+        )

@@ -1,0 +1,159 @@
+"""Cached loaders shared by the pages.
+
+* Models: `st.cache_resource`, keyed by the run folder and the model file's
+  modification time (a re-saved run is reloaded, never served stale). Keras
+  models are shared read-only between sessions; inference is thread-safe.
+* Test sets: `st.cache_resource` too, with the arrays made read-only. A test
+  set is 30–90 MB of float32; `st.cache_data` would unpickle a fresh copy on
+  every rerun, which alone would cost more than Inspect's 300 ms budget.
+* Run lists are not cached: scanning the registry is a few `stat` calls and
+  must show a run the moment it is saved.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from tal.config import DataConfig
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """The test split of a dataset, as the Inspect and Compare pages need it."""
+
+    name: str
+    source: str
+    x: np.ndarray  # (N, H, W, 1) float32, read-only
+    y: np.ndarray  # (N,)
+    boxes: np.ndarray  # (N, 4) ink boxes (y0, x0, y1, x1)
+    class_names: tuple
+    notes: tuple
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.x.shape[1:])
+
+
+def runs_root() -> Path:
+    from tal.registry import default_root
+
+    return default_root()
+
+
+def list_runs() -> tuple[list, list[str]]:
+    """Readable runs (this registry first, newest first, then the shipped demos) and problems.
+
+    A run folder whose JSON cannot be read is skipped with a message instead
+    of breaking every page.
+    """
+    from tal.registry import list_runs as _list_runs
+
+    runs, problems = [], []
+    for run in _list_runs(include_shipped=True):
+        try:
+            run.config, run.metrics  # noqa: B018 - read (and cache) both JSON files
+            run.model_config  # noqa: B018
+            runs.append(run)
+        except Exception as exc:  # noqa: BLE001 - a broken folder must not break the page
+            problems.append(f"Skipped run {run.name!r}: its files cannot be read ({type(exc).__name__}: {exc}).")
+    return runs, problems
+
+
+def _mtime(run) -> float:
+    return (Path(run.path) / "model.keras").stat().st_mtime
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load_model(path: str, mtime: float):
+    from tal.registry import Run
+
+    return Run(Path(path)).load_model()
+
+
+def load_model(run):
+    """The run's Keras model, loaded once per server (per file version)."""
+    return _load_model(str(run.path), _mtime(run))
+
+
+def data_config_of(run) -> DataConfig:
+    """The data a run was trained on, adjusted for loading its test set here.
+
+    A `data_dir` that no longer exists is dropped (the usual search order
+    applies); the training subset is made tiny, since only the test split is
+    used and the test split does not depend on it.
+    """
+    config = DataConfig.from_dict(run.config["train"]["data"])
+    if config.data_dir and not Path(config.data_dir).exists():
+        config = config.replace(data_dir=None)
+    return config.replace(train_size=10, imbalance_classes=(), imbalance_keep=1.0)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _test_set(config_json: str, fallback: bool) -> TestSet:
+    from tal.data import load_dataset
+
+    data = load_dataset(DataConfig.from_json(config_json), fallback_to_synthetic=fallback)
+    arrays = []
+    for a in (data.x_test, data.y_test, data.boxes_test):
+        a = np.ascontiguousarray(a)
+        a.setflags(write=False)  # shared by every session: nobody may change it
+        arrays.append(a)
+    return TestSet(data.name, data.source, *arrays, tuple(data.class_names), tuple(data.notes))
+
+
+def test_set(config: DataConfig, *, fallback: bool = False) -> TestSet:
+    """The test split for `config` (raises `tal.DataNotFoundError` with instructions)."""
+    return _test_set(config.to_json(indent=None), fallback)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _test_predictions(path: str, mtime: float, config_json: str, fallback: bool, prediction: str) -> np.ndarray:
+    from tal.inspection import inspect
+
+    model = _load_model(path, mtime)
+    x = _test_set(config_json, fallback).x
+    chunks = [inspect(model, x[i : i + 1000], prediction=prediction)["prediction"] for i in range(0, len(x), 1000)]
+    out = np.concatenate(chunks) if chunks else np.zeros((0,), dtype=int)
+    out.setflags(write=False)
+    return out
+
+
+def test_predictions(run, config: DataConfig, *, fallback: bool = False) -> np.ndarray:
+    """The run's predicted class for every test image (once per run and test set)."""
+    prediction = run.model_config.prediction
+    return _test_predictions(str(run.path), _mtime(run), config.to_json(indent=None), fallback, prediction)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def mnist_status() -> tuple[bool, str]:
+    """(found, where or why not), without downloading anything."""
+    from tal.data import find_mnist
+
+    try:
+        *_, source = find_mnist(allow_download=False)
+        return True, source
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return False, str(exc)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import TensorFlow/Keras in the background once per server, so the first
+    Inspect or Train click does not wait for it."""
+
+    def _import():
+        try:
+            import tal.inspection  # noqa: F401
+            import tal.registry  # noqa: F401
+            import tal.training  # noqa: F401
+            import tal.ui.progress  # noqa: F401
+        except Exception:  # noqa: BLE001 - warming up is best effort
+            pass
+
+    thread = threading.Thread(target=_import, name="tal-warm-up", daemon=True)
+    thread.start()
+    return thread

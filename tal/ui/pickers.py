@@ -1,0 +1,121 @@
+"""Run and image pickers shared by Inspect, Predict and Compare."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from tal.ui import state
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
+IMAGE_SOURCES = ("By class", "Misclassified", "Random", "Upload")
+
+
+def run_label(run) -> str:
+    """'name · scale+channel+element · 97.1% test accuracy [demo]'."""
+    m = run.metrics
+    acc = m.get("test_accuracy")
+    acc_text = f" · {acc:.1%} test acc." if isinstance(acc, (int, float)) else ""
+    status = " · stopped early" if m.get("status") == "stopped" else ""
+    shipped = " · shipped demo" if run.shipped else ""
+    return f"{run.name} · {m.get('label') or run.model_config.label}{acc_text}{status}{shipped}"
+
+
+def no_runs_message() -> None:
+    st.info(
+        "**No runs yet** — train one on the Train page (a 1-epoch run on 2,000 images takes well "
+        "under a minute), or from a terminal run `python -m tal train`.",
+        icon=":material/info:",
+    )
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+
+
+def run_picker(runs: list, *, key: str, label: str = "Model run"):
+    """Select one run; the choice is shared between pages of this session."""
+    options = [str(r.path) for r in runs]
+    by_path = {str(r.path): r for r in runs}
+    current = st.session_state.get(state.SELECTED_RUN)
+    index = options.index(current) if current in options else 0
+    choice = st.selectbox(label, options, index=index, key=key, format_func=lambda p: run_label(by_path[p]),
+                          help="Runs saved by the Train page or `python -m tal train`, then the shipped demo models.")
+    st.session_state[state.SELECTED_RUN] = choice
+    return by_path[choice]
+
+
+@dataclass
+class ImageChoice:
+    """The image to inspect: pixels in [0, 1], true label when known, and its story."""
+
+    image: np.ndarray  # (H, W)
+    label: int | None
+    description: str
+    index: int | None = None  # position in the test set
+    box: tuple | None = None  # ink box (y0, x0, y1, x1)
+    notes: tuple = ()
+
+
+def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upload_size: int = 28):
+    """Choose a test image by class, among the misclassified, at random, or upload one.
+
+    Args:
+        test: a `tal.ui.loaders.TestSet`, or None when the data is unavailable
+            (only "Upload" is offered then).
+        predictions: a callable returning the model's predicted class for every
+            test image (only called for "Misclassified").
+        upload_size: the model's input side (uploads are preprocessed to it).
+
+    Returns an `ImageChoice`, or None when nothing is chosen yet.
+    """
+    sources = [s for s in sources if test is not None or s == "Upload"]
+    source = st.segmented_control("Image", sources, default=sources[0], key=f"{key}.source",
+                                  help="Pick a test image or upload your own digit.") or sources[0]
+    if source == "Upload":
+        return _upload(key, upload_size)
+    names = list(test.class_names)
+    if source == "By class":
+        c1, c2 = st.columns([3, 2])
+        digit = c1.segmented_control("Class", names, default=names[0], key=f"{key}.class") or names[0]
+        candidates = np.flatnonzero(test.y == names.index(digit))
+        if len(candidates) == 0:
+            st.info(f"The test subset has no images of class {digit}.")
+            return None
+        k = c2.number_input(f"Which one (of {len(candidates)})", 1, len(candidates), 1, key=f"{key}.k")
+        index = int(candidates[int(k) - 1])
+        what = f"test image #{index} (the {int(k)}. of class {digit})"
+    elif source == "Misclassified":
+        with st.spinner("Classifying the test set to find the mistakes…"):
+            predicted = predictions()
+        wrong = np.flatnonzero(predicted != test.y)
+        if len(wrong) == 0:
+            st.success(f"This model classifies all {len(test.y)} test images correctly.")
+            return None
+        k = st.number_input(f"Misclassified image (of {len(wrong)} among {len(test.y)} test images)",
+                            1, len(wrong), 1, key=f"{key}.wrong")
+        index = int(wrong[int(k) - 1])
+        what = f"test image #{index}: class {names[test.y[index]]}, predicted {names[predicted[index]]}"
+    else:
+        if st.button("Draw another random image", key=f"{key}.draw", icon=":material/casino:") \
+                or state.RANDOM_INDEX not in st.session_state \
+                or st.session_state[state.RANDOM_INDEX] >= len(test.y):
+            st.session_state[state.RANDOM_INDEX] = int(np.random.default_rng().integers(len(test.y)))
+        index = st.session_state[state.RANDOM_INDEX]
+        what = f"random test image #{index}"
+    return ImageChoice(test.x[index, ..., 0], int(test.y[index]), what, index, tuple(test.boxes[index]))
+
+
+def _upload(key: str, size: int):
+    from tal.preprocess import ImageError, preprocess_image
+
+    file = st.file_uploader("Upload a digit image", type=UPLOAD_TYPES, key=f"{key}.upload",
+                            help="PNG, JPEG, BMP, GIF or WebP. It is converted to an MNIST-style "
+                                 f"{size}×{size} input, shown below.")
+    if file is None:
+        st.caption("Drop a picture of a handwritten digit; dark-on-light and light-on-dark both work.")
+        return None
+    try:
+        image, report = preprocess_image(file, size=size, name=file.name, return_report=True)
+    except ImageError as exc:
+        st.error(str(exc), icon=":material/broken_image:")
+        return None
+    return ImageChoice(image, None, f"upload '{file.name}'", notes=report.notes)

@@ -1,0 +1,135 @@
+"""`python -m tal` end to end on a small MNIST subset, and its error handling."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--train-size", "600", "--test-size", "200", "--epochs", "1", "--batch-size", "32"]
+
+
+def tal_cli(*args, env_extra=None, cwd=None):
+    env = {**os.environ, **(env_extra or {})}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "tal", *map(str, args)], capture_output=True, text=True,
+                          env=env, cwd=cwd or REPO, timeout=600)
+
+
+def _digit_png(path: Path) -> Path:
+    img = Image.new("L", (60, 80), 255)
+    ImageDraw.Draw(img).line([(10, 10), (50, 10), (25, 70)], fill=0, width=7)  # a dark "7" on white
+    img.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_dir_module):
+    root = tmp_path_factory.mktemp("cli")
+    runs = root / "runs"
+    proc = tal_cli("train", *TINY, "--data-dir", mnist_dir_module, "--name", "cli-run", "--runs-dir", runs,
+                   "--no-scale", "--aux-weight", "0.3")
+    assert proc.returncode == 0, proc.stderr
+    return root, runs, json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def mnist_dir_module():
+    from conftest import mnist_dir
+
+    path = mnist_dir()
+    if path is None:
+        pytest.skip("real MNIST not found (set TAL_DATA_DIR)")
+    return path
+
+
+@pytest.mark.slow
+def test_train_writes_a_run_with_the_flags(trained):
+    root, runs, out = trained
+    assert out["status"] == "completed" and 0 < out["test_accuracy"] <= 1
+    config = json.loads((runs / "cli-run" / "config.json").read_text())
+    assert config["model"]["scale"] is False and config["train"]["aux_weight"] == 0.3
+    assert config["train"]["data"]["train_size"] == 600
+
+
+@pytest.mark.slow
+def test_runs_evaluate_and_predict(trained):
+    root, runs, _ = trained
+    listing = json.loads(tal_cli("runs", "--json", "--no-shipped", "--runs-dir", runs).stdout)
+    assert [r["name"] for r in listing] == ["cli-run"] and listing[0]["branches"] == "channel+element"
+
+    evaluated = tal_cli("evaluate", "cli-run", "--runs-dir", runs, "--test-size", "100")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["test_images"] == 100
+
+    digit = _digit_png(root / "seven.png")
+    maps = root / "out" / "maps.npz"
+    predicted = tal_cli("predict", "cli-run", digit, "--runs-dir", runs, "--maps", maps)
+    assert predicted.returncode == 0, predicted.stderr
+    result = json.loads(predicted.stdout)["results"][0]
+    assert result["file"].endswith("seven.png") and 0 <= result["prediction"] <= 9
+    assert sum(result["probabilities"]) == pytest.approx(1.0, abs=1e-4)
+    with np.load(maps) as saved:
+        assert saved["A"].shape == (1, 7, 7, 10) and saved["images"].shape == (1, 28, 28)
+        np.testing.assert_allclose(saved["A"].sum(axis=(1, 2)), 1.0, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_config_file_reproduces_a_run(trained, tmp_path):
+    root, runs, _ = trained
+    proc = tal_cli("train", "--config", runs / "cli-run" / "config.json", "--epochs", "1", "--name", "again",
+                   "--runs-dir", tmp_path, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert config["model"]["scale"] is False and config["train"]["data"]["test_size"] == 200
+
+
+@pytest.mark.slow
+def test_bad_image_is_one_line_exit_2_and_writes_nothing(trained):
+    root, runs, _ = trained
+    bad = root / "corrupt.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    maps = root / "never.npz"
+    proc = tal_cli("predict", "cli-run", _digit_png(root / "ok.png"), bad, "--runs-dir", runs, "--maps", maps)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("tal:")]
+    assert len(lines) == 1 and "corrupt.png" in lines[0]
+    assert not maps.exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--epochs", "0"], "epochs=0"),
+    (["train", "--feature-mode", "mask"], "feature_mode='mask'"),
+    (["train", "--stage-filters", "a,b"], "comma-separated integers"),
+    (["train", "--bogus"], "unrecognized arguments"),
+    (["train", "--config", "missing.json"], "config file not found"),
+    (["train", "--data-dir", "/nonexistent/mnist", "--epochs", "1"], "/nonexistent/mnist"),
+    (["evaluate", "no-such-run"], "No complete run called 'no-such-run'"),
+])
+def test_bad_arguments_give_one_line_and_exit_2_without_writing(args, fragment, tmp_path):
+    runs = tmp_path / "runs"
+    proc = tal_cli(*args, env_extra={"TAL_RUNS_DIR": str(runs)}, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("tal")]
+    assert len(errors) == 1 and fragment in errors[0], proc.stderr
+    assert not runs.exists() or not any(runs.iterdir())
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_lists_every_config_field():
+    from tal.cli import build_parser
+
+    text = io.StringIO()
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    train.print_help(text)
+    for flag in ("--scale", "--no-channel", "--aux-weight", "--element-width", "--feature-mode",
+                 "--reduction-ratio", "--dataset", "--train-size", "--learning-rate", "--seed"):
+        assert flag in text.getvalue()
