@@ -342,14 +342,34 @@ def _expected_errors():
     return (UsageError, ConfigError, DataNotFoundError, DataFormatError, ImageError, RunNotFoundError, ValueError)
 
 
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with native stderr muted: its C++ start-up log lines
+    (oneDNN, CUDA probing) ignore TF_CPP_MIN_LOG_LEVEL in TF 2.21 and would
+    bury the CLI's own one-line messages. Python exceptions still propagate."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the CUDA probe logs here, not at import
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE
+        if args.func is not cmd_runs:
+            _import_tensorflow_quietly()
         return args.func(args)
     except KeyboardInterrupt:
         print("tal: interrupted", file=sys.stderr)

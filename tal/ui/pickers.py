@@ -119,3 +119,33 @@ def _upload(key: str, size: int):
         st.error(str(exc), icon=":material/broken_image:")
         return None
     return ImageChoice(image, None, f"upload '{file.name}'", notes=report.notes)
+
+
+@dataclass
+class Upload:
+    """One uploaded file after preprocessing: the image, or the reason it was refused."""
+
+    name: str
+    image: np.ndarray | None = None
+    notes: tuple = ()
+    error: str | None = None
+    details: str | None = None
+
+
+def prepare_uploads(files, size: int) -> list[Upload]:
+    """Preprocess every file on its own, so one bad file never stops the others."""
+    import traceback
+
+    from tal.preprocess import ImageError, preprocess_image
+
+    out = []
+    for file in files:
+        try:
+            image, report = preprocess_image(file, size=size, name=file.name, return_report=True)
+            out.append(Upload(file.name, image, report.notes))
+        except ImageError as exc:
+            out.append(Upload(file.name, error=str(exc)))
+        except Exception as exc:  # noqa: BLE001 - report it for this file and carry on
+            out.append(Upload(file.name, error=f"'{file.name}' could not be read ({type(exc).__name__}: {exc}).",
+                              details=traceback.format_exc()))
+    return out

@@ -1,0 +1,40 @@
+"""Overview: what triple attention is, the data flow, the equations and where each map appears."""
+import streamlit as st
+
+from tal.ui import guard, theory
+
+st.title("Triple Attention Learning, explained")
+st.caption("A3Net (Wang et al., 2021) combines three attention mechanisms on top of a CNN backbone. "
+           "This explorer trains small versions on handwritten digits so that every map can be seen.")
+
+with guard.page_guard("the overview"):
+    st.markdown(
+        "A CNN backbone turns the image into feature maps at several scales. **Triple attention** then "
+        "decides, for each image, **which scales** to trust (scale-wise), **which feature channels** to "
+        "amplify (channel-wise) and **where, for each class,** the evidence lies (element-wise). The "
+        "element-wise branch also has its own classifier, an *auxiliary head*, trained together with the "
+        "main head. Each branch can be switched off to measure what it adds."
+    )
+    st.subheader("Data flow")
+    st.graphviz_chart(theory.dataflow_dot(), width="stretch")
+    st.caption("Every coloured box except the backbone and the heads is a toggle on the Train page; "
+               "with all of them off the model is the plain baseline of the same backbone.")
+
+    st.subheader("The equations")
+    st.caption("Notation: backbone features X of shape (H, W, K), C classes, σ the logistic sigmoid, ⊙ the "
+               "element-wise product. Badges give the provenance of each piece.")
+    for eq in theory.EQUATIONS:
+        with st.container(border=True):
+            st.markdown(f"**{eq.title}** &nbsp; {theory.badge_markdown(eq.badges)}")
+            for line in eq.latex:
+                st.latex(line)
+            st.markdown(eq.text)
+            st.caption(f":material/visibility: In the app — {eq.where}")
+
+    st.subheader("Where to go next")
+    for name, text in theory.WHERE_IN_APP:
+        st.page_link(f"pages/{name.lower()}.py", label=f"**{name}** — {text}")
+
+    with st.expander("References and badges"):
+        for badge, text in theory.REFERENCES:
+            st.markdown(f"{theory.badge_markdown([badge])} {text}")

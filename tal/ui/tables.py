@@ -1,0 +1,44 @@
+"""Tables for the Compare page, as lists of dicts (UI-free; `st.dataframe` shows them)."""
+from __future__ import annotations
+
+
+def _num(value, digits=4):
+    return None if not isinstance(value, (int, float)) else round(float(value), digits)
+
+
+def run_rows(runs) -> list[dict]:
+    """One row per run: configuration and results."""
+    rows = []
+    for run in runs:
+        m, model, train = run.metrics, run.config.get("model", {}), run.config.get("train", {})
+        data = train.get("data", {})
+        element = bool(model.get("element"))
+        rows.append({
+            "run": run.name,
+            "branches": m.get("label") or run.model_config.label,
+            "λ": _num(train.get("aux_weight")) if element else None,
+            "λ at end": _num(m.get("final_aux_weight")) if element else None,
+            "feature mode": model.get("feature_mode") if element else None,
+            "backbone": model.get("backbone"),
+            "dataset": data.get("dataset"),
+            "train images": run.config.get("data", {}).get("train"),
+            "epochs": m.get("epochs_completed"),
+            "params": m.get("params"),
+            "training time (s)": _num(m.get("training_time_s"), 1),
+            "test accuracy": _num(m.get("test_accuracy")),
+            "aux test accuracy": _num(m.get("test_accuracy_aux")),
+            "status": m.get("status", "") + (" (shipped)" if run.shipped else ""),
+        })
+    return rows
+
+
+def per_class_rows(runs, class_names=None) -> list[dict]:
+    """One row per run: test accuracy of every class."""
+    rows = []
+    for run in runs:
+        per_class = run.metrics.get("per_class_accuracy") or []
+        names = class_names or [str(c) for c in range(len(per_class))]
+        row = {"run": run.name}
+        row.update({f"class {n}": _num(v, 3) for n, v in zip(names, per_class)})
+        rows.append(row)
+    return rows

@@ -1,0 +1,117 @@
+"""The Train form: every setting, initialised from the URL, mirrored back into it.
+
+Widget values live under `train.<field>` keys. Streamlit forgets the state of
+widgets that are not drawn, so the values are also kept in
+`st.session_state[state.FORM]`, which survives visits to other pages.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from tal.ui import query, state
+
+
+def _key(name: str) -> str:
+    return state.WIDGET_PREFIX + name
+
+
+def initial_values() -> dict:
+    """This session's form values: kept from earlier, else from the URL (with warnings), else defaults."""
+    if state.FORM not in st.session_state:
+        values, warnings = query.decode(st.query_params.to_dict())
+        st.session_state[state.FORM] = values
+        st.session_state[state.FORM_WARNINGS] = warnings
+    return dict(st.session_state[state.FORM])
+
+
+def _widget(field: query.Field, *, disabled: bool = False, container=st):
+    key = _key(field.name)
+    kw = dict(key=key, help=field.help or None, disabled=disabled)
+    if field.kind == "bool":
+        return container.toggle(field.label, **kw)
+    if field.kind == "choice":
+        if len(field.choices) <= 3:
+            return container.radio(field.label, field.choices, horizontal=True, **kw)
+        return container.selectbox(field.label, field.choices, **kw)
+    if field.kind == "str":
+        return container.text_input(field.label, max_chars=80, placeholder="automatic: dataset-branches-seed-time", **kw)
+    if field.name == "aux_weight":
+        return container.slider(field.label, float(field.min), float(field.max), step=0.05, **kw)
+    if field.kind == "int":
+        return container.number_input(field.label, int(field.min), int(field.max), step=_int_step(field), **kw)
+    if field.name == "learning_rate":
+        return container.number_input(field.label, float(field.min), float(field.max), step=1e-4, format="%.5f", **kw)
+    return container.number_input(field.label, float(field.min), float(field.max), step=0.05, format="%.2f", **kw)
+
+
+def _int_step(field) -> int:
+    return {"train_size": 500, "test_size": 500, "batch_size": 16, "element_width": 8, "canvas_size": 4}.get(field.name, 1)
+
+
+def render() -> dict:
+    """Draw the form; returns the current values (also written to the URL)."""
+    values = initial_values()
+    spec = query.field_map()
+    for name, value in values.items():  # seed widgets once; never pass value= as well
+        if _key(name) not in st.session_state:
+            st.session_state[_key(name)] = value
+    for warning in st.session_state.get(state.FORM_WARNINGS, []):
+        st.warning(warning, icon=":material/link_off:")
+
+    st.markdown("##### Attention branches")
+    cols = st.columns(4)
+    for col, name in zip(cols, ("scale", "channel", "element", "cbam")):
+        _widget(spec[name], container=col)
+    element_on = st.session_state[_key("element")]
+    gated = any(st.session_state[_key(n)] for n in ("scale", "channel", "cbam"))
+
+    c1, c2, c3 = st.columns(3)
+    _widget(spec["aux_weight"], disabled=not element_on, container=c1)
+    _widget(spec["element_width"], disabled=not element_on, container=c2)
+    _widget(spec["reduction_ratio"], disabled=not gated, container=c3)
+    c1, c2 = st.columns([2, 1])
+    _widget(spec["feature_mode"], disabled=not element_on, container=c1)
+    _widget(spec["backbone"], container=c2)
+    if not element_on:
+        st.caption("λ, the element-wise width and the feature mode only matter with element-wise attention on.")
+
+    st.markdown("##### Data")
+    c1, c2, c3 = st.columns([2, 1, 1])
+    _widget(spec["dataset"], container=c1)
+    _widget(spec["train_size"], container=c2)
+    _widget(spec["test_size"], container=c3)
+    c1, c2 = st.columns(2)
+    _widget(spec["val_fraction"], container=c1)
+    _widget(spec["canvas_size"], disabled=st.session_state[_key("dataset")] != "translated", container=c2)
+
+    st.markdown("##### Training")
+    c1, c2, c3, c4 = st.columns(4)
+    for col, name in zip((c1, c2, c3, c4), ("epochs", "batch_size", "learning_rate", "seed")):
+        _widget(spec[name], container=col)
+    with st.expander("Optimizer, schedule and class weighting"):
+        c1, c2, c3 = st.columns(3)
+        for col, name in zip((c1, c2, c3), ("optimizer", "lr_schedule", "class_weighting")):
+            _widget(spec[name], container=col)
+    _widget(spec["name"])
+
+    values = {name: st.session_state[_key(name)] for name in spec}
+    st.session_state[state.FORM] = values
+    st.query_params.from_dict(query.encode(values))
+    return values
+
+
+def current_values() -> dict:
+    """The values the widgets hold right now (used by the Start callback)."""
+    values = initial_values()
+    for name in query.field_map():
+        if _key(name) in st.session_state:
+            values[name] = st.session_state[_key(name)]
+    return values
+
+
+def reset() -> None:
+    """Back to the defaults (a button callback)."""
+    for name, value in query.defaults().items():
+        st.session_state[_key(name)] = value
+    st.session_state[state.FORM] = query.defaults()
+    st.session_state[state.FORM_WARNINGS] = []
