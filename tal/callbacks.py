@@ -81,6 +81,8 @@ class KerasBridge(keras.callbacks.Callback):
         self.epochs, self.batches, self.batch_size = epochs, batches, batch_size
         self.step = 0
         self.epoch = 0
+        # Keep about 250 batch samples per run: enough for smooth curves, small files.
+        self._sample_every = max(1, epochs * batches // 250)
         self.batch_history: list[dict] = []
         self.epoch_history: list[dict] = []
         self.stopped = False
@@ -117,7 +119,7 @@ class KerasBridge(keras.callbacks.Callback):
         self._train_time += time.perf_counter() - self._batch_start
         self.step += 1
         progress = self._progress(batch + 1, logs or {})
-        if self.step == 1 or self.step % 5 == 0 or batch + 1 == self.batches:
+        if self.step == 1 or self.step % self._sample_every == 0 or batch + 1 == self.batches:
             self.batch_history.append({k: v for k, v in progress.to_dict().items() if v is not None})
         self._emit("on_batch_end", progress)
         if self.control.stop_requested:

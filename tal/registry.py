@@ -141,19 +141,25 @@ def _unique(root: Path, name: str) -> Path:
     return path
 
 
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON beside `path`, then rename over it (never a half-written file)."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write beside `path`, then rename over it: readers never see a half-written file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True, default=_jsonable)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; runs are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """`write_text_atomic` for JSON (NumPy arrays become lists)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=_jsonable))
 
 
 def _jsonable(value):
@@ -173,6 +179,7 @@ def write_run(name: str, *, config: dict, history: dict, metrics: dict, model, r
     name = safe_name(name)
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f"{STAGING_PREFIX}{name}-"))
     try:
+        os.chmod(staging, 0o755)
         for filename, data in (("config.json", config), ("history.json", history), ("metrics.json", metrics)):
             write_json_atomic(staging / filename, data)
         model.save(staging / "model.keras")

@@ -210,7 +210,9 @@ def test_scale_rejects_stage_sizes_that_do_not_nest():
 # ---------------------------------------------------------------- factory, config, errors
 
 def test_factory_creates_each_kind_and_rejects_unknown():
-    assert available_attention() == ["cbam", "channel", "element", "scale"]
+    assert available_attention() == [
+        "cbam", "channel", "danet", "element", "mhsa", "nonlocal", "pay_attention", "scale", "spatial_weights",
+    ]
     assert isinstance(create_attention("channel", reduction_ratio=4), ChannelAttention)
     assert isinstance(create_attention("element", num_classes=3), ElementWiseAttention)
     with pytest.raises(ValueError) as err:

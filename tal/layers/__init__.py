@@ -7,14 +7,24 @@ from __future__ import annotations
 
 from tal.layers.cbam import CBAM
 from tal.layers.channel import ChannelAttention
+from tal.layers.danet import DANet, query_attention
 from tal.layers.element import ElementWiseAttention, spatial_softmax
+from tal.layers.nonlocal_block import NonLocalBlock
+from tal.layers.pay_attention import LearnToPayAttention
 from tal.layers.scale import ScaleAttention
+from tal.layers.self_attention import PositionSelfAttention
+from tal.layers.spatial_weights import SpatialWeights
 
 ATTENTION_LAYERS = {
     "channel": ChannelAttention,
     "element": ElementWiseAttention,
     "scale": ScaleAttention,
     "cbam": CBAM,
+    "spatial_weights": SpatialWeights,
+    "danet": DANet,
+    "nonlocal": NonLocalBlock,
+    "pay_attention": LearnToPayAttention,
+    "mhsa": PositionSelfAttention,
 }
 
 
@@ -47,9 +57,15 @@ def available_attention() -> list[str]:
 __all__ = [
     "CBAM",
     "ChannelAttention",
+    "DANet",
     "ElementWiseAttention",
+    "LearnToPayAttention",
+    "NonLocalBlock",
+    "PositionSelfAttention",
     "ScaleAttention",
+    "SpatialWeights",
     "available_attention",
     "create_attention",
+    "query_attention",
     "spatial_softmax",
 ]

@@ -1,0 +1,153 @@
+"""DANet: position and channel self-attention in parallel. [DANet]
+
+Fu et al., "Dual Attention Network for Scene Segmentation", CVPR 2019
+(arXiv:1809.02983). Verified against the authors' code (junfu1115/DANet,
+`encoding/nn/da_att.py`); below `X` is `(K, N)` per image, `N = H·W`:
+- Position attention (PAM): `Q = conv1x1(K/r)(X)`, `Kq = conv1x1(K/r)(X)`
+  (r = 8 in the code), `V = conv1x1(K)(X)`; `P = softmax over j of Q_iᵀ Kq_j`
+  `(N, N)`, row `i` is query position `i`; `out_p = γ_p · V Pᵀ + X`.
+- Channel attention (CAM), no convolutions: `E = X Xᵀ` `(K, K)`; the code
+  uses `C = softmax(max_row(E) − E)`, which equals `softmax(−E)` row by row
+  (softmax ignores a per-row shift), while the paper's equation (as
+  reproduced on paperswithcode; we could not open the paper here) is
+  `softmax(E)`; `out_c = γ_c · C X + X`.
+- `γ_p` and `γ_c` are learnable scalars initialised to 0.
+[ours] The authors' head (`DANetHead`) gives each branch its own 3×3
+conv–BN–ReLU down to K/4 channels before the module and another after it,
+then sums the branches; that targets segmentation, and we omit those
+convolutions: `out = X + γ_p · V Pᵀ + γ_c · C X`, i.e. X appears once. This
+equals `(PAM(X) + CAM(X)) / 2` with both γ doubled, so it is the paper's sum up
+to a scale, and it starts as the identity (γ = 0) like the other residual
+blocks.
+`channel_softmax` chooses between the code's (`"max_minus"`, default) and the
+equation's (`"plain"`) channel affinity.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from tal.layers.base import AttentionLayer, check_choice, check_positive_int
+
+CHANNEL_SOFTMAX = ("max_minus", "plain")
+
+
+def query_attention(attention, query_index, height, width, head=None):
+    """One query position's attention over all positions, as an image.
+
+    Args:
+        attention: `(B, N, N)` with row `i` the attention of query `i` (DANet's
+            `position_attention`, the non-local `attention`), or
+            `(B, heads, N, N)` (the self-attention `heads`).
+        query_index: the query position, either `row * width + col` or a
+            `(row, col)` pair.
+        height, width: the feature grid, `height * width == N`.
+        head: for a 4-D `attention`, the head to show; `None` averages heads.
+
+    Returns:
+        `(B, height, width)`; each map sums to 1 (softmax rows).
+
+    Example:
+    >>> a = keras.ops.ones((1, 4, 4)) / 4
+    >>> tuple(query_attention(a, (1, 0), 2, 2).shape)
+    (1, 2, 2)
+    """
+    if isinstance(query_index, (tuple, list)):
+        row, col = query_index
+        if not (0 <= row < height and 0 <= col < width):
+            raise ValueError(
+                f"Expected 0 <= row < {height} and 0 <= col < {width}. Received: query_index={tuple(query_index)}"
+            )
+        query_index = row * width + col
+    if not isinstance(query_index, int) or not 0 <= query_index < height * width:
+        raise ValueError(f"Expected an integer in [0, {height * width}). Received: query_index={query_index!r}")
+    if attention.shape[-1] is not None and attention.shape[-1] != height * width:
+        raise ValueError(
+            f"Expected height * width == {attention.shape[-1]} positions. Received: height={height}, width={width}"
+        )
+    if len(attention.shape) == 4:
+        attention = ops.mean(attention, axis=1) if head is None else attention[:, head]
+    elif len(attention.shape) != 3:
+        raise ValueError(f"Expected attention of rank 3 or 4. Received: shape={tuple(attention.shape)}")
+    return ops.reshape(attention[:, query_index, :], (-1, height, width))
+
+
+@keras.saving.register_keras_serializable(package="tal")
+class DANet(AttentionLayer):
+    """Dual attention: position and channel self-attention, fused residually.
+
+    Args:
+        reduction_ratio: query/key width of the position module is
+            `max(K // reduction_ratio, 1)` (8 in the authors' code).
+        channel_softmax: `"max_minus"` (default, the authors' code:
+            `softmax(max(E) − E)`) or `"plain"` (`softmax(E)`, the paper's
+            equation) for the channel affinity, `E = X Xᵀ` over channels.
+
+    Call arguments:
+        x: features `(B, H, W, K)` with static `H` and `W`.
+        return_attention_maps: if True, also return
+            `{"position_attention": (B, N, N), "channel_affinity": (B, K, K)}`,
+            `N = H·W`; rows sum to 1. Use `query_attention` to draw one row.
+
+    Input shape: `(B, H, W, K)`. Output shape: same as input.
+
+    Example:
+    >>> layer = DANet(reduction_ratio=8)
+    >>> y, maps = layer(keras.ops.ones((2, 7, 7, 32)), return_attention_maps=True)
+    >>> tuple(maps["position_attention"].shape), tuple(maps["channel_affinity"].shape)
+    ((2, 49, 49), (2, 32, 32))
+    """
+
+    def __init__(self, reduction_ratio=8, channel_softmax="max_minus", **kwargs):
+        super().__init__(**kwargs)
+        check_positive_int("reduction_ratio", reduction_ratio)
+        check_choice("channel_softmax", channel_softmax, CHANNEL_SOFTMAX)
+        self.reduction_ratio = reduction_ratio
+        self.channel_softmax = channel_softmax
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
+        if input_shape[1] is None or input_shape[2] is None:
+            raise ValueError(f"DANet needs a static height and width. Received: input_shape={input_shape}")
+        channels = input_shape[-1]
+        inner = max(channels // self.reduction_ratio, 1)
+        self.query = layers.Conv2D(inner, 1, name="query")
+        self.key = layers.Conv2D(inner, 1, name="key")
+        self.value = layers.Conv2D(channels, 1, name="value")
+        for conv in (self.query, self.key, self.value):
+            conv.build(input_shape)
+        self.gamma_position = self.add_weight(shape=(), initializer="zeros", name="gamma_position")
+        self.gamma_channel = self.add_weight(shape=(), initializer="zeros", name="gamma_channel")
+
+    def call(self, x, return_attention_maps=False):
+        _, height, width, channels = x.shape
+        n = height * width
+        flat = ops.reshape(x, (-1, n, channels))  # (B, N, K)
+        q = ops.reshape(self.query(x), (-1, n, self.query.filters))
+        k = ops.reshape(self.key(x), (-1, n, self.key.filters))
+        v = ops.reshape(self.value(x), (-1, n, channels))
+        position = ops.softmax(ops.matmul(q, ops.transpose(k, (0, 2, 1))), axis=-1)  # (B, N, N)
+        pam = ops.matmul(position, v)  # (B, N, K)
+
+        energy = ops.matmul(ops.transpose(flat, (0, 2, 1)), flat)  # (B, K, K)
+        if self.channel_softmax == "max_minus":
+            energy = ops.max(energy, axis=-1, keepdims=True) - energy
+        channel = ops.softmax(energy, axis=-1)
+        cam = ops.matmul(flat, ops.transpose(channel, (0, 2, 1)))  # out[:, n, c] = Σ_c' C[c, c'] X[n, c']
+
+        fused = self.gamma_position * pam + self.gamma_channel * cam
+        out = x + ops.reshape(fused, (-1, height, width, channels))
+        if return_attention_maps:
+            return out, {"position_attention": position, "channel_affinity": channel}
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "reduction_ratio": self.reduction_ratio,
+            "channel_softmax": self.channel_softmax,
+        }

@@ -1,0 +1,113 @@
+"""Ablation grids, the seed-noise summary (hand-computed), and the CLI / Ray runners."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tal import ablation
+from tal.ablation import build_trials, summarize, welch
+
+
+def test_branches_preset_is_all_eight_subsets_plus_cbam():
+    trials = build_trials("branches", seeds=3, study="s")
+    assert len(trials) == 27
+    variants = sorted({t.variant for t in trials})
+    assert len(variants) == 9 and "baseline" in variants and "cbam" in variants
+    assert "scale+channel+element" in variants
+    full = next(t for t in trials if t.variant == "scale+channel+element")
+    assert full.model_config.branches == ("scale", "channel", "element")
+    assert {t.seed for t in trials if t.variant == "cbam"} == {0, 1, 2}
+    assert len({t.run_name for t in trials}) == 27
+
+
+def test_lambda_preset_and_overrides():
+    trials = build_trials("lambda", seeds=1, study="s", train_overrides={"epochs": 1}, data_overrides={"train_size": 100})
+    assert [t.train_config.aux_weight for t in trials] == [0.5, 0.0, 0.25, 0.5, 1.0, 2.0]
+    assert all(t.train_config.epochs == 1 and t.train_config.data.train_size == 100 for t in trials)
+    assert trials[0].variant == "baseline"
+
+
+def test_unknown_preset_and_bad_seed_count():
+    with pytest.raises(ValueError, match="Expected one of"):
+        build_trials("everything")
+    with pytest.raises(ValueError, match="seeds"):
+        build_trials("demo", seeds=0)
+
+
+def test_welch_hand_computed():
+    # both sides: std 0.01 over 3 seeds -> SE = sqrt(2 · 0.0001 / 3) = 0.0081650, df = 4, t = 2.776
+    delta, se, noise = welch(0.98, 0.01, 3, 1.00, 0.01, 3)
+    assert delta == pytest.approx(0.02) and se == pytest.approx(0.0081650, rel=1e-4)
+    assert noise is True  # 0.02 < 2.776 · 0.008165 = 0.02267
+    assert welch(0.98, 0.01, 3, 1.01, 0.01, 3)[2] is False  # 0.03 > 0.02267
+
+
+def _record(variant, branches, seed, acc):
+    return {"variant": variant, "seed": seed, "run": f"{variant}-{seed}", "branches": branches, "aux_weight": 0.5,
+            "test_accuracy": acc, "per_class_accuracy": [acc] * 10, "params": 100, "training_time_s": 10.0,
+            "status": "completed"}
+
+
+def test_summary_mean_std_delta_and_noise_flags():
+    results = [_record("baseline", [], s, a) for s, a in enumerate([0.97, 0.98, 0.99])]
+    results += [_record("element", ["element"], s, a) for s, a in enumerate([0.99, 1.00, 1.01])]
+    results += [_record("scale", ["scale"], s, a) for s, a in enumerate([1.00, 1.01, 1.02])]
+    rows = {r["variant"]: r for r in summarize(results)}
+    base = rows["baseline"]
+    assert base["mean_accuracy"] == pytest.approx(0.98) and base["std_accuracy"] == pytest.approx(0.01)
+    assert base["delta_vs_baseline"] is None and base["within_noise"] is None
+    assert rows["element"]["delta_vs_baseline"] == pytest.approx(0.02) and rows["element"]["within_noise"] is True
+    assert rows["scale"]["within_noise"] is False
+    assert rows["scale"]["aux_weight"] is None and rows["element"]["aux_weight"] == 0.5
+    table = ablation.format_table(list(rows.values()))
+    assert "(noise)" in table and "(real)" in table
+
+
+def test_single_seed_cannot_judge_noise():
+    rows = summarize([_record("baseline", [], 0, 0.9), _record("scale", ["scale"], 0, 0.95)])
+    scale = next(r for r in rows if r["variant"] == "scale")
+    assert math.isnan(scale["std_accuracy"]) and scale["within_noise"] is None
+    assert "(?)" in ablation.format_table(rows)
+
+
+def test_summary_files_and_listing(tmp_path):
+    results = [_record("baseline", [], s, a) for s, a in enumerate([0.97, 0.98])]
+    folder = ablation.write_summary("study-1", "demo", summarize(results), results, runs_dir=tmp_path)
+    saved = json.loads((folder / "summary.json").read_text())
+    assert saved["preset"] == "demo" and len(saved["trials"]) == 2
+    assert (folder / "summary.csv").read_text().splitlines()[0].startswith("variant,branches,aux_weight,seeds")
+    assert [s["study"] for s in ablation.list_studies(tmp_path)] == ["study-1"]
+    from tal.registry import list_runs
+
+    assert list_runs(tmp_path) == []  # a study folder is never mistaken for a run
+
+
+@pytest.mark.slow
+def test_cli_ablate_demo_end_to_end(mnist_path, tmp_path):
+    from test_cli import tal_cli
+
+    proc = tal_cli("ablate", "--preset", "demo", "--seeds", "2", "--train-size", "400", "--test-size", "200",
+                   "--epochs", "1", "--data-dir", mnist_path, "--runs-dir", tmp_path, "--name", "tiny")
+    assert proc.returncode == 0, proc.stderr
+    assert "baseline" in proc.stdout and "scale+channel+element" in proc.stdout
+    saved = json.loads((tmp_path / "_ablations" / "tiny" / "summary.json").read_text())
+    assert {r["variant"]: r["seeds"] for r in saved["rows"]} == {"baseline": 2, "scale+channel+element": 2}
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(("_", "."))]) == 4
+
+
+@pytest.mark.slow
+def test_ray_tune_runs_a_tiny_grid_in_local_mode(mnist_path, tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    from tal.ablation_ray import run_trials_ray
+
+    monkeypatch.setenv("TAL_DATA_DIR", str(mnist_path))
+    trials = build_trials("demo", seeds=1, study="ray", train_overrides={"epochs": 1},
+                          data_overrides={"train_size": 300, "test_size": 100})
+    records = run_trials_ray(trials, runs_dir=tmp_path)
+    assert [r["variant"] for r in records] == ["baseline", "scale+channel+element"]
+    assert all(0 <= r["test_accuracy"] <= 1 for r in records)
+    from tal.registry import list_runs
+
+    assert sorted(r.name for r in list_runs(tmp_path)) == sorted(r["run"] for r in records)

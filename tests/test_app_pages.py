@@ -1,0 +1,280 @@
+"""AppTest checks of every page of the explorer, including a real short training through the UI."""
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 120  # the first TensorFlow import alone takes several seconds here
+
+
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if query:
+        at.query_params.update(query)
+    at.run()
+    if page != "pages/overview.py":
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def digit_png(size: int = 120) -> bytes:
+    """A dark '7' on white paper, as a user might draw it."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (size, size), "white")
+    d = ImageDraw.Draw(img)
+    d.line([(25, 25), (95, 25), (50, 100)], fill="black", width=10)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [e.value for e in getattr(at, kind)]
+
+
+def wait_for(predicate, timeout: float = 180.0, at: AppTest | None = None, every: float = 0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if at is not None:
+            at.run()
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+@pytest.fixture
+def env(runs_dir, mnist_path, monkeypatch, tmp_path):
+    """Real MNIST, an empty run registry, no shipped demos."""
+    import tal.registry
+
+    monkeypatch.setenv("TAL_DATA_DIR", str(mnist_path))
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    monkeypatch.setattr(tal.registry, "SHIPPED_DIR", shipped)
+    return runs_dir
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Two tiny runs made with the library: the full model and the baseline (no maps)."""
+    import os
+
+    import tal
+
+    mnist = os.environ.get("TAL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
+    if not Path(mnist).is_dir():
+        pytest.skip("real MNIST not found (set TAL_DATA_DIR)")
+    root = tmp_path_factory.mktemp("runs")
+    data = tal.DataConfig(train_size=300, test_size=200, data_dir=mnist)
+    train = tal.TrainConfig(epochs=1, data=data)
+    full = tal.train(tal.ModelConfig(), train, name="full", runs_dir=root).run
+    base = tal.train(tal.ModelConfig(scale=False, channel=False, element=False), train, name="base", runs_dir=root).run
+    return root, full, base
+
+
+@pytest.fixture
+def with_runs(trained, env, monkeypatch):
+    root, full, base = trained
+    monkeypatch.setenv("TAL_RUNS_DIR", str(root))
+    return full, base
+
+
+# --------------------------------------------------------------------------- Overview
+
+
+def test_overview_explains_with_equations_and_badges(env):
+    at = open_page("pages/overview.py")
+    assert "Triple Attention" in texts(at, "title")[0]
+    latex = " ".join(texts(at, "latex"))
+    assert r"\sum_{h,w} A_{h,w,c}\, S_{h,w,c}" in latex and r"\sigma(S) \odot A" in latex
+    md = " ".join(texts(at, "markdown"))
+    for badge in ("[A3Net]", "[SRN]", "[SE]", "[CBAM]", "[ours]"):
+        assert badge in md
+    assert at.get("graphviz_chart")
+
+
+# --------------------------------------------------------------------------- empty states
+
+
+@pytest.mark.parametrize("page", ["pages/inspect.py", "pages/predict.py", "pages/compare.py"])
+def test_pages_without_runs_show_call_to_action(env, page):
+    at = open_page(page)
+    assert any("No runs yet" in t for t in texts(at, "info"))
+    assert not at.error
+
+
+# --------------------------------------------------------------------------- Train form and URL
+
+
+def test_train_form_reads_and_writes_the_url(env):
+    at = open_page("pages/train.py", {"epochs": "7", "element": "0", "dataset": "translated",
+                                      "learning_rate": "banana", "batch_size": "99999", "bogus": "1"})
+    assert at.number_input(key="train.epochs").value == 7
+    assert at.toggle(key="train.element").value is False
+    assert at.radio(key="train.dataset").value == "translated"
+    warnings = " ".join(texts(at, "warning"))
+    assert "learning_rate=banana" in warnings and "batch_size=99999" in warnings
+    import tal
+
+    assert at.number_input(key="train.learning_rate").value == tal.TrainConfig().learning_rate
+    assert at.query_params["epochs"] == ["7"] or at.query_params["epochs"] == "7"
+    at.number_input(key="train.epochs").set_value(4).run()
+    epochs = at.query_params["epochs"]
+    assert (epochs[-1] if isinstance(epochs, list) else epochs) == "4"
+    assert not at.exception
+
+
+def test_train_invalid_combination_shows_error_not_traceback(env):
+    at = open_page("pages/train.py", {"backbone": "dense"})
+    at.number_input(key="train.train_size").set_value(5).run()  # below DataConfig's minimum of 10
+    at.button(key="train.start").click().run()
+    assert any("train_size" in e for e in texts(at, "error"))
+    assert not at.exception
+
+
+def test_missing_data_reports_the_library_message(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("TAL_DATA_DIR", str(tmp_path / "nowhere"))
+    at = open_page("pages/train.py")
+    at.number_input(key="train.train_size").set_value(100).run()
+    at.button(key="train.start").click().run()
+    job = at.session_state["train_job"]
+    assert job.wait(120)
+    at.run()
+    errors = " ".join(texts(at, "error"))
+    assert "MNIST" in errors and "synthetic" in errors
+    assert not at.exception
+
+
+# --------------------------------------------------------------------------- real training
+
+
+@pytest.mark.slow
+def test_train_start_change_lambda_stop_and_second_session_waits(env):
+    a = open_page("pages/train.py")
+    a.number_input(key="train.train_size").set_value(400).run()
+    a.number_input(key="train.test_size").set_value(200).run()
+    a.number_input(key="train.epochs").set_value(40).run()  # long enough to be stopped by hand
+    a.text_input(key="train.name").set_value("ui-run").run()
+    a.button(key="train.start").click().run()
+    job = a.session_state["train_job"]
+    try:
+        assert wait_for(lambda: len(job.batches) >= 3, at=a), job.status
+        assert a.get("progress") and "images/s" in a.get("progress")[0].proto.text
+        assert a.get("plotly_chart"), "live curves missing"
+
+        # a second browser session sees nothing of it, and its own run waits for the slot
+        b = open_page("pages/train.py")
+        assert "train_job" not in b.session_state
+        b.number_input(key="train.train_size").set_value(100).run()
+        b.button(key="train.start").click().run()
+        b.run()
+        assert any("Waiting for a free training slot" in t for t in texts(b, "info"))
+        b.button(key="train.stop").click().run()
+        assert b.session_state["train_job"].wait(10)
+        assert b.session_state["train_job"].status == "cancelled"
+
+        # λ moved while training shows up in the recorded progress
+        a.slider(key=f"train.live_lambda.{job.id}").set_value(1.5).run()
+        seen = len(job.batches)
+        assert wait_for(lambda: len(job.batches) >= seen + 2)
+        assert job.batches[-1]["aux_weight"] == pytest.approx(1.5)
+        a.button(key="train.stop").click().run()
+        assert job.wait(180)
+    finally:
+        job.stop()
+        job.wait(180)
+    a.run()
+    assert job.status == "stopped", job.error_details
+    assert any("Stopped early" in s for s in texts(a, "success"))
+    assert {b.proto.label for b in a.get("download_button")} >= {"Download model.keras", "Download run card (JSON)"}
+    import tal
+
+    runs = tal.runs.list_runs(env)
+    assert [r.name for r in runs] == ["ui-run"]
+    assert runs[0].metrics["status"] == "stopped"
+    assert not a.exception
+
+
+# --------------------------------------------------------------------------- Inspect
+
+
+def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
+    full, _ = with_runs
+    at = open_page("pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(full.path)).run()
+    charts = len(at.get("plotly_chart"))
+    assert charts >= 6  # input, probabilities, grid, scale weights, channel gate, mask
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Σ A⊙S from the maps"]) == pytest.approx(float(metrics["aux logit from the model"]), abs=2e-5)
+    assert "score" in " ".join(texts(at, "latex"))
+    for source in ("Misclassified", "Random"):
+        at.segmented_control(key="inspect.source").set_value(source).run()
+        assert not at.exception, source
+    at.toggle(key="inspect.overlay").set_value(True).run()
+    assert not at.exception
+
+
+def test_inspect_upload_corrupt_and_good(with_runs):
+    full, _ = with_runs
+    at = open_page("pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(full.path)).run()
+    at.segmented_control(key="inspect.source").set_value("Upload").run()
+    at.file_uploader(key="inspect.upload").set_value(("broken.png", b"\x89PNG\r\n\x1a\nnot really", "image/png")).run()
+    assert at.error and not at.exception
+    at.file_uploader(key="inspect.upload").set_value(("seven.png", digit_png(), "image/png")).run()
+    assert not at.error and not at.exception
+    assert any(m.label == "Prediction" for m in at.metric)
+
+
+def test_inspect_baseline_says_which_maps_are_absent(with_runs):
+    _, base = with_runs
+    at = open_page("pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(base.path)).run()
+    info = " ".join(texts(at, "info"))
+    assert "No A, S, U or M maps" in info and "No channel gate" in info and "No scale weights" in info
+    assert not at.exception
+
+
+# --------------------------------------------------------------------------- Predict
+
+
+def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
+    full, _ = with_runs
+    at = open_page("pages/predict.py")
+    at.selectbox(key="predict.run").set_value(str(full.path)).run()
+    at.file_uploader(key="predict.files").set_value([
+        ("seven.png", digit_png(), "image/png"),
+        ("corrupt.jpg", b"definitely not a jpeg", "image/jpeg"),
+        ("empty.gif", b"", "image/gif"),
+    ]).run()
+    assert not at.exception
+    assert len(at.error) == 2
+    assert "corrupt.jpg" in at.error[0].value and "empty.gif" in at.error[1].value
+    assert [m.label for m in at.metric].count("Prediction") == 1
+    assert any("1 of 3" in c for c in texts(at, "caption"))
+
+
+# --------------------------------------------------------------------------- Compare
+
+
+def test_compare_two_runs(with_runs):
+    full, base = with_runs
+    at = open_page("pages/compare.py")
+    assert set(at.multiselect(key="compare.runs").value) == {str(full.path), str(base.path)}
+    assert len(at.dataframe) == 2
+    assert len(at.get("plotly_chart")) >= 5  # curves, bar, confusion, input, maps of the element run
+    assert any("Without the element-wise branch" in c for c in texts(at, "caption"))
+    at.number_input(key="compare.maps.index").set_value(5).run()
+    assert not at.exception

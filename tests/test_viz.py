@@ -1,0 +1,155 @@
+"""Figure builders of tal.viz: traces, shapes and shared colour ranges (no browser, no TensorFlow)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tal import viz
+
+
+def maps(h=7, w=7, c=10, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(h, w, c))
+    A = np.exp(z) / np.exp(z).sum(axis=(0, 1), keepdims=True)
+    S = rng.normal(scale=2, size=(h, w, c))
+    U = A / (1 + np.exp(-S))
+    return {"A": A.astype("float32"), "S": S.astype("float32"), "U": U.astype("float32")}
+
+
+def test_tile_puts_classes_side_by_side_with_nan_gaps():
+    m = np.arange(2 * 3 * 4, dtype="float32").reshape(2, 3, 4)
+    t = viz.tile(m, gap=1)
+    assert t.shape == (2, 4 * 3 + 3)
+    np.testing.assert_array_equal(t[:, 0:3], m[..., 0])
+    np.testing.assert_array_equal(t[:, 8:11], m[..., 2])
+    assert np.isnan(t[:, 3]).all() and np.isnan(t[:, 7]).all()
+
+
+def test_grid_has_one_heatmap_per_map_type_and_shared_ranges():
+    m = maps()
+    fig = viz.map_grid_figure(m, kinds=("A", "S", "AS", "U"), highlight=3)
+    heatmaps = [t for t in fig.data if t.type == "heatmap"]
+    assert [t.name for t in heatmaps] == ["A", "S", "AS", "U"]
+    assert heatmaps[0].z.shape == (7, 10 * 7 + 9)
+    # one colour axis per row, covering every class's values
+    axes = [t.coloraxis for t in heatmaps]
+    assert axes == ["coloraxis", "coloraxis2", "coloraxis3", "coloraxis4"]
+    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == pytest.approx(m["A"].max())
+    s_max = float(np.abs(m["S"]).max())
+    assert (fig.layout.coloraxis2.cmin, fig.layout.coloraxis2.cmax) == pytest.approx((-s_max, s_max))
+    as_max = float(np.abs(m["A"] * m["S"]).max())
+    assert fig.layout.coloraxis3.cmax == pytest.approx(as_max, rel=1e-5)
+    # the class tick labels sit under the tiles, and the highlight frames one tile per row
+    assert list(fig.layout.xaxis.ticktext) == [str(c) for c in range(10)]
+    assert len(fig.layout.shapes) == 4
+
+
+def test_grid_overlay_upsamples_onto_the_input():
+    m = maps()
+    image = np.random.default_rng(1).random((28, 28)).astype("float32")
+    fig = viz.map_grid_figure(m, kinds=("A", "S"), background=image, overlay=True)
+    assert len(fig.data) == 4  # background + map per row
+    background, a_map = fig.data[0], fig.data[1]
+    assert background.z.shape == a_map.z.shape == (28, 10 * 28 + 9 * 4)
+    assert a_map.opacity < 1
+
+
+def test_grid_without_element_maps_raises_clearly():
+    with pytest.raises(ValueError, match="element-wise"):
+        viz.map_grid_figure({}, kinds=("A",))
+
+
+def test_shared_ranges_cover_all_runs():
+    a, b = maps(seed=1), maps(seed=2)
+    b["S"] = b["S"] * 10
+    ranges = viz.shared_ranges([a, b], kinds=("A", "S"))
+    assert ranges["S"][1] == pytest.approx(float(np.abs(b["S"]).max()))
+    fig = viz.map_grid_figure(a, kinds=("A", "S"), ranges=ranges)
+    assert fig.layout.coloraxis2.cmax == pytest.approx(ranges["S"][1])
+
+
+def test_color_range_never_empty():
+    assert viz.color_range(np.zeros(5), signed=True) == (-1.0, 1.0)
+    assert viz.color_range(np.zeros(5), signed=False) == (0.0, 1.0)
+    assert viz.color_range([np.nan], signed=False) == (0.0, 1.0)
+
+
+def test_upsample_keeps_constant_maps_and_shape():
+    up = viz.upsample(np.full((7, 7), 0.25), 28, 28)
+    assert up.shape == (28, 28)
+    np.testing.assert_allclose(up, 0.25)
+    ramp = viz.upsample(np.arange(4, dtype="float32")[None].repeat(2, 0), 2, 8)
+    assert np.all(np.diff(ramp[0]) >= 0)
+
+
+def test_score_check_matches_the_identity():
+    m = maps()
+    score = (m["A"] * m["S"]).sum(axis=(0, 1))
+    aux = np.exp(score) / np.exp(score).sum()
+    outputs = {"A": m["A"][None], "S": m["S"][None], "score": score[None], "aux": aux[None]}
+    chk = viz.score_check(outputs, 0, 4)
+    assert chk["sum_AS"] == pytest.approx(score[4], abs=1e-6)
+    assert chk["abs_error"] < 1e-5
+    assert chk["A_sum"] == pytest.approx(1.0, abs=1e-5)
+    assert chk["softmax_error"] < 1e-6
+    assert len(chk["top_cells"]) == 3
+    assert abs(chk["top_cells"][0][4]) >= abs(chk["top_cells"][1][4])
+
+
+def test_probability_figure_with_aux_head():
+    p = np.full(10, 0.1)
+    fig = viz.probability_figure(p, aux=p, true_label=3)
+    assert [t.type for t in fig.data] == ["bar", "bar"]
+    assert len(fig.data[0].y) == 10
+
+
+def test_image_figure_is_grayscale_and_pixel_exact():
+    fig = viz.image_figure(np.zeros((28, 28, 1)), boxes=(4, 5, 20, 18))
+    assert fig.data[0].z.shape == (28, 28)
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
+    assert len(fig.layout.shapes) == 1
+
+
+def progress(step, **kw):
+    base = dict(epoch=1, epochs=1, batch=step, batches=10, step=step, total_steps=10, loss=1.0, main_loss=0.8,
+                aux_loss=0.4, accuracy=0.5, aux_accuracy=0.4, val_accuracy=None, aux_weight=0.5)
+    return {**base, **kw}
+
+
+def test_training_curves_show_lambda_changes():
+    batches = [progress(s, aux_weight=0.5 if s < 5 else 2.0) for s in range(1, 11)]
+    epochs = [progress(10, val_accuracy=0.7)]
+    fig = viz.training_curves_figure(batches, epochs)
+    names = [t.name for t in fig.data]
+    assert names == ["main loss", "aux loss", "train accuracy (main)", "train accuracy (aux)",
+                     "validation accuracy", "λ"]
+    lam = fig.data[-1]
+    assert list(lam.y) == [0.5] * 4 + [2.0] * 6
+    assert list(fig.data[4].x) == [10]
+
+
+def test_training_curves_without_aux_head_and_downsampling():
+    batches = [progress(s, aux_loss=None, aux_accuracy=None) for s in range(1, 2001)]
+    fig = viz.training_curves_figure(batches)
+    assert "aux loss" not in [t.name for t in fig.data]
+    assert len(fig.data[0].x) <= 600 and fig.data[0].x[-1] == 2000
+
+
+def test_accuracy_curves_and_confusion():
+    history = {"epochs": [progress(10, val_accuracy=0.7)], "batches": [progress(s) for s in range(1, 11)]}
+    fig = viz.accuracy_curves_figure({"a": history, "b": history})
+    assert len(fig.data) == 4
+    cm = np.diag([5, 5]) + 1
+    fig = viz.confusion_figure({"a": cm, "b": cm})
+    assert len(fig.data) == 2 and all(t.coloraxis == "coloraxis" for t in fig.data)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z).sum(axis=1), 1.0)
+
+
+def test_viz_is_ui_free():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(viz.__file__).read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= {"__future__", "numpy", "plotly"}
