@@ -69,6 +69,17 @@ def lambda_variants(values=(0.0, 0.25, 0.5, 1.0, 2.0)) -> tuple[Variant, ...]:
     )
 
 
+def zoo_variants() -> tuple[Variant, ...]:
+    """Triple attention and CBAM next to each module from the literature, on the same backbone."""
+    variants = [Variant("baseline", _toggles()), Variant("scale+channel+element", _toggles(True, True, True)),
+                Variant("cbam", _toggles(cbam=True))]
+    for extra in ("spatial_weights", "danet", "nonlocal", "pay_attention"):
+        variants.append(Variant(extra, {**_toggles(), "extra_attention": extra}))
+    for score in ("dot", "additive"):
+        variants.append(Variant(f"mhsa-{score}", {**_toggles(), "extra_attention": "mhsa", "mhsa_score": score}))
+    return tuple(variants)
+
+
 PRESETS = {
     "demo": Preset(
         "baseline vs the full model on 5,000 images, 2 epochs: a quick look (minutes)",
@@ -85,6 +96,13 @@ PRESETS = {
     "lambda": Preset(
         "the full model at λ = 0, 0.25, 0.5, 1, 2 against the baseline (3 epochs)",
         lambda_variants(),
+        {"epochs": 3},
+        {},
+    ),
+    "zoo": Preset(
+        "triple attention and CBAM against spatial weights, DANet, non-local, Learn-to-Pay-Attention and "
+        "self-attention (dot and additive), each on the plain backbone (3 epochs)",
+        zoo_variants(),
         {"epochs": 3},
         {},
     ),

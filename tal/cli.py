@@ -302,6 +302,24 @@ def cmd_ablate(args) -> int:
     return 0
 
 
+def cmd_demos(args) -> int:
+    from tal.demos import demo_specs, make_demos
+
+    if args.list:
+        for spec in demo_specs():
+            print(f"{spec.name:36} {spec.dataset:10} {spec.model.label}")
+        return 0
+
+    def done(spec, path):
+        metrics = json.loads((path / "metrics.json").read_text())
+        print(f"{spec.name}: {100 * metrics['test_accuracy']:.2f}% in {metrics['training_time_s']:.0f}s -> {path}",
+              file=sys.stderr)
+
+    make_demos(args.out, data_dir=args.data_dir, only=args.only, epochs=args.epochs, on_done=done,
+               callbacks_for=None if args.quiet or not sys.stderr.isatty() else lambda s: [ProgressPrinter()])
+    return 0
+
+
 def cmd_runs(args) -> int:
     from tal.registry import list_runs
 
@@ -388,6 +406,17 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
     ablate.add_argument("--quiet", action="store_true")
     ablate.set_defaults(func=cmd_ablate)
+
+    demos = sub.add_parser("demos", help="(re)train the demo models shipped in models/",
+                           description="Train the 8 branch subsets + CBAM on MNIST and a plain/full pair on "
+                                       "translated MNIST, and write them (with a card.json each) to models/.")
+    demos.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "models"))
+    demos.add_argument("--data-dir", help="folder with MNIST (default: $TAL_DATA_DIR, then the Keras cache)")
+    demos.add_argument("--only", nargs="+", metavar="NAME", help="remake only these (see --list)")
+    demos.add_argument("--epochs", type=int, help="override the default epochs (for a quick check)")
+    demos.add_argument("--list", action="store_true")
+    demos.add_argument("--quiet", action="store_true")
+    demos.set_defaults(func=cmd_demos)
 
     runs = sub.add_parser("runs", help="list saved runs")
     runs.add_argument("--runs-dir")

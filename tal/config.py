@@ -16,6 +16,10 @@ FEATURE_MODES = ("residual", "gate", "none")
 DATASETS = ("mnist", "translated", "synthetic")
 PREDICTION_MODES = ("main", "mean")
 CLASS_WEIGHTING = ("balanced", "none")
+# Attention modules from the literature, one of which can be added after the
+# triple-attention branches (see tal.layers for each module's paper).
+EXTRA_ATTENTION = ("none", "spatial_weights", "danet", "nonlocal", "pay_attention", "mhsa")
+MHSA_SCORES = ("dot", "additive")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("cosine", "constant")
 
@@ -117,6 +121,9 @@ class ModelConfig(_JsonMixin):
     channel: bool = True
     element: bool = True
     cbam: bool = False
+    extra_attention: str = "none"
+    mhsa_score: str = "dot"
+    num_heads: int = 2
     reduction_ratio: int = 16
     min_hidden: int = 8
     element_width: int = 32
@@ -131,6 +138,9 @@ class ModelConfig(_JsonMixin):
         _one_of("backbone", self.backbone, BACKBONES)
         _one_of("feature_mode", self.feature_mode, FEATURE_MODES)
         _one_of("prediction", self.prediction, PREDICTION_MODES)
+        _one_of("extra_attention", self.extra_attention, EXTRA_ATTENTION)
+        _one_of("mhsa_score", self.mhsa_score, MHSA_SCORES)
+        _int("num_heads", self.num_heads)
         if not self.stage_filters or not all(
             isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in self.stage_filters
         ):
@@ -163,8 +173,12 @@ class ModelConfig(_JsonMixin):
 
     @property
     def branches(self) -> tuple[str, ...]:
-        """The attention toggles that are on, in data-flow order."""
-        return tuple(b for b in ("scale", "channel", "element", "cbam") if getattr(self, b))
+        """The attention modules that are on, in data-flow order."""
+        toggles = tuple(b for b in ("scale", "channel", "element", "cbam") if getattr(self, b))
+        if self.extra_attention == "none":
+            return toggles
+        extra = f"mhsa-{self.mhsa_score}" if self.extra_attention == "mhsa" else self.extra_attention
+        return toggles + (extra,)
 
     @property
     def label(self) -> str:

@@ -1,9 +1,12 @@
 """Build the triple-attention model from a `ModelConfig`, and its probe.
 
-Data flow [A3Net cascade; CBAM placement ours]:
-`stages → [scale] → [channel] → [cbam] → [element] → GAP → Dense(C)` = main
-head; the element branch adds the auxiliary head `softmax(score)`. Every
-bracket is a toggle; with all off this is the plain baseline of the backbone.
+Data flow [A3Net cascade; CBAM and extra-module placement ours]:
+`stages → [scale] → [channel] → [cbam] → [extra] → [element] → GAP → Dense(C)`
+= main head; the element branch adds the auxiliary head `softmax(score)`.
+Every bracket is a toggle; with all off this is the plain baseline of the
+backbone. The extra module is one of the literature's attention blocks
+(`ModelConfig.extra_attention`); "pay_attention" replaces GAP with
+attention-pooled descriptors of every stage, steered by the final features.
 
 The training model and the probe share one function, `_assemble`, and the
 same layer objects: the probe only asks each attention layer for its maps.
@@ -18,7 +21,16 @@ from tal.config import ModelConfig
 from tal.layers import create_attention
 
 # Layer names the probe looks up in a (possibly reloaded) model.
-PART_NAMES = ("backbone", "scale_attention", "channel_attention", "cbam", "element_attention", "pool", "dropout", "main", "aux")
+PART_NAMES = ("backbone", "scale_attention", "channel_attention", "cbam", "extra_attention", "element_attention",
+              "pay_attention", "pool", "dropout", "main", "aux")
+# How each extra module's maps are named in the probe's outputs.
+EXTRA_MAP_NAMES = {
+    "weights": "sw_weights",
+    "position_attention": "danet_position",
+    "channel_affinity": "danet_channel",
+    "attention": "nonlocal_attention",
+    "heads": "mhsa_heads",
+}
 
 
 def build_model(config: ModelConfig | None = None, **overrides) -> keras.Model:
@@ -57,6 +69,12 @@ def build_model(config: ModelConfig | None = None, **overrides) -> keras.Model:
         parts["channel_attention"] = create_attention("channel", name="channel_attention", **common)
     if config.cbam:
         parts["cbam"] = create_attention("cbam", name="cbam", **common)
+    if config.extra_attention == "pay_attention":
+        parts["pay_attention"] = create_attention("pay_attention", name="pay_attention")
+    elif config.extra_attention != "none":
+        parts["extra_attention"] = create_attention(
+            config.extra_attention, name="extra_attention", **_extra_kwargs(config)
+        )
     if config.element:
         parts["element_attention"] = create_attention(
             "element", num_classes=config.num_classes, width=config.element_width,
@@ -66,6 +84,15 @@ def build_model(config: ModelConfig | None = None, **overrides) -> keras.Model:
     inputs = keras.Input(tuple(config.input_shape), name="image")
     outputs, _ = _assemble(inputs, parts, with_maps=False)
     return keras.Model(inputs, outputs, name=f"tal_{config.label.replace('+', '_')}")
+
+
+def _extra_kwargs(config: ModelConfig) -> dict:
+    """Arguments of the extra attention module, in the configuration's vocabulary."""
+    if config.extra_attention == "danet":
+        return {"reduction_ratio": max(config.reduction_ratio // 2, 1)}  # the paper's 8 where SE uses 16
+    if config.extra_attention == "mhsa":
+        return {"num_heads": config.num_heads, "score": config.mhsa_score}
+    return {}
 
 
 def _call(layer, x, with_maps, maps, rename):
@@ -88,10 +115,16 @@ def _assemble(inputs, parts, with_maps):
         x = _call(parts["channel_attention"], x, with_maps, maps, {"gate": "channel_gate"})
     if parts.get("cbam") is not None:
         x = _call(parts["cbam"], x, with_maps, maps, {"channel_gate": "cbam_channel_gate", "spatial": "cbam_spatial"})
+    if parts.get("extra_attention") is not None:
+        x = _call(parts["extra_attention"], x, with_maps, maps, EXTRA_MAP_NAMES)
     score = None
     if parts.get("element_attention") is not None:
         x, score = _call(parts["element_attention"], x, with_maps, maps, {})
-    pooled = parts["pool"](x)
+    if parts.get("pay_attention") is not None:
+        rename = {f"stage_{k + 1}": f"ltpa_stage_{k + 1}" for k in range(len(stages))}
+        pooled = _call(parts["pay_attention"], [*stages, x], with_maps, maps, rename)
+    else:
+        pooled = parts["pool"](x)
     if parts.get("dropout") is not None:
         pooled = parts["dropout"](pooled)
     outputs = {"main": parts["main"](pooled)}
@@ -109,7 +142,8 @@ def model_parts(model: keras.Model) -> dict:
 def attention_branches(model: keras.Model) -> tuple[str, ...]:
     """Which attention branches a built or reloaded model contains."""
     parts = model_parts(model)
-    keys = {"scale": "scale_attention", "channel": "channel_attention", "cbam": "cbam", "element": "element_attention"}
+    keys = {"scale": "scale_attention", "channel": "channel_attention", "cbam": "cbam",
+            "extra": "extra_attention", "pay_attention": "pay_attention", "element": "element_attention"}
     return tuple(b for b, name in keys.items() if parts[name] is not None)
 
 

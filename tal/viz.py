@@ -28,6 +28,7 @@ MAP_STYLES = {
     "M": ("M = Σ_c U, rescaled to [0, 1]", "Magma", False),
     "cbam_spatial": ("CBAM spatial gate", "Cividis", False),
 }
+MAP_LABELS = {"A": "A", "S": "S", "AS": "A⊙S", "U": "U", "M": "M", "cbam_spatial": "gate"}
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
 GAP = 1  # empty cells between tiles, in map cells
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B")
@@ -64,18 +65,25 @@ def color_range(values, *, signed: bool) -> tuple[float, float]:
     return (lo, hi if hi > lo else lo + 1.0)
 
 
+def _interp_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """`(n_out, n_in)` bilinear interpolation weights (pixel centres aligned, edges clamped)."""
+    x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    lo = np.floor(x).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = (x - lo).astype("float32")
+    m = np.zeros((n_out, n_in), dtype="float32")
+    m[np.arange(n_out), lo] += 1 - frac
+    m[np.arange(n_out), hi] += frac
+    return m
+
+
 def upsample(image, height: int, width: int) -> np.ndarray:
-    """Bilinear resize of a 2-D map to `(height, width)` (pixel centres aligned)."""
+    """Bilinear resize of a map `(h, w)` or a stack `(h, w, C)` to `(height, width[, C])`."""
     a = np.asarray(image, dtype="float32")
-    h, w = a.shape
-
-    def coords(n_in, n_out):
-        x = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
-        return np.clip(x, 0, n_in - 1)
-
-    ys, xs = coords(h, height), coords(w, width)
-    rows = np.stack([np.interp(xs, np.arange(w), a[i]) for i in range(h)])  # (h, width)
-    return np.stack([np.interp(ys, np.arange(h), rows[:, j]) for j in range(width)], axis=1)
+    ry, rx = _interp_matrix(a.shape[0], height), _interp_matrix(a.shape[1], width)
+    if a.ndim == 2:
+        return ry @ a @ rx.T
+    return np.einsum("Hh,hwc,Ww->HWc", ry, a, rx)
 
 
 def tile(maps, gap: int = GAP) -> np.ndarray:
@@ -88,17 +96,31 @@ def tile(maps, gap: int = GAP) -> np.ndarray:
     return out
 
 
-def _tile_customdata(h, w, c, gap, class_names):
-    """Per-cell (class, row, col) for hover text on a tiled grid."""
-    cls = np.full((h, c * w + (c - 1) * gap), "", dtype=object)
-    row = np.zeros(cls.shape, dtype=int)
-    col = np.zeros(cls.shape, dtype=int)
+def _row_label(kind: str, title: str) -> str:
+    """Left-hand row label: the symbol in bold, then the title's explanation broken over lines."""
+    symbol, _, rest = title.partition(":")
+    if not rest:
+        return f"<b>{title}</b>"
+    words, lines, line = rest.strip().replace("(", "").replace(")", "").split(), [], ""
+    for word in words:
+        if len(line) + len(word) > 12 and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return f"<b>{symbol.strip()}</b><br>" + "<br>".join(f"<span style='font-size:10px'>{x}</span>" for x in lines)
+
+
+def _tile_customdata(h, w, c, gap):
+    """Per-cell (class index, row, col) for hover text on a tiled grid (-1 in the gaps)."""
+    out = np.full((h, c * w + (c - 1) * gap, 3), -1, dtype="int16")
     for k in range(c):
         sl = slice(k * (w + gap), k * (w + gap) + w)
-        cls[:, sl] = class_names[k]
-        row[:, sl] = np.arange(h)[:, None]
-        col[:, sl] = np.arange(w)[None, :]
-    return np.dstack([cls, row, col])
+        out[:, sl, 0] = k
+        out[:, sl, 1] = np.arange(h)[:, None]
+        out[:, sl, 2] = np.arange(w)[None, :]
+    return out
 
 
 # --------------------------------------------------------------------------- inputs and outputs
@@ -117,8 +139,8 @@ def image_figure(image, *, title: str | None = None, height: int = 260, boxes=No
         if y1 > y0 and x1 > x0:
             fig.add_shape(type="rect", x0=x0 - 0.5, x1=x1 - 0.5, y0=y0 - 0.5, y1=y1 - 0.5,
                           line=dict(color="#F58518", width=1, dash="dot"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, ticks="")
+    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain", ticks="")
     return _layout(fig, height=height, title=title)
 
 
@@ -191,38 +213,48 @@ def map_grid_figure(maps: dict, *, class_names=None, kinds=("A", "S", "AS", "U")
     else:
         H, W, gap = h, w, GAP
     titles = [(row_titles or {}).get(k, MAP_STYLES[k][0]) for k in kinds]
-    fig = make_subplots(rows=len(kinds), cols=1, subplot_titles=titles, vertical_spacing=0.32 / len(kinds))
-    custom = _tile_customdata(H, W, c, gap, names)
+    n = len(kinds)
+    spacing = 0.12 / n
+    height = (1 - spacing * (n - 1)) / n
+    centres = [k * (W + gap) + (W - 1) / 2 for k in range(c)]
+    custom = _tile_customdata(H, W, c, gap)
+    background_tile = tile(np.repeat(bg[..., None], c, axis=2), gap) if use_overlay else None
+    data, layout, annotations, shapes = [], {}, [], []
     for r, kind in enumerate(kinds, start=1):
         _, scale, signed = MAP_STYLES[kind]
         values = np.asarray(maps[kind], dtype="float32")
         lo, hi = (ranges or {}).get(kind) or color_range(values, signed=signed)
-        axis = "coloraxis" if r == 1 else f"coloraxis{r}"
+        suffix = "" if r == 1 else str(r)
+        axis, xa, ya = f"coloraxis{suffix}", f"x{suffix}", f"y{suffix}"
+        top = 1 - (r - 1) * (height + spacing)
         if use_overlay:
-            fig.add_trace(go.Heatmap(z=tile(np.repeat(bg[..., None], c, axis=2), gap), colorscale=GRAY,
-                                     zmin=0, zmax=1, showscale=False, hoverinfo="skip"), row=r, col=1)
-            up = np.stack([upsample(values[..., k], H, W) for k in range(c)], axis=-1)
-            z = tile(up, gap)
+            data.append(go.Heatmap(z=background_tile, colorscale=GRAY, zmin=0, zmax=1, showscale=False,
+                                   hoverinfo="skip", xaxis=xa, yaxis=ya))
+            z = tile(upsample(values, H, W), gap)
         else:
             z = tile(values, gap)
-        fig.add_trace(go.Heatmap(
-            z=z, coloraxis=axis, opacity=0.6 if use_overlay else 1.0, customdata=custom,
+        data.append(go.Heatmap(
+            z=z, coloraxis=axis, opacity=0.6 if use_overlay else 1.0, customdata=custom, xaxis=xa, yaxis=ya,
             hovertemplate=f"class %{{customdata[0]}} · row %{{customdata[1]}}, col %{{customdata[2]}}"
-                          f"<br>{kind} = %{{z:.4g}}<extra></extra>",
+                          f"<br>{MAP_LABELS.get(kind, kind)} = %{{z:.4g}}<extra></extra>",
             name=kind,
-        ), row=r, col=1)
-        ybar = 1 - (r - 0.5) / len(kinds)
-        fig.update_layout({axis: dict(colorscale=scale, cmin=lo, cmax=hi, colorbar=dict(
-            y=ybar, len=0.8 / len(kinds), thickness=10, title=dict(text=kind, side="right")))})
-        centres = [k * (W + gap) + (W - 1) / 2 for k in range(c)]
-        fig.update_xaxes(tickvals=centres, ticktext=names, showgrid=False, zeroline=False, row=r, col=1)
-        fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False,
-                         scaleanchor=f"x{'' if r == 1 else r}", row=r, col=1)
+        ))
+        layout[axis] = dict(colorscale=scale, cmin=lo, cmax=hi, colorbar=dict(
+            y=top - height / 2, len=0.85 / n, thickness=10, title=dict(text=MAP_LABELS.get(kind, kind), side="right")))
+        layout[f"xaxis{suffix}"] = dict(anchor=ya, domain=[0, 1], tickvals=centres, ticktext=names,
+                                        showgrid=False, zeroline=False, ticks="")
+        layout[f"yaxis{suffix}"] = dict(anchor=xa, domain=[max(top - height, 0), top], autorange="reversed",
+                                        showticklabels=False, showgrid=False, zeroline=False)
+        annotations.append(dict(text=_row_label(kind, titles[r - 1]), xref="paper", x=-0.005, xanchor="right",
+                                yref="paper", y=top - height / 2, yanchor="middle", showarrow=False, align="right",
+                                font=dict(size=12)))
         if highlight is not None:
             x0 = highlight * (W + gap) - 0.5
-            fig.add_shape(type="rect", x0=x0, x1=x0 + W, y0=-0.5, y1=H - 0.5,
-                          line=dict(color="#F58518", width=2), row=r, col=1)
-    return _layout(fig, height=row_height * len(kinds) + 60)
+            shapes.append(dict(type="rect", xref=xa, yref=ya, x0=x0, x1=x0 + W, y0=-0.5, y1=H - 0.5,
+                               line=dict(color="#F58518", width=2)))
+    return go.Figure(data=data, layout=dict(
+        layout, annotations=annotations, shapes=shapes, height=row_height * n + 30,
+        margin=dict(l=92, r=10, t=6, b=6)))
 
 
 def single_map_figure(value, *, kind: str = "M", background=None, overlay: bool = False,
@@ -240,8 +272,8 @@ def single_map_figure(value, *, kind: str = "M", background=None, overlay: bool 
                              opacity=0.6 if overlay and background is not None else 1.0,
                              colorbar=dict(thickness=10),
                              hovertemplate=f"row %{{y}}, col %{{x}}<br>{kind} = %{{z:.4g}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, ticks="")
+    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain", ticks="")
     return _layout(fig, height=height, title=title or label)
 
 
@@ -361,7 +393,7 @@ def accuracy_curves_figure(histories: dict, *, height: int = 320) -> go.Figure:
 def confusion_figure(matrices: dict, *, class_names=None, normalise: bool = True, height: int = 300) -> go.Figure:
     """Confusion matrices side by side (rows: true class, columns: prediction), one shared scale."""
     names = list(matrices)
-    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names, horizontal_spacing=0.04)
+    fig = make_subplots(rows=1, cols=max(len(names), 1), horizontal_spacing=0.04)
     for i, name in enumerate(names, start=1):
         m = np.asarray(matrices[name], dtype="float64")
         counts = m.copy()
@@ -375,7 +407,7 @@ def confusion_figure(matrices: dict, *, class_names=None, normalise: bool = True
         ), row=1, col=i)
         fig.update_yaxes(autorange="reversed", type="category", scaleanchor=f"x{'' if i == 1 else i}",
                          title="true" if i == 1 else None, row=1, col=i)
-        fig.update_xaxes(type="category", title="predicted", row=1, col=i)
+        fig.update_xaxes(type="category", title=f"<b>{name}</b><br>predicted", row=1, col=i)
     fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=1 if normalise else None,
                                      colorbar=dict(thickness=10, title="rate" if normalise else "count")))
     return _layout(fig, height=height)

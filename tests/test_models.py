@@ -102,3 +102,34 @@ def test_inspect_rejects_wrong_sizes_and_modes():
         tal.inspect(model, _images(1), prediction="mean")
     one = tal.inspect(model, np.zeros((28, 28), "uint8"))
     assert one["probabilities"].shape == (1, 10)
+
+
+EXTRA_MAPS = {
+    "spatial_weights": {"sw_weights": (2, 7, 7)},
+    "danet": {"danet_position": (2, 49, 49), "danet_channel": (2, 16, 16)},
+    "nonlocal": {"nonlocal_attention": (2, 49, 49)},
+    "pay_attention": {"ltpa_stage_1": (2, 28, 28), "ltpa_stage_2": (2, 14, 14), "ltpa_stage_3": (2, 7, 7)},
+    "mhsa": {"mhsa_heads": (2, 2, 49, 49)},
+}
+
+
+@pytest.mark.parametrize("extra", sorted(EXTRA_MAPS))
+def test_extra_attention_modules_plug_in_and_expose_their_maps(extra, tmp_path):
+    config = tal.ModelConfig(extra_attention=extra, **SMALL)
+    model = build_model(config)
+    assert extra in config.label or (extra == "mhsa" and "mhsa-dot" in config.label)
+    out = tal.inspect(model, _images(2))
+    for key, shape in EXTRA_MAPS[extra].items():
+        assert out[key].shape == shape, key
+    if extra == "pay_attention":
+        for k in (1, 2, 3):
+            np.testing.assert_allclose(out[f"ltpa_stage_{k}"].sum(axis=(1, 2)), 1.0, rtol=1e-5)
+    model.save(tmp_path / "m.keras")
+    reloaded = tal.inspect(keras.saving.load_model(tmp_path / "m.keras", safe_mode=True), _images(2))
+    np.testing.assert_allclose(reloaded["main"], out["main"], rtol=1e-5, atol=1e-7)
+
+
+def test_extra_attention_alone_is_the_only_attention_layer():
+    model = build_model(tal.ModelConfig(scale=False, channel=False, element=False, extra_attention="nonlocal", **SMALL))
+    assert [type(l).__name__ for l in _attention_layers(model)] == ["NonLocalBlock"]
+    assert model.output_names == ["main"]

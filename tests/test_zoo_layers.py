@@ -64,7 +64,9 @@ def test_spatial_weights_chain_matches_numpy_and_starts_near_one():
     # paper initialisation: last bias 1, tiny weights -> W ~ 1, the block starts close to identity
     np.testing.assert_allclose(np.asarray(maps["weights"]), 1.0, atol=0.01)
     randomize(layer, seed=1)
+    layer.convs[2].bias.assign([0.3])  # keep the map positive, so the check is not of zeros
     out, maps = layer(x, return_attention_maps=True)
+    assert np.asarray(maps["weights"]).min() > 0.1
     w = relu(conv1x1(relu(conv1x1(relu(conv1x1(x, layer.convs[0])), layer.convs[1])), layer.convs[2]))[..., 0]
     np.testing.assert_allclose(np.asarray(maps["weights"]), w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(out), x * w[..., None], rtol=1e-5, atol=1e-6)
@@ -333,14 +335,16 @@ def test_save_load_in_a_functional_model_gives_identical_outputs(kind, tmp_path)
     layer = create_attention(kind, **kwargs)
     model = keras.Model(inputs, layer(inputs))
     randomize(layer, seed=6)  # non-zero γ / W_z, so the residual blocks are not the identity
+    if kind == "spatial_weights":
+        layer.convs[-1].bias.assign([1.0])  # a non-zero map
     data = _data(kind)
     expected = np.asarray(model.predict(data, verbose=0))
     path = tmp_path / f"{kind}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)  # safe mode: no Lambda layers
     np.testing.assert_allclose(np.asarray(loaded.predict(data, verbose=0)), expected, rtol=1e-6, atol=1e-6)
-    if kind not in ("pay_attention",):
-        assert not np.allclose(expected, data)
+    if kind != "pay_attention":
+        assert not np.allclose(expected, data) and np.abs(expected).max() > 0.1
 
 
 @pytest.mark.parametrize(

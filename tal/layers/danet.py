@@ -56,14 +56,18 @@ def query_attention(attention, query_index, height, width, head=None):
         row, col = query_index
         if not (0 <= row < height and 0 <= col < width):
             raise ValueError(
-                f"Expected 0 <= row < {height} and 0 <= col < {width}. Received: query_index={tuple(query_index)}"
+                f"Expected 0 <= row < {height} and 0 <= col < {width}. "
+                f"Received: query_index={tuple(query_index)}"
             )
         query_index = row * width + col
     if not isinstance(query_index, int) or not 0 <= query_index < height * width:
-        raise ValueError(f"Expected an integer in [0, {height * width}). Received: query_index={query_index!r}")
+        raise ValueError(
+            f"Expected an integer in [0, {height * width}). Received: query_index={query_index!r}"
+        )
     if attention.shape[-1] is not None and attention.shape[-1] != height * width:
         raise ValueError(
-            f"Expected height * width == {attention.shape[-1]} positions. Received: height={height}, width={width}"
+            f"Expected height * width == {attention.shape[-1]} positions. "
+            f"Received: height={height}, width={width}"
         )
     if len(attention.shape) == 4:
         attention = ops.mean(attention, axis=1) if head is None else attention[:, head]

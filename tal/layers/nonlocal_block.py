@@ -57,12 +57,16 @@ class NonLocalBlock(AttentionLayer):
             raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
         batch, height, width, channels = input_shape
         if height is None or width is None:
-            raise ValueError(f"NonLocalBlock needs a static height and width. Received: input_shape={input_shape}")
+            raise ValueError(
+                f"NonLocalBlock needs a static height and width. Received: input_shape={input_shape}"
+            )
         inner = self.inner_dim or max(channels // 2, 1)
         self.theta = layers.Conv2D(inner, 1, name="theta")
         self.phi = layers.Conv2D(inner, 1, name="phi")
         self.g = layers.Conv2D(inner, 1, name="g")
-        self.w_z = layers.Conv2D(channels, 1, kernel_initializer="zeros", bias_initializer="zeros", name="w_z")
+        self.w_z = layers.Conv2D(
+            channels, 1, kernel_initializer="zeros", bias_initializer="zeros", name="w_z"
+        )
         for conv in (self.theta, self.phi, self.g):
             conv.build(input_shape)
         self.w_z.build((batch, height, width, inner))

@@ -5,7 +5,8 @@ Jetley, Lord, Lee and Torr, "Learn To Pay Attention", ICLR 2018
 (saumya-jetley/cd_ICLR18_LearnToPayAttention, VGGNet models):
 - For each stage `s` with local features `l_i` (`K_s` channels, positions
   `i`) and the global feature `g`: when `K_s` differs from `g`'s size, `g` is
-  projected with a linear layer (`nn.Linear(512, 256)` in the code).
+  projected with a linear layer (`nn.Linear(512, 256)` in the code); the
+  descriptor uses the unprojected `l_i`.
 - Compatibility `"pc"` (parametrised): `c_i = ⟨u, l_i + g⟩`, a 1×1 convolution
   to one channel on `l + g`; `"dp"` (dot product): `c_i = ⟨l_i, g⟩`.
 - `a = softmax_i(c)` over all positions; descriptor `g_a = Σ_i a_i l_i`.
@@ -13,8 +14,10 @@ Jetley, Lord, Lee and Torr, "Learn To Pay Attention", ICLR 2018
   linear classifier follows (the model's `Dense(C)`, not part of this layer).
 [ours] `g` is the global average of the last feature map `G` (the paper's
 `g` comes from the network's layers after its last stage, fully connected in
-their VGG; the code also applies BN–ReLU–dropout to it before projecting). The 1×1 compatibility convolution has no
-bias: a constant over positions cancels in the softmax.
+their VGG; the code also applies BN–ReLU–dropout to it before projecting).
+The 1×1 compatibility convolution has no bias: a constant over positions
+cancels in the softmax. We project `g` down to each stage (the code's main
+variant), not `l` up to `g` (its "upprojecting" variant).
 """
 from __future__ import annotations
 
@@ -77,7 +80,8 @@ class LearnToPayAttention(AttentionLayer):
         for k, shape in enumerate(local_shapes, start=1):
             if len(shape) != 4 or shape[1] is None or shape[2] is None:
                 raise ValueError(
-                    f"Expected each local stage to be (B, H, W, K) with static H and W. Received: stage {k} shape={shape}"
+                    "Expected each local stage to be (B, H, W, K) with static H and W. "
+                    f"Received: stage {k} shape={shape}"
                 )
             channels = shape[-1]
             projection = None

@@ -69,9 +69,12 @@ def _mtime(run) -> float:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _load_model(path: str, mtime: float):
+    from tal.inspection import inspect
     from tal.registry import Run
 
-    return Run(Path(path)).load_model()
+    model = Run(Path(path)).load_model()
+    inspect(model, np.zeros(model.inputs[0].shape[1:3], "float32"))  # build the probe now, not on first use
+    return model
 
 
 def load_model(run):

@@ -38,7 +38,7 @@ def prediction_summary(outputs, i: int, *, true_label=None, class_names=None, ke
         verdict = ""
         if true_label is not None:
             verdict = " ✓ correct" if pred == int(true_label) else f" ✗ true class {names[int(true_label)]}"
-        st.metric("Prediction", f"{names[pred]}", f"{p[pred]:.1%} confidence{verdict}",
+        st.metric("Prediction", f"{names[pred]}", f"{p[pred]:.1%} confidence{verdict}", delta_arrow="off",
                   delta_color="off" if true_label is None else ("normal" if pred == int(true_label) else "inverse"))
     with c2:
         aux = outputs.get("aux")

@@ -16,6 +16,10 @@ def run_rows(runs) -> list[dict]:
         rows.append({
             "run": run.name,
             "branches": m.get("label") or run.model_config.label,
+            "test accuracy": _num(m.get("test_accuracy")),
+            "aux test accuracy": _num(m.get("test_accuracy_aux")),
+            "params": m.get("params"),
+            "training time (s)": _num(m.get("training_time_s"), 1),
             "λ": _num(train.get("aux_weight")) if element else None,
             "λ at end": _num(m.get("final_aux_weight")) if element else None,
             "feature mode": model.get("feature_mode") if element else None,
@@ -23,10 +27,6 @@ def run_rows(runs) -> list[dict]:
             "dataset": data.get("dataset"),
             "train images": run.config.get("data", {}).get("train"),
             "epochs": m.get("epochs_completed"),
-            "params": m.get("params"),
-            "training time (s)": _num(m.get("training_time_s"), 1),
-            "test accuracy": _num(m.get("test_accuracy")),
-            "aux test accuracy": _num(m.get("test_accuracy_aux")),
             "status": m.get("status", "") + (" (shipped)" if run.shipped else ""),
         })
     return rows

@@ -111,16 +111,17 @@ def dataflow_dot(*, scale=True, channel=True, cbam=False, element=True) -> str:
 
     return "\n".join([
         "digraph TAL {",
-        '  rankdir=LR; bgcolor="transparent"; node [fontname="Helvetica", fontsize=11]; '
+        '  rankdir=LR; bgcolor="transparent"; nodesep=0.2; ranksep=0.25; '
+        'node [fontname="Helvetica", fontsize=13, margin="0.08,0.04"]; '
         'edge [fontname="Helvetica", fontsize=9, color="#555555"];',
-        "  " + node("img", "image\\n28×28×1", shape="oval"),
-        "  " + node("bb", "backbone stages\\nF₁ … Fₙ"),
-        "  " + node("sc", "scale-wise\\nw = softmaxₖ(·)\\nF = Σ wₖPₖ", scale),
-        "  " + node("ch", "channel-wise (SE)\\ng = σ(·), X⊙g", channel),
+        "  " + node("img", "image", shape="oval"),
+        "  " + node("bb", "backbone\\nstages"),
+        "  " + node("sc", "scale-wise\\nF = Σ wₖPₖ", scale),
+        "  " + node("ch", "channel-wise\\nX⊙g", channel),
         "  " + node("cb", "CBAM\\n(comparison)", cbam),
-        "  " + node("el", "element-wise\\nA (spatial softmax), S\\nU = σ(S)⊙A, M", element),
-        "  " + node("gap", "GAP → Dense(C)"),
-        "  " + node("main", "main head\\nsoftmax", shape="oval"),
+        "  " + node("el", "element-wise\\nA, S, U, M", element),
+        "  " + node("gap", "GAP →\\nDense(C)"),
+        "  " + node("main", "main\\nhead", shape="oval"),
         "  " + node("aux", "aux head\\nsoftmax(Σ A⊙S)", element, shape="oval"),
         "  img -> bb; bb -> sc [label=\"F₁…Fₙ\"]; sc -> ch; ch -> cb; cb -> el; el -> gap [label=\"E⊙(1+M)\"]; gap -> main;",
         "  el -> aux [label=\"score\"];",

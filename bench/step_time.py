@@ -1,0 +1,73 @@
+"""Training step time of each attention branch relative to the plain backbone.
+
+All models are built up front and timed round-robin (a few steps of each,
+repeated), so machine noise hits them alike; the ratio to the baseline's
+median step time is the result. Target: the full model ≤ 1.25×.
+
+    python bench/step_time.py [--rounds 7] [--steps 20] [--batch-size 64]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from _common import write_result
+
+VARIANTS = {
+    "baseline": dict(scale=False, channel=False, element=False),
+    "+scale": dict(scale=True, channel=False, element=False),
+    "+channel": dict(scale=False, channel=True, element=False),
+    "+element": dict(scale=False, channel=False, element=True),
+    "+cbam": dict(scale=False, channel=False, element=False, cbam=True),
+    "full (scale+channel+element)": dict(scale=True, channel=True, element=True),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+
+    import keras
+    import numpy as np
+
+    import tal
+    from tal.models import build_model
+    from tal.training import compile_model
+
+    data = tal.load_dataset(tal.DataConfig(train_size=args.batch_size * args.steps, val_fraction=0.0))
+    x = data.x_train[: args.batch_size * args.steps]
+    y = data.y_train[: len(x)]
+    models = {}
+    for name, toggles in VARIANTS.items():
+        config = tal.ModelConfig(**toggles)
+        model = build_model(config)
+        compile_model(model, config, tal.TrainConfig(), None, keras.Variable(0.5, trainable=False), 1000)
+        targets = {k: y for k in model.output_names}
+        model.fit(x[: args.batch_size * 2], {k: v[: args.batch_size * 2] for k, v in targets.items()},
+                  batch_size=args.batch_size, epochs=1, verbose=0)  # trace and warm up
+        models[name] = (model, targets)
+    times = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, (model, targets) in models.items():
+            start = time.perf_counter()
+            model.fit(x, targets, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
+            times[name].append((time.perf_counter() - start) / args.steps)
+    base = float(np.median(times["baseline"]))
+    rows = []
+    print(f"{'variant':32} {'step (ms)':>10} {'× baseline':>11} {'params':>8}")
+    for name, samples in times.items():
+        median = float(np.median(samples))
+        rows.append({"variant": name, "median_step_ms": 1000 * median, "ratio_to_baseline": median / base,
+                     "params": int(models[name][0].count_params()), "samples_ms": [1000 * s for s in samples]})
+        print(f"{name:32} {1000 * median:10.2f} {median / base:11.3f} {rows[-1]['params']:8,}")
+    full = rows[-1]["ratio_to_baseline"]
+    print(f"full model step time = {full:.3f} × baseline (target ≤ 1.25)")
+    write_result("step_time", {"batch_size": args.batch_size, "steps_per_sample": args.steps, "rounds": args.rounds,
+                               "rows": rows, "full_ratio": full, "target": 1.25})
+
+
+if __name__ == "__main__":
+    main()

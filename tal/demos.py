@@ -1,0 +1,94 @@
+"""The demo models shipped in `models/`, and the one command that remakes them.
+
+`python -m tal demos` trains every subset of the three branches plus CBAM on
+MNIST, and a plain/full pair on translated MNIST, with the default training
+settings, and writes each as a run folder with a `card.json` beside it. The
+app and the CLI list them (marked as shipped) before anything is trained.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tal.ablation import branch_variants
+from tal.config import DataConfig, ModelConfig, TrainConfig
+from tal.registry import SHIPPED_DIR, write_json_atomic
+
+MAX_MODEL_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    name: str
+    model: ModelConfig
+    dataset: str
+
+
+def demo_specs() -> list[DemoSpec]:
+    specs = [DemoSpec(f"mnist-{v.name.replace('+', '_')}", ModelConfig(**v.model), "mnist") for v in branch_variants()]
+    specs += [
+        DemoSpec("translated-baseline", ModelConfig(scale=False, channel=False, element=False), "translated"),
+        DemoSpec("translated-scale_channel_element", ModelConfig(), "translated"),
+    ]
+    return specs
+
+
+def card(run) -> dict:
+    """The short JSON card shipped beside each demo model."""
+    c, m = run.config, run.metrics
+    return {
+        "name": run.name,
+        "branches": m.get("label"),
+        "model": c["model"],
+        "train": c["train"],
+        "seed": c["seed"],
+        "data": {k: c["data"][k] for k in ("name", "source", "train", "val", "test")},
+        "test_accuracy": m["test_accuracy"],
+        "test_accuracy_aux": m.get("test_accuracy_aux"),
+        "params": m["params"],
+        "training_time_s": m["training_time_s"],
+        "versions": c["versions"],
+        "reproduce": "python -m tal demos",
+    }
+
+
+def make_demos(out_dir: Path | str = SHIPPED_DIR, *, data_dir=None, only=None, epochs=None,
+               callbacks_for=None, on_done=None) -> list[Path]:
+    """Train the demo models and put them in `out_dir`, replacing older ones.
+
+    Each model is trained into a staging registry first and moved into place
+    only when complete, so an interrupted remake leaves the old demos intact.
+    """
+    from tal.registry import load_run
+    from tal.training import train
+
+    out_dir = Path(out_dir)
+    staging = out_dir / ".staging-demos"
+    specs = [s for s in demo_specs() if not only or s.name in only]
+    unknown = set(only or ()) - {s.name for s in demo_specs()}
+    if unknown:
+        raise ValueError(f"Unknown demo model(s) {sorted(unknown)}. Expected names from {[s.name for s in demo_specs()]}")
+    written = []
+    for spec in specs:
+        train_config = TrainConfig(data=DataConfig(dataset=spec.dataset, data_dir=data_dir, allow_download=False))
+        if epochs:
+            train_config = train_config.replace(epochs=epochs)
+        result = train(spec.model, train_config, name=spec.name, runs_dir=staging,
+                       callbacks=callbacks_for(spec) if callbacks_for else ())
+        run = load_run(result.run.path)
+        size = (run.path / "model.keras").stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise RuntimeError(f"{spec.name}: model.keras is {size / 1e6:.1f} MB, over the 2 MB limit for shipped models")
+        write_json_atomic(run.path / "card.json", card(run))
+        target = out_dir / spec.name
+        old = out_dir / f".old-{spec.name}"
+        if target.exists():
+            target.rename(old)
+        run.path.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+        written.append(target)
+        if on_done:
+            on_done(spec, target)
+    shutil.rmtree(staging, ignore_errors=True)
+    return written
