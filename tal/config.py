@@ -126,7 +126,7 @@ class ModelConfig(_JsonMixin):
     num_heads: int = 2
     reduction_ratio: int = 16
     min_hidden: int = 8
-    element_width: int = 32
+    element_width: int = 16
     feature_mode: str = "residual"
     scale_dim: int | None = None  # None: the last stage's width
     bn_momentum: float = 0.9

@@ -361,7 +361,9 @@ def training_curves_figure(batches: list, epochs: list = (), *, height: int = 30
     fig.update_xaxes(title="step")
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=3)
-    return _layout(fig, height=height, legend=dict(orientation="h", y=-0.25))
+    fig = _layout(fig, height=height, legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(margin=dict(t=30))
+    return fig
 
 
 def accuracy_curves_figure(histories: dict, *, height: int = 320) -> go.Figure:

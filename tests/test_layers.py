@@ -187,11 +187,18 @@ def test_scale_weights_sum_to_one_and_fuse_as_documented():
         return f.reshape(b, h // k, k, wd // k, k, c).mean(axis=(2, 4))
 
     projected = []
-    for f, k, proj, norm in zip((f1, f2, f3), (4, 2, 1), layer.projections, layer.norms):
+    gamma, beta, mean, var = (w.reshape(3, 4) for w in layer.norm.get_weights())  # per stage, per channel
+    rng_bn = np.random.default_rng(5)
+    gamma, beta = gamma + rng_bn.normal(size=gamma.shape), beta + rng_bn.normal(size=beta.shape)
+    mean, var = mean + rng_bn.normal(size=mean.shape), var + rng_bn.random(size=var.shape)
+    layer.norm.set_weights([w.reshape(12) for w in (gamma, beta, mean, var)])
+    out, maps = layer([f1, f2, f3], return_attention_maps=True)
+    w = np.asarray(maps["weights"])
+    for s_idx, (f, k, proj) in enumerate(zip((f1, f2, f3), (4, 2, 1), layer.projections)):
         kernel = proj.get_weights()[0][0, 0]
-        gamma, beta, mean, var = norm.get_weights()
         z = avg_pool(f, k) @ kernel
-        projected.append(relu(gamma * (z - mean) / np.sqrt(var + norm.epsilon) + beta))
+        norm = (z - mean[s_idx]) / np.sqrt(var[s_idx] + layer.norm.epsilon)
+        projected.append(relu(gamma[s_idx] * norm + beta[s_idx]))
     s = sum(projected).mean(axis=(1, 2))
     w1, b1 = layer.squeeze.get_weights()
     w2, b2 = layer.logits.get_weights()
@@ -200,6 +207,22 @@ def test_scale_weights_sum_to_one_and_fuse_as_documented():
     np.testing.assert_allclose(w, weights, rtol=1e-5)
     fused = sum(weights[:, k, None, None, None] * projected[k] for k in range(3))
     np.testing.assert_allclose(np.asarray(out), fused, rtol=1e-4, atol=1e-6)
+
+
+def test_scale_uses_a_last_stage_of_width_dim_as_it_is():
+    rng = np.random.default_rng(6)
+    f1 = rng.normal(size=(2, 4, 4, 3)).astype("float32")
+    f2 = relu(rng.normal(size=(2, 2, 2, 4))).astype("float32")  # already D = 4 channels
+    layer = ScaleAttention(dim=4, reduction_ratio=2, min_hidden=2)
+    out, maps = layer([f1, f2], return_attention_maps=True)
+    assert len(layer.projections) == 1 and not layer.project_last
+    kernel = layer.projections[0].get_weights()[0][0, 0]
+    gamma, beta, mean, var = layer.norm.get_weights()
+    pooled = f1.reshape(2, 2, 2, 2, 2, 3).mean(axis=(2, 4))
+    p1 = relu(gamma * (pooled @ kernel - mean) / np.sqrt(var + layer.norm.epsilon) + beta)
+    w = np.asarray(maps["weights"])
+    np.testing.assert_allclose(np.asarray(out), w[:, 0, None, None, None] * p1 + w[:, 1, None, None, None] * f2,
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_scale_rejects_stage_sizes_that_do_not_nest():

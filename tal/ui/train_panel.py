@@ -52,12 +52,16 @@ def stop() -> None:
 def buttons() -> None:
     job = current_job()
     active = job is not None and job.active
-    c1, c2, c3 = st.columns([1, 1, 3])
+    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
     c1.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start",
               disabled=active, on_click=start, width="stretch")
     c2.button("Stop", icon=":material/stop:", key="train.stop", disabled=not active or job.stop_requested,
               on_click=stop, width="stretch",
               help="Stops after the current batch; the run is evaluated and saved as 'stopped'.")
+    from tal.ui.train_form import reset
+
+    c4.button("Reset form", key="train.reset", on_click=reset, icon=":material/restart_alt:", width="stretch",
+              help="Back to the default settings.")
     if active:
         c3.caption("A run is in progress for this browser session. You can change the form meanwhile; "
                    "it applies to the next run.")

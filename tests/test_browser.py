@@ -1,0 +1,254 @@
+"""End-to-end: the real app in headless Chromium (Playwright), as a user would use it.
+
+Starts `streamlit run app.py` on a free loopback port with a throw-away run
+registry, then: open the app, train briefly from a shared link, watch the
+progress and curves move, change λ, stop; check a second browser session sees
+none of it; inspect the maps; upload a good and a corrupt file on Predict;
+compare two runs. Screenshots go to artifacts/screenshots/. Timings
+(start-up, Inspect and Predict response) are printed and written to
+artifacts/browser_timings.json.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = REPO / "artifacts" / "screenshots"
+TIMINGS: dict = {}
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def digit_png() -> bytes:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (140, 140), "white")
+    ImageDraw.Draw(img).line([(30, 30), (110, 30), (60, 118)], fill="black", width=12)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from conftest import mnist_dir
+
+    mnist = mnist_dir()
+    if mnist is None:
+        pytest.skip("real MNIST not found (set TAL_DATA_DIR)")
+    runs = tmp_path_factory.mktemp("browser-runs")
+    # the second run for Compare is made with the library beforehand, to save time
+    import tal
+
+    data = tal.DataConfig(train_size=300, test_size=200, data_dir=str(mnist))
+    tal.train(tal.ModelConfig(scale=False, channel=False), tal.TrainConfig(epochs=1, data=data),
+              name="library-element-only", runs_dir=runs)
+
+    port = free_port()
+    env = {**os.environ, "TAL_RUNS_DIR": str(runs), "TAL_DATA_DIR": str(mnist), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+         str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                pytest.fail(f"streamlit did not start:\n{out[-3000:]}")
+            time.sleep(0.2)
+        TIMINGS["server_health_s"] = round(time.perf_counter() - started, 2)
+        yield url, runs, started
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        SHOTS.parent.mkdir(parents=True, exist_ok=True)
+        (SHOTS.parent / "browser_timings.json").write_text(json.dumps(TIMINGS, indent=2))
+        print("\nbrowser timings:", json.dumps(TIMINGS, indent=2))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def nav(page, name: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    page.get_by_role("heading", level=1).filter(has_text={"Train": "Train a model", "Inspect": "Inspect",
+                                                         "Predict": "Predict", "Compare": "Compare runs"}[name]
+                                                ).wait_for(timeout=60_000)
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the script run has finished (Streamlit's 'running' indicator is gone)."""
+    page.wait_for_timeout(150)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout)
+
+
+def no_exceptions(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def timer_text(page) -> str:
+    loc = page.get_by_text("page computed in").or_(page.get_by_text("forward pass and figures"))
+    return loc.last.inner_text() if loc.count() else ""
+
+
+def test_user_journey(server, browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = ctx.new_page()
+    try:
+        journey(page, browser, *server)
+    except BaseException:
+        shot(page, "zz-failure")
+        raise
+    finally:
+        ctx.close()
+
+
+def journey(page, browser, url, runs, started):
+
+    # ---- first interactive page
+    page.goto(url)
+    page.get_by_role("heading", name="Triple Attention Learning, explained").wait_for(timeout=60_000)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Train").wait_for()
+    TIMINGS["start_to_first_page_s"] = round(time.perf_counter() - started, 2)
+    settle(page)
+    shot(page, "01-overview")
+    no_exceptions(page)
+
+    # ---- Train from a shared link: tiny subset, many epochs so there is time to stop
+    page.goto(f"{url}/train?train_size=400&test_size=200&epochs=30&name=browser-run")
+    page.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
+    settle(page)
+    assert page.get_by_role("spinbutton", name="Training images (0 = all)").input_value() == "400"
+    page.get_by_role("button", name="Start training").click()
+    bar = page.locator('[data-testid="stProgress"]')
+    page.get_by_text("images/s").first.wait_for(timeout=120_000)
+    first = bar.inner_text()
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=30_000)
+    page.wait_for_timeout(2500)
+    later = bar.inner_text()
+    assert first != later, f"progress did not move: {first!r}"
+    shot(page, "02-train-running")
+
+    # ---- a second browser session sees none of this session's work
+    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    other.goto(f"{url}/train")
+    other.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
+    other.get_by_text("Set up a model above and press").wait_for(timeout=30_000)
+    settle(other)
+    shot(other, "02b-second-session")
+    assert other.locator('[data-testid="stProgress"]').count() == 0
+    assert other.get_by_role("button", name="Start training").is_enabled()
+    other.context.close()
+
+    # ---- stop; the run is saved and downloadable
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped early").wait_for(timeout=120_000)
+    settle(page)
+    page.get_by_role("button", name="Download model.keras").wait_for()
+    shot(page, "03-train-stopped")
+    no_exceptions(page)
+    assert (runs / "browser-run" / "model.keras").is_file()
+
+    # ---- Inspect the new run
+    nav(page, "Inspect")
+    page.get_by_text("aux logit from the model").wait_for(timeout=60_000)
+    settle(page)
+    page.get_by_text("browser-run · scale+channel+element").first.wait_for(timeout=5_000)  # the run just trained
+    shot(page, "04-inspect")
+    times = []
+    for digit in ("3", "5", "8"):
+        before = timer_text(page)
+        t = time.perf_counter()
+        page.locator('[data-testid="stButtonGroup"]').nth(1).get_by_role("button", name=digit, exact=True).click()
+        page.get_by_text(f"of class {digit})").first.wait_for(timeout=30_000)
+        page.wait_for_function("([before]) => { const els = [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+                               ".filter(e => e.innerText.includes('page computed in'));"
+                               " return els.length && els[els.length - 1].innerText !== before; }",
+                               arg=[before], timeout=30_000)
+        times.append(round((time.perf_counter() - t) * 1000))
+    TIMINGS["inspect_class_change_ms"] = times
+    TIMINGS["inspect_server_caption"] = timer_text(page)
+    page.get_by_text("Overlay on the input").click()
+    settle(page)
+    shot(page, "05-inspect-overlay")
+    no_exceptions(page)
+
+    # ---- Predict: one good digit, one corrupt file
+    nav(page, "Predict")
+    settle(page)
+    t = time.perf_counter()
+    page.locator('input[type="file"]').set_input_files([
+        {"name": "seven.png", "mimeType": "image/png", "buffer": digit_png()},
+        {"name": "corrupt.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n broken"},
+    ])
+    page.get_by_text("1 of 2 file(s) could be read").wait_for(timeout=60_000)
+    page.get_by_text("forward pass and figures").wait_for(timeout=30_000)
+    TIMINGS["predict_two_files_ms"] = round((time.perf_counter() - t) * 1000)
+    TIMINGS["predict_server_caption"] = timer_text(page)
+    settle(page)
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    assert errors.count() == 1 and "corrupt.png" in errors.first.inner_text()
+    assert page.get_by_text("Prediction").count() == 1
+    shot(page, "06-predict")
+    no_exceptions(page)
+
+    # ---- Compare the UI run with the library run
+    nav(page, "Compare")
+    page.get_by_text("Confusion matrices").wait_for(timeout=60_000)
+    page.get_by_text("The same image across runs").wait_for()
+    settle(page)
+    page.get_by_text("predicts").nth(1).wait_for(timeout=60_000)  # both element-branch runs show maps
+    shot(page, "07-compare")
+    no_exceptions(page)
