@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tal import data
+from tal import data, mnist_files
 from tal.config import DataConfig
 from tal.data import DataFormatError, DataNotFoundError
 from tal.synthetic import synthetic_digits
@@ -52,7 +52,7 @@ def no_download(monkeypatch):
     def refuse():
         raise ConnectionError("network disabled in tests")
 
-    monkeypatch.setattr(data, "_download_mnist", refuse)
+    monkeypatch.setattr(mnist_files, "_download_mnist", refuse)
 
 
 @pytest.fixture
@@ -203,7 +203,7 @@ def test_resolution_order(tmp_path, isolated, monkeypatch):
         downloads.append(1)
         return tiny_mnist(first_label=4)
 
-    monkeypatch.setattr(data, "_download_mnist", fake_download)
+    monkeypatch.setattr(mnist_files, "_download_mnist", fake_download)
     monkeypatch.setenv("TAL_DATA_DIR", str(env))
 
     def first_label(**kwargs):

@@ -1,0 +1,90 @@
+"""Hardware efficiency: the model's training FLOP/s over a float32 matmul's FLOP/s.
+
+Both are measured in the same run on the same cores. The model's FLOPs per
+training step come from TensorFlow's graph profiler on one forward pass
+(multiply-adds counted as 2 FLOPs), times 3 for forward + backward (the
+usual estimate: the backward pass costs about twice the forward). The
+reference is a 1024×1024 float32 matrix product. Target: ≥ 35 %.
+
+    python bench/efficiency.py [--steps 60] [--batch-size 64]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from _common import write_result
+
+
+def forward_flops(model, batch_size: int) -> int:
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((batch_size, *model.inputs[0].shape[1:]), tf.float32)
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    graph = convert_variables_to_constants_v2(concrete).graph
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return int(tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops)
+
+
+def matmul_flops_per_s(n: int = 1024, repeats: int = 30) -> float:
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    mm = tf.function(lambda: tf.matmul(a, b))
+    mm().numpy()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            result = mm()
+        result.numpy()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * n ** 3 / best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+
+    import keras
+
+    import tal
+    from tal.models import build_model
+    from tal.training import compile_model
+
+    data = tal.load_dataset(tal.DataConfig(train_size=args.batch_size * args.steps, val_fraction=0.0))
+    x, y = data.x_train, data.y_train
+    rows = []
+    for name, toggles in (("baseline", dict(scale=False, channel=False, element=False)), ("full", {})):
+        config = tal.ModelConfig(**toggles)
+        model = build_model(config)
+        flops = 3 * forward_flops(model, args.batch_size)
+        compile_model(model, config, tal.TrainConfig(), None, keras.Variable(0.5, trainable=False), 10_000)
+        targets = {k: y for k in model.output_names}
+        model.fit(x[: 2 * args.batch_size], {k: v[: 2 * args.batch_size] for k, v in targets.items()},
+                  batch_size=args.batch_size, verbose=0)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            model.fit(x, targets, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
+            best = min(best, (time.perf_counter() - start) / args.steps)
+        rows.append({"model": name, "train_flops_per_step": flops, "step_s": best, "flops_per_s": flops / best})
+    reference = matmul_flops_per_s()
+    print(f"float32 matmul (1024²): {reference / 1e9:.1f} GFLOP/s")
+    for row in rows:
+        row["efficiency"] = row["flops_per_s"] / reference
+        print(f"{row['model']:10} {row['train_flops_per_step'] / 1e6:8.1f} MFLOP/step  "
+              f"{1000 * row['step_s']:6.1f} ms/step  {row['flops_per_s'] / 1e9:6.2f} GFLOP/s  "
+              f"= {100 * row['efficiency']:.1f} % of matmul (target ≥ 35 %)")
+    write_result("efficiency", {"batch_size": args.batch_size, "matmul_flops_per_s": reference, "rows": rows,
+                                "target": 0.35})
+
+
+if __name__ == "__main__":
+    main()

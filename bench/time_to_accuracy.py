@@ -1,0 +1,128 @@
+"""Time to 98.0 / 98.5 / 99.0 % test accuracy: TAL vs its baseline vs the Keras example.
+
+Three models train on the same images (all shared MNIST training images) and
+are evaluated on the full test set every quarter epoch; evaluation time is
+excluded. Contenders:
+- tal full: the default configuration (scale + channel + element, λ = 0.5),
+  trained as `tal.train` trains it (class-weighted losses, cosine schedule,
+  BatchNorm statistics recalibrated before each evaluation — counted as training time);
+- tal baseline: the same backbone with every branch off;
+- keras example: the "simple MNIST convnet" from keras.io (Conv32-MaxPool-
+  Conv64-MaxPool-Flatten-Dropout(0.5)-Dense, Adam, batch 128), as published.
+The headline is the ratio of the full model's time to 98.5 % to the Keras
+example's (target ≤ 1.0).
+
+    python bench/time_to_accuracy.py [--max-epochs 12]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from _common import write_result
+
+THRESHOLDS = (0.98, 0.985, 0.99)
+
+
+def keras_example_model():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return model
+
+
+def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epochs, recalibrate=None):
+    """Train epoch slices, evaluate after each; returns the curve and crossing times."""
+    import numpy as np
+
+    batch = fit_kwargs["batch_size"]
+    steps_per_epoch = int(np.ceil(len(x) / batch))
+    slice_steps = int(np.ceil(steps_per_epoch / evals_per_epoch))
+    rng = np.random.default_rng(0)
+    train_time, curve, crossed = 0.0, [], {}
+    targets = fit_kwargs.pop("targets")
+    for epoch in range(max_epochs):
+        order = rng.permutation(len(x))
+        for part in range(evals_per_epoch):
+            idx = order[part * slice_steps * batch: (part + 1) * slice_steps * batch]
+            if len(idx) == 0:
+                continue
+            start = time.perf_counter()
+            model.fit(x[idx], targets(y[idx]), verbose=0, shuffle=False, **fit_kwargs)
+            if recalibrate:
+                recalibrate(model, x)
+            train_time += time.perf_counter() - start
+            probs = model.predict(x_test, batch_size=1000, verbose=0)
+            probs = probs["main"] if isinstance(probs, dict) else probs
+            acc = float((probs.argmax(-1) == y_test).mean())
+            point = epoch + (part + 1) / evals_per_epoch
+            curve.append({"epoch": round(point, 3), "train_time_s": round(train_time, 2), "test_accuracy": acc})
+            for t in THRESHOLDS:
+                if acc >= t and t not in crossed:
+                    crossed[t] = train_time
+            print(f"  {name:14} epoch {point:5.2f}  {train_time:7.1f}s  test {100 * acc:.2f}%", flush=True)
+        if len(crossed) == len(THRESHOLDS):
+            break
+    return {"curve": curve, "time_to": {f"{100 * t:.1f}": crossed.get(t) for t in THRESHOLDS}}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-epochs", type=int, default=12)
+    parser.add_argument("--evals-per-epoch", type=int, default=4)
+    args = parser.parse_args()
+
+    import keras
+
+    import tal
+    from tal.batchnorm import recalibrate_batchnorm
+    from tal.data import class_weights
+    from tal.models import build_model
+    from tal.training import compile_model
+
+    data = tal.load_dataset(tal.DataConfig(val_fraction=0.0))
+    x, y, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
+    results = {}
+    default_train = tal.TrainConfig()
+    for name, toggles in (("tal full", {}), ("tal baseline", dict(scale=False, channel=False, element=False))):
+        keras.utils.set_random_seed(0)
+        config = tal.ModelConfig(**toggles)
+        model = build_model(config)
+        steps = int(-(-len(x) // default_train.batch_size)) * default_train.epochs
+        compile_model(model, config, default_train, class_weights(y, 10), keras.Variable(0.5, trainable=False), steps)
+        outputs = model.output_names
+        results[name] = race(name, model, {"batch_size": default_train.batch_size, "epochs": 1,
+                                           "targets": lambda yy, o=outputs: {k: yy for k in o}},
+                             x, y, x_test, y_test, args.evals_per_epoch, args.max_epochs,
+                             recalibrate=lambda m, xx: recalibrate_batchnorm(m, xx))
+    keras.utils.set_random_seed(0)
+    results["keras example"] = race("keras example", keras_example_model(),
+                                    {"batch_size": 128, "epochs": 1, "targets": lambda yy: yy},
+                                    x, y, x_test, y_test, args.evals_per_epoch, args.max_epochs)
+    print(f"\n{'model':16} " + " ".join(f"{'to ' + k + '%':>10}" for k in results["tal full"]["time_to"]))
+    for name, r in results.items():
+        print(f"{name:16} " + " ".join(f"{v:9.1f}s" if v is not None else f"{'not reached':>10}"
+                                       for v in r["time_to"].values()))
+    ratios = {}
+    for key in results["tal full"]["time_to"]:
+        a, b = results["tal full"]["time_to"][key], results["keras example"]["time_to"][key]
+        ratios[key] = None if a is None or b is None else a / b
+    print("tal full / keras example:", {k: (f"{v:.2f}" if v is not None else "n/a") for k, v in ratios.items()},
+          "(target at 98.5%: ≤ 1.0)")
+    write_result("time_to_accuracy", {"train_images": int(len(x)), "test_images": int(len(x_test)),
+                                      "results": results, "ratio_full_to_keras": ratios, "target": 1.0})
+
+
+if __name__ == "__main__":
+    main()
