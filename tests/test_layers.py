@@ -209,22 +209,6 @@ def test_scale_weights_sum_to_one_and_fuse_as_documented():
     np.testing.assert_allclose(np.asarray(out), fused, rtol=1e-4, atol=1e-6)
 
 
-def test_scale_uses_a_last_stage_of_width_dim_as_it_is():
-    rng = np.random.default_rng(6)
-    f1 = rng.normal(size=(2, 4, 4, 3)).astype("float32")
-    f2 = relu(rng.normal(size=(2, 2, 2, 4))).astype("float32")  # already D = 4 channels
-    layer = ScaleAttention(dim=4, reduction_ratio=2, min_hidden=2)
-    out, maps = layer([f1, f2], return_attention_maps=True)
-    assert len(layer.projections) == 1 and not layer.project_last
-    kernel = layer.projections[0].get_weights()[0][0, 0]
-    gamma, beta, mean, var = layer.norm.get_weights()
-    pooled = f1.reshape(2, 2, 2, 2, 2, 3).mean(axis=(2, 4))
-    p1 = relu(gamma * (pooled @ kernel - mean) / np.sqrt(var + layer.norm.epsilon) + beta)
-    w = np.asarray(maps["weights"])
-    np.testing.assert_allclose(np.asarray(out), w[:, 0, None, None, None] * p1 + w[:, 1, None, None, None] * f2,
-                               rtol=1e-4, atol=1e-6)
-
-
 def test_scale_rejects_stage_sizes_that_do_not_nest():
     with pytest.raises(ValueError, match="integer multiple"):
         ScaleAttention(dim=4)([np.zeros((1, 6, 6, 2), "float32"), np.zeros((1, 4, 4, 2), "float32")])

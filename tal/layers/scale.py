@@ -5,9 +5,6 @@ exact form here is [ours]: `P_k = ReLU(BN(conv1x1(D)(AvgPool(F_k))))` on the
 last stage's grid, `s = GAP(Σ_k P_k)`,
 `w = softmax_k(Dense(n)(ReLU(Dense(D/r)(s))))`, output `Σ_k w_k · P_k` —
 a selective-kernel style fusion with one weight per stage and image.
-When the last stage already has `D` channels it is used as it is
-(`P_n = F_n`, the backbone's own BN-ReLU output): its projection would be the
-costliest of all for nothing the branch needs.
 DESIGN §1 pools after the projection; pooling first is the same linear map
 up to the BN/ReLU order and costs (H_k/H_n)² times less on fine stages.
 """
@@ -62,9 +59,7 @@ class ScaleAttention(AttentionLayer):
             raise ValueError(f"ScaleAttention expects a list of stage tensors. Received: input_shape={input_shape}")
         final_h, final_w = input_shape[-1][1], input_shape[-1][2]
         self.projections, self.pools = [], []
-        self.project_last = input_shape[-1][-1] != self.dim
-        projected_stages = input_shape if self.project_last else input_shape[:-1]
-        for k, shape in enumerate(projected_stages):
+        for k, shape in enumerate(input_shape):
             factor = shape[1] // final_h
             if shape[1] % final_h or shape[2] % final_w or shape[1] // final_h != shape[2] // final_w:
                 raise ValueError(
@@ -79,7 +74,7 @@ class ScaleAttention(AttentionLayer):
         # One BatchNorm over the concatenated projections: per-channel statistics,
         # so identical to one BatchNorm per stage, at a third of the op count.
         self.norm = layers.BatchNormalization(momentum=self.bn_momentum, name="norm")
-        self.norm.build((input_shape[-1][0], final_h, final_w, len(projected_stages) * self.dim))
+        self.norm.build((input_shape[-1][0], final_h, final_w, n * self.dim))
         self.squeeze = layers.Dense(
             hidden_units(self.dim, self.reduction_ratio, self.min_hidden), activation="relu", name="squeeze"
         )
@@ -94,8 +89,6 @@ class ScaleAttention(AttentionLayer):
                 feature = ops.average_pool(feature, pool_size=factor, strides=factor, padding="valid")
             projected.append(proj(feature))
         normed = ops.relu(self.norm(ops.concatenate(projected, axis=-1), training=training))
-        if not self.project_last:
-            normed = ops.concatenate([normed, x[-1]], axis=-1)
         _, height, width, _ = normed.shape
         stacked = ops.reshape(normed, (-1, height, width, len(x), self.dim))
         stacked = ops.transpose(stacked, (0, 3, 1, 2, 4))  # (B, n, H, W, D)
