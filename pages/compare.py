@@ -1,11 +1,15 @@
 """Compare: runs side by side — configuration and results, curves, accuracy, confusion, maps."""
+
 import streamlit as st
 
 from tal import viz
-from tal.ui import compare, guard, loaders, pickers, tables
+from tal.ui import compare, guard, loaders, pickers, router, tables
 
+router.ensure_app_ran()
 st.title("Compare runs")
-st.caption("Ablations side by side: which branches, which λ, how many parameters, how long, how accurate.")
+st.caption(
+    "Ablations side by side: which branches, which λ, how many parameters, how long, how accurate."
+)
 
 with guard.page_guard("the Compare page"):
     runs, problems = loaders.list_runs()
@@ -20,29 +24,61 @@ with guard.page_guard("the Compare page"):
         st.stop()
 
     st.subheader("Configuration and results")
-    st.dataframe(tables.run_rows(chosen), hide_index=True, key="compare.table", column_config={
-        "test accuracy": st.column_config.NumberColumn(format="percent"),
-        "aux test accuracy": st.column_config.NumberColumn(format="percent"),
-        "params": st.column_config.NumberColumn(format="localized"),
-    })
+    st.dataframe(
+        tables.run_rows(chosen),
+        hide_index=True,
+        key="compare.table",
+        column_config={
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "aux test accuracy": st.column_config.NumberColumn(format="percent"),
+            "params": st.column_config.NumberColumn(format="localized"),
+        },
+    )
     st.markdown("**Per-class test accuracy**")
-    st.dataframe(tables.per_class_rows(chosen), hide_index=True, key="compare.per_class")
+    per_class = tables.per_class_rows(chosen)
+    st.dataframe(
+        per_class,
+        hide_index=True,
+        key="compare.per_class",
+        column_config={
+            name: st.column_config.NumberColumn(format="percent")
+            for name in per_class[0]
+            if name != "run"
+        },
+    )
 
     c1, c2 = st.columns([3, 2])
     with c1:
-        st.plotly_chart(viz.accuracy_curves_figure({r.name: r.history for r in chosen}), key="compare.curves")
+        st.plotly_chart(
+            viz.accuracy_curves_figure({r.name: r.history for r in chosen}), key="compare.curves"
+        )
     with c2:
         accuracies = [r.metrics.get("test_accuracy") or 0.0 for r in chosen]
-        st.plotly_chart(viz.bar_figure(accuracies, labels=[r.name for r in chosen], title="Test accuracy",
-                                       xlabel="run", ylabel="accuracy", yrange=[0, 1], height=320),
-                        key="compare.bar")
+        st.plotly_chart(
+            viz.bar_figure(
+                accuracies,
+                labels=[r.name for r in chosen],
+                title="Test accuracy",
+                xlabel="run",
+                ylabel="accuracy",
+                yrange=[0, 1],
+                height=320,
+            ),
+            key="compare.bar",
+        )
 
     st.subheader("Confusion matrices")
-    st.caption("Rows: true class; columns: predicted class; each row normalised to 1 (hover for counts).")
-    matrices = {r.name: r.metrics["confusion_matrix"] for r in chosen if r.metrics.get("confusion_matrix")}
+    st.caption(
+        "Rows: true class; columns: predicted class; each row normalised to 1 (hover for counts)."
+    )
+    matrices = {
+        r.name: r.metrics["confusion_matrix"] for r in chosen if r.metrics.get("confusion_matrix")
+    }
     if matrices:
-        st.plotly_chart(viz.confusion_figure(matrices, height=320 if len(matrices) < 4 else 260),
-                        key="compare.confusion")
+        st.plotly_chart(
+            viz.confusion_figure(matrices, height=320 if len(matrices) < 4 else 260),
+            key="compare.confusion",
+        )
 
     st.subheader("The same image across runs")
     compare.same_image_maps(chosen)

@@ -1,11 +1,15 @@
 """Overview: what triple attention is, the data flow, the equations and where each map appears."""
+
 import streamlit as st
 
-from tal.ui import guard, theory
+from tal.ui import guard, router, theory
 
+router.ensure_app_ran()
 st.title("Triple Attention Learning, explained")
-st.caption("A3Net (Wang et al., 2021) combines three attention mechanisms on top of a CNN backbone. "
-           "This explorer trains small versions on handwritten digits so that every map can be seen.")
+st.caption(
+    "A3Net (Wang et al., 2021) combines three attention mechanisms on top of a CNN backbone. "
+    "This explorer trains small versions on handwritten digits so that every map can be seen."
+)
 
 with guard.page_guard("the overview"):
     st.markdown(
@@ -17,12 +21,17 @@ with guard.page_guard("the overview"):
     )
     st.subheader("Data flow")
     st.graphviz_chart(theory.dataflow_dot(), width="stretch")
-    st.caption("Every coloured box except the backbone and the heads is a toggle on the Train page; "
-               "with all of them off the model is the plain baseline of the same backbone.")
+    st.caption(
+        "Every attention box is a toggle on the Train page (dashed: off by default — CBAM and one extra "
+        "module from the literature, for comparison); with all of them off the model is the plain baseline "
+        "of the same backbone."
+    )
 
     st.subheader("The equations")
-    st.caption("Notation: backbone features X of shape (H, W, K), C classes, σ the logistic sigmoid, ⊙ the "
-               "element-wise product. Badges give the provenance of each piece.")
+    st.caption(
+        "Notation: backbone features X of shape (H, W, K), C classes, σ the logistic sigmoid, ⊙ the "
+        "element-wise product. Badges give the provenance of each piece."
+    )
     for eq in theory.EQUATIONS:
         with st.container(border=True):
             st.markdown(f"**{eq.title}** &nbsp; {theory.badge_markdown(eq.badges)}")

@@ -13,6 +13,7 @@ and reused in notebooks. Conventions:
   side (NaN gaps between tiles): one trace per row renders far faster in the
   browser than one subplot per class.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,18 @@ MAP_STYLES = {
 MAP_LABELS = {"A": "A", "S": "S", "AS": "A⊙S", "U": "U", "M": "M", "cbam_spatial": "gate"}
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
 GAP = 1  # empty cells between tiles, in map cells
-PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC", "#EECA3B")
+PALETTE = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#E45756",
+    "#72B7B2",
+    "#B279A2",
+    "#FF9DA6",
+    "#9D755D",
+    "#BAB0AC",
+    "#EECA3B",
+)
 
 
 def _layout(fig: go.Figure, *, height: int, title: str | None = None, **kw) -> go.Figure:
@@ -109,7 +121,9 @@ def _row_label(kind: str, title: str) -> str:
         else:
             line = f"{line} {word}".strip()
     lines.append(line)
-    return f"<b>{symbol.strip()}</b><br>" + "<br>".join(f"<span style='font-size:10px'>{x}</span>" for x in lines)
+    return f"<b>{symbol.strip()}</b><br>" + "<br>".join(
+        f"<span style='font-size:10px'>{x}</span>" for x in lines
+    )
 
 
 def _tile_customdata(h, w, c, gap):
@@ -132,44 +146,100 @@ def image_figure(image, *, title: str | None = None, height: int = 260, boxes=No
     `boxes`: optional `(y0, x0, y1, x1)` ink box drawn as a rectangle.
     """
     img = np.asarray(image, dtype="float32").squeeze()
-    fig = go.Figure(go.Heatmap(z=img, colorscale=GRAY, zmin=0, zmax=1, showscale=False,
-                               hovertemplate="row %{y}, col %{x}<br>value %{z:.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=img,
+            colorscale=GRAY,
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="row %{y}, col %{x}<br>value %{z:.2f}<extra></extra>",
+        )
+    )
     if boxes is not None:
         y0, x0, y1, x1 = (float(v) for v in boxes)
         if y1 > y0 and x1 > x0:
-            fig.add_shape(type="rect", x0=x0 - 0.5, x1=x1 - 0.5, y0=y0 - 0.5, y1=y1 - 0.5,
-                          line=dict(color="#F58518", width=1, dash="dot"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, ticks="")
+            fig.add_shape(
+                type="rect",
+                x0=x0 - 0.5,
+                x1=x1 - 0.5,
+                y0=y0 - 0.5,
+                y1=y1 - 0.5,
+                line=dict(color="#F58518", width=1, dash="dot"),
+            )
+    fig.update_yaxes(
+        autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, ticks=""
+    )
     fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain", ticks="")
     return _layout(fig, height=height, title=title)
 
 
-def probability_figure(probabilities, *, aux=None, class_names=None, true_label=None,
-                       height: int = 260, title: str | None = "Class probabilities") -> go.Figure:
+def probability_figure(
+    probabilities,
+    *,
+    aux=None,
+    class_names=None,
+    true_label=None,
+    height: int = 260,
+    title: str | None = "Class probabilities",
+) -> go.Figure:
     """Bar chart of the class probabilities (main head; aux head beside it when given)."""
     p = np.asarray(probabilities, dtype="float64").ravel()
     names = class_labels(len(p), class_names)
     fig = go.Figure()
-    fig.add_bar(x=names, y=p, name="main head", marker_color=PALETTE[0],
-                hovertemplate="class %{x}: %{y:.3f}<extra>main</extra>")
+    fig.add_bar(
+        x=names,
+        y=p,
+        name="main head",
+        marker_color=PALETTE[0],
+        hovertemplate="class %{x}: %{y:.3f}<extra>main</extra>",
+    )
     if aux is not None:
-        fig.add_bar(x=names, y=np.asarray(aux, dtype="float64").ravel(), name="aux head softmax(score)",
-                    marker_color=PALETTE[1], hovertemplate="class %{x}: %{y:.3f}<extra>aux</extra>")
+        fig.add_bar(
+            x=names,
+            y=np.asarray(aux, dtype="float64").ravel(),
+            name="aux head softmax(score)",
+            marker_color=PALETTE[1],
+            hovertemplate="class %{x}: %{y:.3f}<extra>aux</extra>",
+        )
     if true_label is not None:
-        fig.add_annotation(x=names[int(true_label)], y=1.04, text="true", showarrow=False,
-                           yref="y", font=dict(size=11, color="#54A24B"))
+        fig.add_annotation(
+            x=names[int(true_label)],
+            y=1.04,
+            text="true",
+            showarrow=False,
+            yref="y",
+            font=dict(size=11, color="#54A24B"),
+        )
     fig.update_yaxes(range=[0, 1.1], title="probability")
     fig.update_xaxes(title="class", type="category")
-    return _layout(fig, height=height, title=title, barmode="group", showlegend=aux is not None,
-                   legend=dict(orientation="h", y=-0.3))
+    return _layout(
+        fig,
+        height=height,
+        title=title,
+        barmode="group",
+        showlegend=aux is not None,
+        legend=dict(orientation="h", y=-0.3),
+    )
 
 
-def bar_figure(values, *, title: str, xlabel: str, ylabel: str, labels=None, height: int = 240,
-               yrange=None, color: str = PALETTE[0]) -> go.Figure:
+def bar_figure(
+    values,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    labels=None,
+    height: int = 240,
+    yrange=None,
+    color: str = PALETTE[0],
+) -> go.Figure:
     """A plain bar chart (channel gate, scale weights, test accuracy …)."""
     v = np.asarray(values, dtype="float64").ravel()
     x = list(labels) if labels is not None else list(range(len(v)))
-    fig = go.Figure(go.Bar(x=x, y=v, marker_color=color, hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(x=x, y=v, marker_color=color, hovertemplate="%{x}: %{y:.3f}<extra></extra>")
+    )
     fig.update_xaxes(title=xlabel, type="category" if labels is not None else "-")
     fig.update_yaxes(title=ylabel, range=yrange)
     return _layout(fig, height=height, title=title)
@@ -178,9 +248,18 @@ def bar_figure(values, *, title: str, xlabel: str, ylabel: str, labels=None, hei
 # --------------------------------------------------------------------------- attention maps
 
 
-def map_grid_figure(maps: dict, *, class_names=None, kinds=("A", "S", "AS", "U"), background=None,
-                    overlay: bool = False, highlight: int | None = None, row_height: int = 110,
-                    ranges: dict | None = None, row_titles: dict | None = None) -> go.Figure:
+def map_grid_figure(
+    maps: dict,
+    *,
+    class_names=None,
+    kinds=("A", "S", "AS", "U"),
+    background=None,
+    overlay: bool = False,
+    highlight: int | None = None,
+    row_height: int = 100,
+    ranges: dict | None = None,
+    row_titles: dict | None = None,
+) -> go.Figure:
     """Per-class maps for all classes at once: one row per map type, one tile per class.
 
     Args:
@@ -228,37 +307,114 @@ def map_grid_figure(maps: dict, *, class_names=None, kinds=("A", "S", "AS", "U")
         axis, xa, ya = f"coloraxis{suffix}", f"x{suffix}", f"y{suffix}"
         top = 1 - (r - 1) * (height + spacing)
         if use_overlay:
-            data.append(go.Heatmap(z=background_tile, colorscale=GRAY, zmin=0, zmax=1, showscale=False,
-                                   hoverinfo="skip", xaxis=xa, yaxis=ya))
+            data.append(
+                go.Heatmap(
+                    z=background_tile,
+                    colorscale=GRAY,
+                    zmin=0,
+                    zmax=1,
+                    showscale=False,
+                    hoverinfo="skip",
+                    xaxis=xa,
+                    yaxis=ya,
+                )
+            )
             z = tile(upsample(values, H, W), gap)
         else:
             z = tile(values, gap)
-        data.append(go.Heatmap(
-            z=z, coloraxis=axis, opacity=0.6 if use_overlay else 1.0, customdata=custom, xaxis=xa, yaxis=ya,
-            hovertemplate=f"class %{{customdata[0]}} · row %{{customdata[1]}}, col %{{customdata[2]}}"
-                          f"<br>{MAP_LABELS.get(kind, kind)} = %{{z:.4g}}<extra></extra>",
-            name=kind,
-        ))
-        layout[axis] = dict(colorscale=scale, cmin=lo, cmax=hi, colorbar=dict(
-            y=top - height / 2, len=0.85 / n, thickness=10, title=dict(text=MAP_LABELS.get(kind, kind), side="right")))
-        layout[f"xaxis{suffix}"] = dict(anchor=ya, domain=[0, 1], tickvals=centres, ticktext=names,
-                                        showgrid=False, zeroline=False, ticks="")
-        layout[f"yaxis{suffix}"] = dict(anchor=xa, domain=[max(top - height, 0), top], autorange="reversed",
-                                        showticklabels=False, showgrid=False, zeroline=False)
-        annotations.append(dict(text=_row_label(kind, titles[r - 1]), xref="paper", x=-0.005, xanchor="right",
-                                yref="paper", y=top - height / 2, yanchor="middle", showarrow=False, align="right",
-                                font=dict(size=12)))
+        data.append(
+            go.Heatmap(
+                z=z,
+                coloraxis=axis,
+                opacity=0.6 if use_overlay else 1.0,
+                customdata=custom,
+                xaxis=xa,
+                yaxis=ya,
+                hovertemplate=f"class %{{customdata[0]}} · row %{{customdata[1]}}, col %{{customdata[2]}}"
+                f"<br>{MAP_LABELS.get(kind, kind)} = %{{z:.4g}}<extra></extra>",
+                name=kind,
+            )
+        )
+        layout[axis] = dict(
+            colorscale=scale,
+            cmin=lo,
+            cmax=hi,
+            colorbar=dict(
+                y=top - height / 2,
+                len=0.85 / n,
+                thickness=10,
+                title=dict(text=MAP_LABELS.get(kind, kind), side="right"),
+            ),
+        )
+        layout[f"xaxis{suffix}"] = dict(
+            anchor=ya,
+            domain=[0, 1],
+            tickvals=centres,
+            ticktext=names,
+            showgrid=False,
+            zeroline=False,
+            ticks="",
+            constrain="domain",
+        )
+        layout[f"yaxis{suffix}"] = dict(
+            anchor=xa,
+            domain=[max(top - height, 0), top],
+            autorange="reversed",
+            showticklabels=False,
+            showgrid=False,
+            zeroline=False,
+            scaleanchor=xa,
+            constrain="domain",
+        )  # square cells
+        annotations.append(
+            dict(
+                text=_row_label(kind, titles[r - 1]),
+                xref="paper",
+                x=-0.005,
+                xanchor="right",
+                yref="paper",
+                y=top - height / 2,
+                yanchor="middle",
+                showarrow=False,
+                align="right",
+                font=dict(size=12),
+            )
+        )
         if highlight is not None:
             x0 = highlight * (W + gap) - 0.5
-            shapes.append(dict(type="rect", xref=xa, yref=ya, x0=x0, x1=x0 + W, y0=-0.5, y1=H - 0.5,
-                               line=dict(color="#F58518", width=2)))
-    return go.Figure(data=data, layout=dict(
-        layout, annotations=annotations, shapes=shapes, height=row_height * n + 30,
-        margin=dict(l=92, r=10, t=6, b=6)))
+            shapes.append(
+                dict(
+                    type="rect",
+                    xref=xa,
+                    yref=ya,
+                    x0=x0,
+                    x1=x0 + W,
+                    y0=-0.5,
+                    y1=H - 0.5,
+                    line=dict(color="#F58518", width=2),
+                )
+            )
+    return go.Figure(
+        data=data,
+        layout=dict(
+            layout,
+            annotations=annotations,
+            shapes=shapes,
+            height=row_height * n + 30,
+            margin=dict(l=92, r=10, t=6, b=6),
+        ),
+    )
 
 
-def single_map_figure(value, *, kind: str = "M", background=None, overlay: bool = False,
-                      title: str | None = None, height: int = 260) -> go.Figure:
+def single_map_figure(
+    value,
+    *,
+    kind: str = "M",
+    background=None,
+    overlay: bool = False,
+    title: str | None = None,
+    height: int = 260,
+) -> go.Figure:
     """One 2-D map (`M`, the CBAM spatial gate …), optionally over the input."""
     label, scale, signed = MAP_STYLES.get(kind, (kind, "Viridis", False))
     z = np.asarray(value, dtype="float32")
@@ -266,15 +422,45 @@ def single_map_figure(value, *, kind: str = "M", background=None, overlay: bool 
     fig = go.Figure()
     if overlay and background is not None:
         bg = np.asarray(background, dtype="float32").squeeze()
-        fig.add_trace(go.Heatmap(z=bg, colorscale=GRAY, zmin=0, zmax=1, showscale=False, hoverinfo="skip"))
+        fig.add_trace(
+            go.Heatmap(z=bg, colorscale=GRAY, zmin=0, zmax=1, showscale=False, hoverinfo="skip")
+        )
         z = upsample(z, *bg.shape)
-    fig.add_trace(go.Heatmap(z=z, colorscale=scale, zmin=lo, zmax=hi,
-                             opacity=0.6 if overlay and background is not None else 1.0,
-                             colorbar=dict(thickness=10),
-                             hovertemplate=f"row %{{y}}, col %{{x}}<br>{kind} = %{{z:.4g}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, ticks="")
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            colorscale=scale,
+            zmin=lo,
+            zmax=hi,
+            opacity=0.6 if overlay and background is not None else 1.0,
+            colorbar=dict(thickness=10),
+            hovertemplate=f"row %{{y}}, col %{{x}}<br>{kind} = %{{z:.4g}}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(
+        autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, ticks=""
+    )
     fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain", ticks="")
     return _layout(fig, height=height, title=title or label)
+
+
+def matrix_figure(matrix, *, title: str, xlabel: str, ylabel: str, height: int = 300) -> go.Figure:
+    """An attention or affinity matrix (rows: queries, columns: keys), one sequential scale from 0."""
+    z = np.asarray(matrix, dtype="float32")
+    lo, hi = color_range(z, signed=bool(np.nanmin(z) < 0)) if z.size else (0.0, 1.0)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            colorscale="RdBu_r" if lo < 0 else "Viridis",
+            zmin=lo,
+            zmax=hi,
+            colorbar=dict(thickness=10),
+            hovertemplate=f"{ylabel} %{{y}} → {xlabel} %{{x}}<br>%{{z:.4g}}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", title=ylabel, constrain="domain")
+    fig.update_xaxes(title=xlabel, constrain="domain")
+    return _layout(fig, height=height, title=title)
 
 
 def score_check(outputs: dict, index: int, class_index: int) -> dict:
@@ -298,8 +484,10 @@ def score_check(outputs: dict, index: int, class_index: int) -> dict:
     e = np.exp(score - score.max())
     soft = e / e.sum()
     order = np.argsort(-np.abs(product), axis=None)[:3]
-    cells = [(int(r), int(c), float(A[r, c]), float(S[r, c]), float(product[r, c]))
-             for r, c in zip(*np.unravel_index(order, product.shape))]
+    cells = [
+        (int(r), int(c), float(A[r, c]), float(S[r, c]), float(product[r, c]))
+        for r, c in zip(*np.unravel_index(order, product.shape))
+    ]
     aux = np.asarray(outputs["aux"][index], dtype="float64") if "aux" in outputs else soft
     return {
         "sum_AS": float(product.sum()),
@@ -339,25 +527,53 @@ def training_curves_figure(batches: list, epochs: list = (), *, height: int = 30
     """
     rows = _downsample(list(batches))
     ends = list(epochs)
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("Loss (running mean per epoch)", "Accuracy",
-                                                          "λ (aux loss weight)"), horizontal_spacing=0.07)
-    for key, name, color in (("main_loss", "main loss", PALETTE[0]), ("aux_loss", "aux loss", PALETTE[1])):
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=("Loss (running mean per epoch)", "Accuracy", "λ (aux loss weight)"),
+        horizontal_spacing=0.07,
+    )
+    for key, name, color in (
+        ("main_loss", "main loss", PALETTE[0]),
+        ("aux_loss", "aux loss", PALETTE[1]),
+    ):
         xs, ys = _series(rows, key)
         if xs:
-            fig.add_scatter(x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=1)
-    for key, name, color in (("accuracy", "train accuracy (main)", PALETTE[0]),
-                             ("aux_accuracy", "train accuracy (aux)", PALETTE[1])):
+            fig.add_scatter(
+                x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=1
+            )
+    for key, name, color in (
+        ("accuracy", "train accuracy (main)", PALETTE[0]),
+        ("aux_accuracy", "train accuracy (aux)", PALETTE[1]),
+    ):
         xs, ys = _series(rows, key)
         if xs:
-            fig.add_scatter(x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=2)
+            fig.add_scatter(
+                x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=2
+            )
     xs, ys = _series(ends, "val_accuracy")
     if xs:
-        fig.add_scatter(x=xs, y=ys, mode="lines+markers", name="validation accuracy",
-                        line=dict(color=PALETTE[2]), marker=dict(size=8), row=1, col=2)
+        fig.add_scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers",
+            name="validation accuracy",
+            line=dict(color=PALETTE[2]),
+            marker=dict(size=8),
+            row=1,
+            col=2,
+        )
     xs, ys = _series(rows, "aux_weight")
     if xs:
-        fig.add_scatter(x=xs, y=ys, mode="lines", name="λ", line=dict(color=PALETTE[3], shape="hv"),
-                        row=1, col=3)
+        fig.add_scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            name="λ",
+            line=dict(color=PALETTE[3], shape="hv"),
+            row=1,
+            col=3,
+        )
     fig.update_xaxes(title="step")
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_yaxes(rangemode="tozero", row=1, col=3)
@@ -377,22 +593,39 @@ def accuracy_curves_figure(histories: dict, *, height: int = 320) -> go.Figure:
     for i, (name, history) in enumerate(histories.items()):
         color = PALETTE[i % len(PALETTE)]
         batches = _downsample(list(history.get("batches", [])), 300)
-        xs = [r["epoch"] - 1 + r["batch"] / max(r["batches"], 1) for r in batches if "accuracy" in r]
+        xs = [
+            r["epoch"] - 1 + r["batch"] / max(r["batches"], 1) for r in batches if "accuracy" in r
+        ]
         ys = [r["accuracy"] for r in batches if "accuracy" in r]
         if xs:
-            fig.add_scatter(x=xs, y=ys, mode="lines", name=f"{name} · train", legendgroup=name,
-                            line=dict(color=color, dash="dot", width=1))
+            fig.add_scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=f"{name} · train",
+                legendgroup=name,
+                line=dict(color=color, dash="dot", width=1),
+            )
         ends = [r for r in history.get("epochs", []) if r.get("val_accuracy") is not None]
         if ends:
-            fig.add_scatter(x=[r["epoch"] for r in ends], y=[r["val_accuracy"] for r in ends],
-                            mode="lines+markers", name=f"{name} · validation", legendgroup=name,
-                            line=dict(color=color, width=2))
+            fig.add_scatter(
+                x=[r["epoch"] for r in ends],
+                y=[r["val_accuracy"] for r in ends],
+                mode="lines+markers",
+                name=f"{name} · validation",
+                legendgroup=name,
+                line=dict(color=color, width=2),
+            )
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="accuracy", range=[0, 1.02])
-    return _layout(fig, height=height, title="Accuracy curves", legend=dict(orientation="h", y=-0.25))
+    return _layout(
+        fig, height=height, title="Accuracy curves", legend=dict(orientation="h", y=-0.25)
+    )
 
 
-def confusion_figure(matrices: dict, *, class_names=None, normalise: bool = True, height: int = 300) -> go.Figure:
+def confusion_figure(
+    matrices: dict, *, class_names=None, normalise: bool = True, height: int = 300
+) -> go.Figure:
     """Confusion matrices side by side (rows: true class, columns: prediction), one shared scale."""
     names = list(matrices)
     fig = make_subplots(rows=1, cols=max(len(names), 1), horizontal_spacing=0.04)
@@ -402,16 +635,37 @@ def confusion_figure(matrices: dict, *, class_names=None, normalise: bool = True
         if normalise:
             m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
         labels = class_labels(m.shape[0], class_names)
-        fig.add_trace(go.Heatmap(
-            z=m, x=labels, y=labels, coloraxis="coloraxis", customdata=counts,
-            hovertemplate="true %{y} → predicted %{x}<br>%{z:.1%} (%{customdata:.0f} images)<extra></extra>"
-            if normalise else "true %{y} → predicted %{x}<br>%{z:.0f} images<extra></extra>",
-        ), row=1, col=i)
-        fig.update_yaxes(autorange="reversed", type="category", scaleanchor=f"x{'' if i == 1 else i}",
-                         title="true" if i == 1 else None, row=1, col=i)
+        fig.add_trace(
+            go.Heatmap(
+                z=m,
+                x=labels,
+                y=labels,
+                coloraxis="coloraxis",
+                customdata=counts,
+                hovertemplate="true %{y} → predicted %{x}<br>%{z:.1%} (%{customdata:.0f} images)<extra></extra>"
+                if normalise
+                else "true %{y} → predicted %{x}<br>%{z:.0f} images<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
+        fig.update_yaxes(
+            autorange="reversed",
+            type="category",
+            scaleanchor=f"x{'' if i == 1 else i}",
+            title="true" if i == 1 else None,
+            row=1,
+            col=i,
+        )
         fig.update_xaxes(type="category", title=f"<b>{name}</b><br>predicted", row=1, col=i)
-    fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=1 if normalise else None,
-                                     colorbar=dict(thickness=10, title="rate" if normalise else "count")))
+    fig.update_layout(
+        coloraxis=dict(
+            colorscale="Blues",
+            cmin=0,
+            cmax=1 if normalise else None,
+            colorbar=dict(thickness=10, title="rate" if normalise else "count"),
+        )
+    )
     return _layout(fig, height=height)
 
 

@@ -1,11 +1,11 @@
 """AppTest checks of every page of the explorer, including a real short training through the UI."""
+
 from __future__ import annotations
 
 import io
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
@@ -73,20 +73,28 @@ def trained(tmp_path_factory):
 
     import tal
 
-    mnist = os.environ.get("TAL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
+    mnist = os.environ.get("TAL_DATA_DIR") or str(
+        Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    )
     if not Path(mnist).is_dir():
         pytest.skip("real MNIST not found (set TAL_DATA_DIR)")
     root = tmp_path_factory.mktemp("runs")
     data = tal.DataConfig(train_size=300, test_size=200, data_dir=mnist)
     train = tal.TrainConfig(epochs=1, data=data)
     full = tal.train(tal.ModelConfig(), train, name="full", runs_dir=root).run
-    base = tal.train(tal.ModelConfig(scale=False, channel=False, element=False), train, name="base", runs_dir=root).run
-    return root, full, base
+    base = tal.train(
+        tal.ModelConfig(scale=False, channel=False, element=False),
+        train,
+        name="base",
+        runs_dir=root,
+    ).run
+    zoo = tal.train(tal.ModelConfig(extra_attention="danet"), train, name="zoo", runs_dir=root).run
+    return root, full, base, zoo
 
 
 @pytest.fixture
 def with_runs(trained, env, monkeypatch):
-    root, full, base = trained
+    root, full, base, _ = trained
     monkeypatch.setenv("TAL_RUNS_DIR", str(root))
     return full, base
 
@@ -119,8 +127,17 @@ def test_pages_without_runs_show_call_to_action(env, page):
 
 
 def test_train_form_reads_and_writes_the_url(env):
-    at = open_page("pages/train.py", {"epochs": "7", "element": "0", "dataset": "translated",
-                                      "learning_rate": "banana", "batch_size": "99999", "bogus": "1"})
+    at = open_page(
+        "pages/train.py",
+        {
+            "epochs": "7",
+            "element": "0",
+            "dataset": "translated",
+            "learning_rate": "banana",
+            "batch_size": "99999",
+            "bogus": "1",
+        },
+    )
     assert at.number_input(key="train.epochs").value == 7
     assert at.toggle(key="train.element").value is False
     assert at.radio(key="train.dataset").value == "translated"
@@ -154,6 +171,8 @@ def test_missing_data_reports_the_library_message(env, monkeypatch, tmp_path):
     at.run()
     errors = " ".join(texts(at, "error"))
     assert "MNIST" in errors and "synthetic" in errors
+    at.button(key="train.use_synthetic").click().run()
+    assert at.radio(key="train.dataset").value == "synthetic"
     assert not at.exception
 
 
@@ -198,7 +217,10 @@ def test_train_start_change_lambda_stop_and_second_session_waits(env):
     a.run()
     assert job.status == "stopped", job.error_details
     assert any("Stopped early" in s for s in texts(a, "success"))
-    assert {b.proto.label for b in a.get("download_button")} >= {"Download model.keras", "Download run card (JSON)"}
+    assert {b.proto.label for b in a.get("download_button")} >= {
+        "Download model.keras",
+        "Download run card (JSON)",
+    }
     import tal
 
     runs = tal.runs.list_runs(env)
@@ -217,7 +239,9 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     charts = len(at.get("plotly_chart"))
     assert charts >= 6  # input, probabilities, grid, scale weights, channel gate, mask
     metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["Σ A⊙S from the maps"]) == pytest.approx(float(metrics["aux logit from the model"]), abs=2e-5)
+    assert float(metrics["Σ A⊙S from the maps"]) == pytest.approx(
+        float(metrics["aux logit from the model"]), abs=2e-5
+    )
     assert "score" in " ".join(texts(at, "latex"))
     for source in ("Misclassified", "Random"):
         at.segmented_control(key="inspect.source").set_value(source).run()
@@ -231,7 +255,9 @@ def test_inspect_upload_corrupt_and_good(with_runs):
     at = open_page("pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(full.path)).run()
     at.segmented_control(key="inspect.source").set_value("Upload").run()
-    at.file_uploader(key="inspect.upload").set_value(("broken.png", b"\x89PNG\r\n\x1a\nnot really", "image/png")).run()
+    at.file_uploader(key="inspect.upload").set_value(
+        ("broken.png", b"\x89PNG\r\n\x1a\nnot really", "image/png")
+    ).run()
     assert at.error and not at.exception
     at.file_uploader(key="inspect.upload").set_value(("seven.png", digit_png(), "image/png")).run()
     assert not at.error and not at.exception
@@ -243,7 +269,9 @@ def test_inspect_baseline_says_which_maps_are_absent(with_runs):
     at = open_page("pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(base.path)).run()
     info = " ".join(texts(at, "info"))
-    assert "No A, S, U or M maps" in info and "No channel gate" in info and "No scale weights" in info
+    assert (
+        "No A, S, U or M maps" in info and "No channel gate" in info and "No scale weights" in info
+    )
     assert not at.exception
 
 
@@ -254,11 +282,13 @@ def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
     full, _ = with_runs
     at = open_page("pages/predict.py")
     at.selectbox(key="predict.run").set_value(str(full.path)).run()
-    at.file_uploader(key="predict.files").set_value([
-        ("seven.png", digit_png(), "image/png"),
-        ("corrupt.jpg", b"definitely not a jpeg", "image/jpeg"),
-        ("empty.gif", b"", "image/gif"),
-    ]).run()
+    at.file_uploader(key="predict.files").set_value(
+        [
+            ("seven.png", digit_png(), "image/png"),
+            ("corrupt.jpg", b"definitely not a jpeg", "image/jpeg"),
+            ("empty.gif", b"", "image/gif"),
+        ]
+    ).run()
     assert not at.exception
     assert len(at.error) == 2
     assert "corrupt.jpg" in at.error[0].value and "empty.gif" in at.error[1].value
@@ -272,9 +302,59 @@ def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
 def test_compare_two_runs(with_runs):
     full, base = with_runs
     at = open_page("pages/compare.py")
-    assert set(at.multiselect(key="compare.runs").value) == {str(full.path), str(base.path)}
+    at.multiselect(key="compare.runs").set_value([str(full.path), str(base.path)]).run()
     assert len(at.dataframe) == 2
-    assert len(at.get("plotly_chart")) >= 5  # curves, bar, confusion, input, maps of the element run
+    assert (
+        len(at.get("plotly_chart")) >= 5
+    )  # curves, bar, confusion, input, maps of the element run
     assert any("Without the element-wise branch" in c for c in texts(at, "caption"))
     at.number_input(key="compare.maps.index").set_value(5).run()
+    assert not at.exception
+
+
+def test_inspect_shows_the_extra_literature_module_maps(trained, env, monkeypatch):
+    root, _, _, zoo = trained
+    monkeypatch.setenv("TAL_RUNS_DIR", str(root))
+    at = open_page("pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(zoo.path)).run()
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "DANet position attention" in specs and "DANet channel affinity" in specs
+    assert not at.exception
+
+
+def test_unloadable_model_gets_a_friendly_error(with_runs, tmp_path, monkeypatch):
+    import shutil
+
+    full, _ = with_runs
+    root = tmp_path / "broken-runs"
+    broken = root / "broken"
+    shutil.copytree(full.path, broken)
+    (broken / "model.keras").write_bytes(b"this is not a keras archive")
+    monkeypatch.setenv("TAL_RUNS_DIR", str(root))
+    for page in ("pages/inspect.py", "pages/predict.py"):
+        at = open_page(page)
+        if page.endswith("predict.py"):
+            at.file_uploader(key="predict.files").set_value(
+                ("seven.png", digit_png(), "image/png")
+            ).run()
+        assert any("cannot be loaded" in e for e in texts(at, "error")), page
+        assert not at.exception
+
+
+def test_extra_literature_module_is_a_form_choice(env):
+    at = open_page("pages/train.py", {"extra_attention": "danet"})
+    assert at.selectbox(key="train.extra_attention").value == "danet"
+
+
+def test_inspect_without_test_data_offers_uploads(with_runs, monkeypatch):
+    import tal
+    from tal.ui import loaders
+
+    def missing(*args, **kwargs):
+        raise tal.DataNotFoundError("MNIST not found (test).")
+
+    monkeypatch.setattr(loaders, "test_set", missing)
+    at = open_page("pages/inspect.py")
+    assert any("only uploads can be inspected" in w for w in texts(at, "warning"))
+    assert at.segmented_control(key="inspect.source").options == ["Upload"]
     assert not at.exception

@@ -8,12 +8,12 @@ compare two runs. Screenshots go to artifacts/screenshots/. Timings
 (start-up, Inspect and Predict response) are printed and written to
 artifacts/browser_timings.json.
 """
+
 from __future__ import annotations
 
 import io
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,8 +28,16 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = REPO / "artifacts" / "screenshots"
 TIMINGS: dict = {}
 
@@ -66,16 +74,42 @@ def server(tmp_path_factory):
     import tal
 
     data = tal.DataConfig(train_size=300, test_size=200, data_dir=str(mnist))
-    tal.train(tal.ModelConfig(scale=False, channel=False), tal.TrainConfig(epochs=1, data=data),
-              name="library-element-only", runs_dir=runs)
+    tal.train(
+        tal.ModelConfig(scale=False, channel=False),
+        tal.TrainConfig(epochs=1, data=data),
+        name="library-element-only",
+        runs_dir=runs,
+    )
 
     port = free_port()
-    env = {**os.environ, "TAL_RUNS_DIR": str(runs), "TAL_DATA_DIR": str(mnist), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        **os.environ,
+        "TAL_RUNS_DIR": str(runs),
+        "TAL_DATA_DIR": str(mnist),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-         str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -120,18 +154,22 @@ def shot(page, name: str) -> None:
 
 def nav(page, name: str) -> None:
     page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
-    page.get_by_role("heading", level=1).filter(has_text={"Train": "Train a model", "Inspect": "Inspect",
-                                                         "Predict": "Predict", "Compare": "Compare runs"}[name]
-                                                ).wait_for(timeout=60_000)
+    page.get_by_role("heading", level=1).filter(
+        has_text={
+            "Train": "Train a model",
+            "Inspect": "Inspect",
+            "Predict": "Predict",
+            "Compare": "Compare runs",
+        }[name]
+    ).wait_for(timeout=60_000)
 
 
 def settle(page, timeout: float = 60_000) -> None:
     """Wait until the script run has finished (Streamlit's 'running' indicator is gone)."""
-    page.wait_for_timeout(150)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout)
+    page.wait_for_timeout(200)
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout
+    )
 
 
 def no_exceptions(page) -> None:
@@ -144,7 +182,7 @@ def timer_text(page) -> str:
 
 
 def test_user_journey(server, browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2600})
     page = ctx.new_page()
     try:
         journey(page, browser, *server)
@@ -157,28 +195,43 @@ def test_user_journey(server, browser):
 
 def journey(page, browser, url, runs, started):
 
-    # ---- first interactive page
-    page.goto(url)
-    page.get_by_role("heading", name="Triple Attention Learning, explained").wait_for(timeout=60_000)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Train").wait_for()
-    TIMINGS["start_to_first_page_s"] = round(time.perf_counter() - started, 2)
-    settle(page)
-    shot(page, "01-overview")
-    no_exceptions(page)
-
-    # ---- Train from a shared link: tiny subset, many epochs so there is time to stop
+    # ---- first page: a shared Train link, straight after the server start (no visit to "/" before:
+    # Streamlit's legacy pages-folder mode must not take over, see tal/ui/router.py)
     page.goto(f"{url}/train?train_size=400&test_size=200&epochs=30&name=browser-run")
     page.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").wait_for(timeout=30_000)
+    sync_api.expect(page.get_by_role("spinbutton", name="Training images (0 = all)")).to_have_value(
+        "400"
+    )
+    TIMINGS["start_to_first_page_s"] = round(time.perf_counter() - started, 2)
+    page.get_by_text("Data:").first.wait_for()  # the shared sidebar: app.py ran
     settle(page)
-    assert page.get_by_role("spinbutton", name="Training images (0 = all)").input_value() == "400"
+    assert "train_size=400" in page.url
     page.get_by_role("button", name="Start training").click()
     bar = page.locator('[data-testid="stProgress"]')
     page.get_by_text("images/s").first.wait_for(timeout=120_000)
     first = bar.inner_text()
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=30_000)
-    page.wait_for_timeout(2500)
+    page.wait_for_function(
+        "([first]) => { const b = document.querySelector('[data-testid=\"stProgress\"]');"
+        " return b && b.innerText !== first; }",
+        arg=[first],
+        timeout=60_000,
+    )
     later = bar.inner_text()
     assert first != later, f"progress did not move: {first!r}"
+    # move λ while it trains: the λ metric and curve follow from the next batch on
+    thumb = (
+        page.locator('[data-testid="stSlider"]')
+        .filter(has_text="λ while training")
+        .get_by_role("slider")
+    )
+    thumb.focus()
+    for _ in range(10):  # 10 steps of 0.05: 0.50 -> 1.00
+        page.keyboard.press("ArrowRight")
+    page.locator('[data-testid="stMetric"]').filter(has_text="λ").filter(has_text="1.00").wait_for(
+        timeout=90_000
+    )
     shot(page, "02-train-running")
 
     # ---- a second browser session sees none of this session's work
@@ -202,21 +255,30 @@ def journey(page, browser, url, runs, started):
     assert (runs / "browser-run" / "model.keras").is_file()
 
     # ---- Inspect the new run
-    nav(page, "Inspect")
+    page.get_by_role("link", name="Inspect its maps").click()  # from the finished run's panel
     page.get_by_text("aux logit from the model").wait_for(timeout=60_000)
     settle(page)
-    page.get_by_text("browser-run · scale+channel+element").first.wait_for(timeout=5_000)  # the run just trained
+    chosen = page.evaluate(
+        "() => { const b = document.querySelector('[data-testid=\"stSelectbox\"]');"
+        " return b.innerText + [...b.querySelectorAll('input')].map(i => i.value).join(' '); }"
+    )
+    assert "browser-run" in chosen, chosen  # the run just trained is preselected
     shot(page, "04-inspect")
     times = []
     for digit in ("3", "5", "8"):
         before = timer_text(page)
         t = time.perf_counter()
-        page.locator('[data-testid="stButtonGroup"]').nth(1).get_by_role("button", name=digit, exact=True).click()
+        page.get_by_role("radiogroup", name="Class").get_by_role(
+            "radio", name=digit, exact=True
+        ).click()
         page.get_by_text(f"of class {digit})").first.wait_for(timeout=30_000)
-        page.wait_for_function("([before]) => { const els = [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
-                               ".filter(e => e.innerText.includes('page computed in'));"
-                               " return els.length && els[els.length - 1].innerText !== before; }",
-                               arg=[before], timeout=30_000)
+        page.wait_for_function(
+            "([before]) => { const els = [...document.querySelectorAll("
+            "'[data-testid=\"stCaptionContainer\"]')].filter(e => e.innerText.includes('page computed in'));"
+            " return els.length && els[els.length - 1].innerText !== before; }",
+            arg=[before],
+            timeout=30_000,
+        )
         times.append(round((time.perf_counter() - t) * 1000))
     TIMINGS["inspect_class_change_ms"] = times
     TIMINGS["inspect_server_caption"] = timer_text(page)
@@ -229,10 +291,12 @@ def journey(page, browser, url, runs, started):
     nav(page, "Predict")
     settle(page)
     t = time.perf_counter()
-    page.locator('input[type="file"]').set_input_files([
-        {"name": "seven.png", "mimeType": "image/png", "buffer": digit_png()},
-        {"name": "corrupt.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n broken"},
-    ])
+    page.locator('input[type="file"]').set_input_files(
+        [
+            {"name": "seven.png", "mimeType": "image/png", "buffer": digit_png()},
+            {"name": "corrupt.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n broken"},
+        ]
+    )
     page.get_by_text("1 of 2 file(s) could be read").wait_for(timeout=60_000)
     page.get_by_text("forward pass and figures").wait_for(timeout=30_000)
     TIMINGS["predict_two_files_ms"] = round((time.perf_counter() - t) * 1000)
@@ -240,7 +304,7 @@ def journey(page, browser, url, runs, started):
     settle(page)
     errors = page.locator('[data-testid="stAlertContentError"]')
     assert errors.count() == 1 and "corrupt.png" in errors.first.inner_text()
-    assert page.get_by_text("Prediction").count() == 1
+    assert page.locator('[data-testid="stMetricLabel"]', has_text="Prediction").count() == 1
     shot(page, "06-predict")
     no_exceptions(page)
 
@@ -249,6 +313,17 @@ def journey(page, browser, url, runs, started):
     page.get_by_text("Confusion matrices").wait_for(timeout=60_000)
     page.get_by_text("The same image across runs").wait_for()
     settle(page)
-    page.get_by_text("predicts").nth(1).wait_for(timeout=60_000)  # both element-branch runs show maps
+    page.get_by_text("predicts").nth(1).wait_for(
+        timeout=60_000
+    )  # both element-branch runs show maps
     shot(page, "07-compare")
+    no_exceptions(page)
+
+    # ---- Overview
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()
+    page.get_by_role("heading", name="Triple Attention Learning, explained").wait_for(
+        timeout=30_000
+    )
+    settle(page)
+    shot(page, "01-overview")
     no_exceptions(page)

@@ -3,6 +3,7 @@
 The real `tal.train` is replaced by a fake that waits for a stop request, so
 these tests need no TensorFlow and take well under a second.
 """
+
 from __future__ import annotations
 
 import threading

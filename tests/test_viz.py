@@ -1,4 +1,5 @@
 """Figure builders of tal.viz: traces, shapes and shared colour ranges (no browser, no TensorFlow)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,9 +35,13 @@ def test_grid_has_one_heatmap_per_map_type_and_shared_ranges():
     # one colour axis per row, covering every class's values
     axes = [t.coloraxis for t in heatmaps]
     assert axes == ["coloraxis", "coloraxis2", "coloraxis3", "coloraxis4"]
-    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == pytest.approx(m["A"].max())
+    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == pytest.approx(
+        m["A"].max()
+    )
     s_max = float(np.abs(m["S"]).max())
-    assert (fig.layout.coloraxis2.cmin, fig.layout.coloraxis2.cmax) == pytest.approx((-s_max, s_max))
+    assert (fig.layout.coloraxis2.cmin, fig.layout.coloraxis2.cmax) == pytest.approx(
+        (-s_max, s_max)
+    )
     as_max = float(np.abs(m["A"] * m["S"]).max())
     assert fig.layout.coloraxis3.cmax == pytest.approx(as_max, rel=1e-5)
     # the class tick labels sit under the tiles, and the highlight frames one tile per row
@@ -111,8 +116,21 @@ def test_image_figure_is_grayscale_and_pixel_exact():
 
 
 def progress(step, **kw):
-    base = dict(epoch=1, epochs=1, batch=step, batches=10, step=step, total_steps=10, loss=1.0, main_loss=0.8,
-                aux_loss=0.4, accuracy=0.5, aux_accuracy=0.4, val_accuracy=None, aux_weight=0.5)
+    base = dict(
+        epoch=1,
+        epochs=1,
+        batch=step,
+        batches=10,
+        step=step,
+        total_steps=10,
+        loss=1.0,
+        main_loss=0.8,
+        aux_loss=0.4,
+        accuracy=0.5,
+        aux_accuracy=0.4,
+        val_accuracy=None,
+        aux_weight=0.5,
+    )
     return {**base, **kw}
 
 
@@ -121,8 +139,14 @@ def test_training_curves_show_lambda_changes():
     epochs = [progress(10, val_accuracy=0.7)]
     fig = viz.training_curves_figure(batches, epochs)
     names = [t.name for t in fig.data]
-    assert names == ["main loss", "aux loss", "train accuracy (main)", "train accuracy (aux)",
-                     "validation accuracy", "λ"]
+    assert names == [
+        "main loss",
+        "aux loss",
+        "train accuracy (main)",
+        "train accuracy (aux)",
+        "validation accuracy",
+        "λ",
+    ]
     lam = fig.data[-1]
     assert list(lam.y) == [0.5] * 4 + [2.0] * 6
     assert list(fig.data[4].x) == [10]
@@ -136,7 +160,10 @@ def test_training_curves_without_aux_head_and_downsampling():
 
 
 def test_accuracy_curves_and_confusion():
-    history = {"epochs": [progress(10, val_accuracy=0.7)], "batches": [progress(s) for s in range(1, 11)]}
+    history = {
+        "epochs": [progress(10, val_accuracy=0.7)],
+        "batches": [progress(s) for s in range(1, 11)],
+    }
     fig = viz.accuracy_curves_figure({"a": history, "b": history})
     assert len(fig.data) == 4
     cm = np.diag([5, 5]) + 1
@@ -150,6 +177,10 @@ def test_viz_is_ui_free():
     from pathlib import Path
 
     tree = ast.parse(Path(viz.__file__).read_text())
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    imported |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
     assert imported <= {"__future__", "numpy", "plotly"}

@@ -1,4 +1,5 @@
 """Compare-page views: run selection and the same test image's maps across runs."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -11,9 +12,14 @@ def choose_runs(runs: list, *, key: str = "compare.runs") -> list:
     """Multiselect of runs; defaults to the (up to) three newest."""
     by_path = {str(r.path): r for r in runs}
     options = list(by_path)
-    chosen = st.multiselect("Runs to compare", options, default=options[:3], key=key,
-                            format_func=lambda p: pickers.run_label(by_path[p]),
-                            help="Trained runs (newest first), then the shipped demo models.")
+    chosen = st.multiselect(
+        "Runs to compare",
+        options,
+        default=options[:3],
+        key=key,
+        format_func=lambda p: pickers.run_label(by_path[p]),
+        help="Trained runs (newest first), then the shipped demo models.",
+    )
     return [by_path[p] for p in chosen]
 
 
@@ -24,8 +30,10 @@ def same_image_maps(runs: list, *, key: str = "compare.maps") -> None:
     element_runs = [r for r in runs if r.model_config.element]
     skipped = [r.name for r in runs if not r.model_config.element]
     if not element_runs:
-        st.info("None of the chosen runs has the element-wise branch, so there are no A and S maps to compare.",
-                icon=":material/visibility_off:")
+        st.info(
+            "None of the chosen runs has the element-wise branch, so there are no A and S maps to compare.",
+            icon=":material/visibility_off:",
+        )
         return
     shape = tuple(element_runs[0].model_config.input_shape)
     other = [r.name for r in element_runs if tuple(r.model_config.input_shape) != shape]
@@ -33,7 +41,9 @@ def same_image_maps(runs: list, *, key: str = "compare.maps") -> None:
     if skipped:
         st.caption(f"Without the element-wise branch (no maps): {', '.join(skipped)}.")
     if other:
-        st.caption(f"Different input size than {shape[0]}×{shape[1]} (not comparable here): {', '.join(other)}.")
+        st.caption(
+            f"Different input size than {shape[0]}×{shape[1]} (not comparable here): {', '.join(other)}."
+        )
     config = loaders.data_config_of(element_runs[0])
     try:
         with st.spinner("Loading the test set…"):
@@ -42,23 +52,44 @@ def same_image_maps(runs: list, *, key: str = "compare.maps") -> None:
         st.warning(f"The test images are unavailable: {exc}")
         return
     c1, c2 = st.columns([1, 3])
-    index = int(c1.number_input(f"Test image # (0–{len(test.y) - 1})", 0, len(test.y) - 1, 0, key=f"{key}.index"))
+    index = int(
+        c1.number_input(
+            f"Test image # (0–{len(test.y) - 1})", 0, len(test.y) - 1, 0, key=f"{key}.index"
+        )
+    )
     image = test.x[index, ..., 0]
     with c1:
-        st.plotly_chart(viz.image_figure(image, height=200), key=f"{key}.input", config={"displayModeBar": False})
+        st.plotly_chart(
+            viz.image_figure(image, height=200),
+            key=f"{key}.input",
+            config={"displayModeBar": False},
+        )
         st.caption(f"{test.name} test image #{index}, class {test.class_names[test.y[index]]}.")
     results = {}
     with st.spinner("Running the models…"):
         for run in element_runs:
-            out = tal.inspect(loaders.load_model(run), image, prediction=run.model_config.prediction)
-            results[run.name] = {k: out[k][0] for k in ("A", "S")} | {"pred": int(out["prediction"][0]),
-                                                                         "p": float(out["probabilities"][0].max())}
+            try:
+                model = loaders.load_model(run)
+            except Exception as exc:  # noqa: BLE001 - one unloadable run must not hide the others
+                st.warning(loaders.load_error_message(run, exc), icon=":material/error:")
+                continue
+            out = tal.inspect(model, image, prediction=run.model_config.prediction)
+            results[run.name] = {k: out[k][0] for k in ("A", "S")} | {
+                "pred": int(out["prediction"][0]),
+                "p": float(out["probabilities"][0].max()),
+            }
     ranges = viz.shared_ranges(list(results.values()), kinds=("A", "S"))
     with c2:
         st.caption("One colour scale per map type shared by all runs below.")
         for n, (name, res) in enumerate(results.items()):
             names = test.class_names
             st.markdown(f"**{name}** — predicts {names[res['pred']]} ({res['p']:.1%})")
-            fig = viz.map_grid_figure({"A": res["A"], "S": res["S"]}, class_names=names, kinds=("A", "S"),
-                                      ranges=ranges, highlight=res["pred"], row_height=95)
+            fig = viz.map_grid_figure(
+                {"A": res["A"], "S": res["S"]},
+                class_names=names,
+                kinds=("A", "S"),
+                ranges=ranges,
+                highlight=res["pred"],
+                row_height=95,
+            )
             st.plotly_chart(fig, key=f"{key}.grid.{n}", config={"displayModeBar": False})

@@ -5,6 +5,7 @@ bad images) are caught where they happen with the library's message; this is
 the last line of defence for anything unexpected: a short `st.error` and the
 details in a collapsed expander (for bug reports), never a raw traceback.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,5 +38,5 @@ def page_guard(what: str = "this page"):
             f"Something went wrong while showing {what}: {type(exc).__name__}: {exc}",
             traceback.format_exc(),
             hint="Try another selection or reload the page. If it keeps happening, "
-                 "please report it with the details below.",
+            "please report it with the details below.",
         )

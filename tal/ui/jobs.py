@@ -12,6 +12,7 @@ itself when the slot frees; Stop while waiting cancels it.
 
 Nothing here touches Streamlit widgets; pages poll the job's fields.
 """
+
 from __future__ import annotations
 
 import threading
@@ -50,6 +51,7 @@ class TrainingJob:
         self.metrics: dict | None = None
         self.error: str | None = None
         self.error_details: str | None = None
+        self.error_type: str | None = None  # class name of the exception, e.g. "DataNotFoundError"
         self.created = time.time()
         self.started: float | None = None
         self.finished: float | None = None
@@ -110,7 +112,9 @@ class JobManager:
             self._queue.append(job)
             busy = len(self._running) >= self.slots or len(self._queue) > 1
             job.queue_position = len(self._queue) if busy else 0
-        job.thread = threading.Thread(target=self._run, args=(job,), name=f"tal-train-{job.id}", daemon=True)
+        job.thread = threading.Thread(
+            target=self._run, args=(job,), name=f"tal-train-{job.id}", daemon=True
+        )
         job.thread.start()
         return job
 
@@ -147,13 +151,20 @@ class JobManager:
             from tal.training import train
             from tal.ui.progress import JobRecorder
 
-            result = train(job.model_config, job.train_config, callbacks=[JobRecorder(job)],
-                           control=job.control, name=job.name, runs_dir=job.runs_dir)
+            result = train(
+                job.model_config,
+                job.train_config,
+                callbacks=[JobRecorder(job)],
+                control=job.control,
+                name=job.name,
+                runs_dir=job.runs_dir,
+            )
             job.metrics = result.metrics
             job.run_path = None if result.run is None else result.run.path
             job.status = "stopped" if result.stopped else "completed"
         except Exception as exc:  # reported on the page, never raised into Streamlit
             job.error = friendly_error(exc)
+            job.error_type = type(exc).__name__
             job.error_details = traceback.format_exc()
             job.status = "failed"
         finally:

@@ -9,6 +9,7 @@
 * Run lists are not cached: scanning the registry is a few `stat` calls and
   must show a run the moment it is saved.
 """
+
 from __future__ import annotations
 
 import threading
@@ -59,7 +60,9 @@ def list_runs() -> tuple[list, list[str]]:
             run.model_config  # noqa: B018
             runs.append(run)
         except Exception as exc:  # noqa: BLE001 - a broken folder must not break the page
-            problems.append(f"Skipped run {run.name!r}: its files cannot be read ({type(exc).__name__}: {exc}).")
+            problems.append(
+                f"Skipped run {run.name!r}: its files cannot be read ({type(exc).__name__}: {exc})."
+            )
     return runs, problems
 
 
@@ -73,13 +76,41 @@ def _load_model(path: str, mtime: float):
     from tal.registry import Run
 
     model = Run(Path(path)).load_model()
-    inspect(model, np.zeros(model.inputs[0].shape[1:3], "float32"))  # build the probe now, not on first use
+    inspect(
+        model, np.zeros(model.inputs[0].shape[1:3], "float32")
+    )  # build the probe now, not on first use
     return model
 
 
 def load_model(run):
     """The run's Keras model, loaded once per server (per file version)."""
     return _load_model(str(run.path), _mtime(run))
+
+
+def load_error_message(run, exc: BaseException) -> str:
+    """Why a run's model cannot be used, in words for users."""
+    saved = run.config.get("versions", {}).get("tal", "an unknown version")
+    import tal
+
+    return (
+        f"The model of run '{run.name}' cannot be loaded ({type(exc).__name__}: {str(exc).splitlines()[0]}). "
+        f"It was saved by tal {saved}; this is tal {tal.__version__}. If the architecture changed since, "
+        "retrain it on the Train page (same settings) or pick another run."
+    )
+
+
+def load_model_or_stop(run):
+    """`load_model`, or a friendly error and the end of this page run."""
+    import traceback
+
+    from tal.ui.guard import show_error
+
+    try:
+        with st.spinner(f"Loading the model of '{run.name}'…"):
+            return load_model(run)
+    except Exception as exc:  # noqa: BLE001 - any unloadable file ends up here
+        show_error(load_error_message(run, exc), traceback.format_exc())
+        st.stop()
 
 
 def data_config_of(run) -> DataConfig:
@@ -114,12 +145,17 @@ def test_set(config: DataConfig, *, fallback: bool = False) -> TestSet:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _test_predictions(path: str, mtime: float, config_json: str, fallback: bool, prediction: str) -> np.ndarray:
+def _test_predictions(
+    path: str, mtime: float, config_json: str, fallback: bool, prediction: str
+) -> np.ndarray:
     from tal.inspection import inspect
 
     model = _load_model(path, mtime)
     x = _test_set(config_json, fallback).x
-    chunks = [inspect(model, x[i : i + 1000], prediction=prediction)["prediction"] for i in range(0, len(x), 1000)]
+    chunks = [
+        inspect(model, x[i : i + 1000], prediction=prediction)["prediction"]
+        for i in range(0, len(x), 1000)
+    ]
     out = np.concatenate(chunks) if chunks else np.zeros((0,), dtype=int)
     out.setflags(write=False)
     return out
@@ -128,7 +164,9 @@ def _test_predictions(path: str, mtime: float, config_json: str, fallback: bool,
 def test_predictions(run, config: DataConfig, *, fallback: bool = False) -> np.ndarray:
     """The run's predicted class for every test image (once per run and test set)."""
     prediction = run.model_config.prediction
-    return _test_predictions(str(run.path), _mtime(run), config.to_json(indent=None), fallback, prediction)
+    return _test_predictions(
+        str(run.path), _mtime(run), config.to_json(indent=None), fallback, prediction
+    )
 
 
 @st.cache_data(ttl=60, show_spinner=False)

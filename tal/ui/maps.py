@@ -3,6 +3,7 @@
 `outputs` is always the dict returned by `tal.inspect` for a batch; `i` picks
 the image. Figures come from `tal.viz`; this module only lays them out.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,18 +13,42 @@ from tal import viz
 
 ABSENT = {
     "element": "**No A, S, U or M maps** — this model was trained without the element-wise branch "
-               "(`element` off), so it has no per-class maps and no auxiliary head.",
+    "(`element` off), so it has no per-class maps and no auxiliary head.",
     "channel": "**No channel gate** — channel-wise (SE) attention was off for this model.",
     "scale": "**No scale weights** — scale-wise attention was off; the model uses the last backbone stage alone.",
 }
+
+
+# Maps of the literature modules (ModelConfig.extra_attention): output key prefix -> (view, title)
+EXTRA_VIEWS = {
+    "sw_weights": ("spatial", "Spatial weights (softmax over positions)"),
+    "ltpa_stage_": ("spatial", "Learn-to-pay-attention, stage {k}"),
+    "danet_position": ("matrix", "DANet position attention"),
+    "danet_channel": ("matrix", "DANet channel affinity"),
+    "nonlocal_attention": ("matrix", "Non-local attention"),
+    "mhsa_heads": ("heads", "Self-attention (mean over heads)"),
+}
+
+
+def extra_keys(outputs) -> list[str]:
+    return [k for k in outputs if any(k.startswith(prefix) for prefix in EXTRA_VIEWS)]
 
 
 def class_names_of(outputs, class_names=None) -> list[str]:
     return viz.class_labels(outputs["probabilities"].shape[-1], class_names)
 
 
-def prediction_summary(outputs, i: int, *, true_label=None, class_names=None, key: str, image=None,
-                       box=None, caption: str | None = None) -> None:
+def prediction_summary(
+    outputs,
+    i: int,
+    *,
+    true_label=None,
+    class_names=None,
+    key: str,
+    image=None,
+    box=None,
+    caption: str | None = None,
+) -> None:
     """Input image, predicted class with confidence, and the probability bars."""
     names = class_names_of(outputs, class_names)
     p = outputs["probabilities"][i]
@@ -32,19 +57,41 @@ def prediction_summary(outputs, i: int, *, true_label=None, class_names=None, ke
     with c1:
         if image is not None:
             h, w = np.asarray(image).shape[:2]
-            st.plotly_chart(viz.image_figure(image, height=220, boxes=box), key=f"{key}.input",
-                            config={"displayModeBar": False})
+            st.plotly_chart(
+                viz.image_figure(image, height=220, boxes=box),
+                key=f"{key}.input",
+                config={"displayModeBar": False},
+            )
             st.caption(caption or f"The {h}×{w} input the model sees.")
         verdict = ""
         if true_label is not None:
-            verdict = " ✓ correct" if pred == int(true_label) else f" ✗ true class {names[int(true_label)]}"
-        st.metric("Prediction", f"{names[pred]}", f"{p[pred]:.1%} confidence{verdict}", delta_arrow="off",
-                  delta_color="off" if true_label is None else ("normal" if pred == int(true_label) else "inverse"))
+            verdict = (
+                " ✓ correct"
+                if pred == int(true_label)
+                else f" ✗ true class {names[int(true_label)]}"
+            )
+        st.metric(
+            "Prediction",
+            f"{names[pred]}",
+            f"{p[pred]:.1%} confidence{verdict}",
+            delta_arrow="off",
+            delta_color="off"
+            if true_label is None
+            else ("normal" if pred == int(true_label) else "inverse"),
+        )
     with c2:
         aux = outputs.get("aux")
-        st.plotly_chart(viz.probability_figure(p, aux=None if aux is None else aux[i], class_names=names,
-                                               true_label=true_label, height=280),
-                        key=f"{key}.probs", config={"displayModeBar": False})
+        st.plotly_chart(
+            viz.probability_figure(
+                p,
+                aux=None if aux is None else aux[i],
+                class_names=names,
+                true_label=true_label,
+                height=280,
+            ),
+            key=f"{key}.probs",
+            config={"displayModeBar": False},
+        )
 
 
 def absent_notes(outputs) -> list[str]:
@@ -58,16 +105,33 @@ def absent_notes(outputs) -> list[str]:
     return notes
 
 
-def map_grid(outputs, i: int, *, image=None, class_names=None, key: str, overlay: bool = False,
-             kinds=("A", "S", "AS", "U"), highlight=None) -> None:
+def map_grid(
+    outputs,
+    i: int,
+    *,
+    image=None,
+    class_names=None,
+    key: str,
+    overlay: bool = False,
+    kinds=("A", "S", "AS", "U"),
+    highlight=None,
+) -> None:
     """The per-class grid: rows A, S, A⊙S, U; one column per class; shared colour scales."""
     maps = {k: outputs[k][i] for k in ("A", "S", "U") if k in outputs}
-    fig = viz.map_grid_figure(maps, class_names=class_names_of(outputs, class_names), kinds=kinds,
-                              background=image, overlay=overlay, highlight=highlight)
+    fig = viz.map_grid_figure(
+        maps,
+        class_names=class_names_of(outputs, class_names),
+        kinds=kinds,
+        background=image,
+        overlay=overlay,
+        highlight=highlight,
+    )
     st.plotly_chart(fig, key=f"{key}.grid", config={"displayModeBar": False})
 
 
-def attention_maps(outputs, i: int, *, image=None, class_names=None, key: str, equation: bool = True) -> None:
+def attention_maps(
+    outputs, i: int, *, image=None, class_names=None, key: str, equation: bool = True
+) -> None:
     """Everything the model's branches expose for image `i`, and notes on what is absent."""
     names = class_names_of(outputs, class_names)
     pred = int(outputs["prediction"][i])
@@ -76,17 +140,59 @@ def attention_maps(outputs, i: int, *, image=None, class_names=None, key: str, e
     if "A" in outputs:
         h, w = outputs["A"].shape[1:3]
         top = st.columns([3, 2])
-        top[0].markdown(f"**Per-class maps** on the {h}×{w} feature grid — one column per class "
-                        f"(orange frame: the prediction, class {names[pred]}).")
-        overlay = top[1].toggle("Overlay on the input (upsampled)", key=f"{key}.overlay",
-                                help="Draw each map, bilinearly upsampled, over the input image.")
-        map_grid(outputs, i, image=image, class_names=names, key=key, overlay=overlay, highlight=pred)
-        st.caption("A sums to 1 over the grid for every class (spatial softmax); S is each cell's logit for "
-                   "the class; their product summed over the grid is the auxiliary logit. One colour scale per "
-                   "row, shared by all classes: S and A⊙S are centred on 0 (red +, blue −).")
+        top[0].markdown(
+            f"**Per-class maps** on the {h}×{w} feature grid — one column per class "
+            f"(orange frame: the prediction, class {names[pred]})."
+        )
+        overlay = top[1].toggle(
+            "Overlay on the input (upsampled)",
+            key=f"{key}.overlay",
+            help="Draw each map, bilinearly upsampled, over the input image.",
+        )
+        map_grid(
+            outputs, i, image=image, class_names=names, key=key, overlay=overlay, highlight=pred
+        )
+        st.caption(
+            "A sums to 1 over the grid for every class (spatial softmax); S is each cell's logit for "
+            "the class; their product summed over the grid is the auxiliary logit. One colour scale per "
+            "row, shared by all classes: S and A⊙S are centred on 0 (red +, blue −)."
+        )
         if equation:
             equation_panel(outputs, i, names, key=key)
     _gates_and_mask(outputs, i, image=image, key=key)
+    _extra_maps(outputs, i, image=image, key=key)
+
+
+def _extra_maps(outputs, i, *, image, key) -> None:
+    """Maps of the extra literature module, when the model has one."""
+    keys = extra_keys(outputs)
+    if not keys:
+        return
+    st.markdown("**Maps of the extra (literature) module**")
+    cols = st.columns(min(len(keys), 3))
+    for n, name in enumerate(keys):
+        prefix = next(p for p in EXTRA_VIEWS if name.startswith(p))
+        view, title = EXTRA_VIEWS[prefix]
+        title = title.format(k=name[len(prefix) :])
+        value = outputs[name][i]
+        with cols[n % len(cols)]:
+            if view == "spatial":
+                fig = viz.single_map_figure(
+                    value,
+                    kind=name,
+                    background=image,
+                    overlay=image is not None,
+                    title=title,
+                    height=260,
+                )
+            else:
+                if view == "heads":
+                    value = value.mean(axis=0)
+                what = "channel" if "channel" in name else "position"
+                fig = viz.matrix_figure(
+                    value, title=title, xlabel=f"key {what}", ylabel=f"query {what}"
+                )
+            st.plotly_chart(fig, key=f"{key}.extra.{name}", config={"displayModeBar": False})
 
 
 def _gates_and_mask(outputs, i, *, image, key) -> None:
@@ -98,24 +204,57 @@ def _gates_and_mask(outputs, i, *, image, key) -> None:
         with col:
             if name == "scale_weights":
                 w = outputs[name][i]
-                st.plotly_chart(viz.bar_figure(w, title="Scale weights w_k (softmax over stages)", xlabel="stage",
-                                               ylabel="weight", labels=[f"stage {k + 1}" for k in range(len(w))],
-                                               yrange=[0, 1]), key=f"{key}.scale", config={"displayModeBar": False})
+                st.plotly_chart(
+                    viz.bar_figure(
+                        w,
+                        title="Scale weights w_k (softmax over stages)",
+                        xlabel="stage",
+                        ylabel="weight",
+                        labels=[f"stage {k + 1}" for k in range(len(w))],
+                        yrange=[0, 1],
+                    ),
+                    key=f"{key}.scale",
+                    config={"displayModeBar": False},
+                )
                 st.caption("Stage 1 is the finest grid; the weights sum to 1.")
             elif name == "channel_gate":
                 g = outputs[name][i]
-                st.plotly_chart(viz.bar_figure(g, title=f"Channel gate g ({len(g)} channels)", xlabel="channel",
-                                               ylabel="gate σ(·)", yrange=[0, 1]),
-                                key=f"{key}.gate", config={"displayModeBar": False})
-                st.caption("Squeeze-and-excitation: each feature channel is multiplied by its gate.")
+                st.plotly_chart(
+                    viz.bar_figure(
+                        g,
+                        title=f"Channel gate g ({len(g)} channels)",
+                        xlabel="channel",
+                        ylabel="gate σ(·)",
+                        yrange=[0, 1],
+                    ),
+                    key=f"{key}.gate",
+                    config={"displayModeBar": False},
+                )
+                st.caption(
+                    "Squeeze-and-excitation: each feature channel is multiplied by its gate."
+                )
             elif name == "M":
-                st.plotly_chart(viz.single_map_figure(outputs["M"][i], kind="M", background=image, overlay=image is not None,
-                                                      height=240), key=f"{key}.mask", config={"displayModeBar": False})
-                st.caption("M = Σ_c U, rescaled per image to [0, 1]; the features passed on are E⊙(1+M) "
-                           "in residual mode.")
+                st.plotly_chart(
+                    viz.single_map_figure(
+                        outputs["M"][i],
+                        kind="M",
+                        background=image,
+                        overlay=image is not None,
+                        height=240,
+                    ),
+                    key=f"{key}.mask",
+                    config={"displayModeBar": False},
+                )
+                st.caption(
+                    "M = Σ_c U, rescaled per image to [0, 1]; the features passed on are E⊙(1+M) "
+                    "in residual mode."
+                )
             else:
-                st.plotly_chart(viz.single_map_figure(outputs[name][i], kind="cbam_spatial", height=240),
-                                key=f"{key}.cbam", config={"displayModeBar": False})
+                st.plotly_chart(
+                    viz.single_map_figure(outputs[name][i], kind="cbam_spatial", height=240),
+                    key=f"{key}.cbam",
+                    config={"displayModeBar": False},
+                )
                 st.caption("CBAM's spatial gate (for comparison).")
 
 
@@ -124,11 +263,18 @@ def equation_panel(outputs, i: int, names, *, key: str) -> None:
     pred = int(outputs["prediction"][i])
     with st.container(border=True):
         st.markdown("**The auxiliary logit, recomputed from the maps**")
-        c = st.selectbox("Class c", list(range(len(names))), index=pred, format_func=lambda k: names[k],
-                         key=f"{key}.eq_class")
+        c = st.selectbox(
+            "Class c (starts at the prediction)",
+            list(range(len(names))),
+            index=pred,
+            format_func=lambda k: names[k],
+            key=f"{key}.eq_class.{pred}",
+        )
         chk = viz.score_check(outputs, i, c)
-        st.latex(r"\mathrm{score}_{%s} \;=\; \sum_{h,w} A_{h,w,%s}\,S_{h,w,%s} \;=\; %.5f"
-                 % (names[c], names[c], names[c], chk["sum_AS"]))
+        st.latex(
+            r"\mathrm{score}_{%s} \;=\; \sum_{h,w} A_{h,w,%s}\,S_{h,w,%s} \;=\; %.5f"
+            % (names[c], names[c], names[c], chk["sum_AS"])
+        )
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Σ A⊙S from the maps", f"{chk['sum_AS']:.5f}")
         m2.metric("aux logit from the model", f"{chk['score']:.5f}")
@@ -136,9 +282,18 @@ def equation_panel(outputs, i: int, names, *, key: str) -> None:
         m4.metric(f"Σ A over {chk['cells']} cells", f"{chk['A_sum']:.4f}")
         terms = " + ".join(f"{a:.3f}\\cdot({s:+.3f})" for _, _, a, s, _ in chk["top_cells"])
         st.latex(r"\text{largest terms: } %s + \dots" % terms)
-        st.caption("Top contributions (row, col): " + "; ".join(
-            f"({r}, {cc}) A={a:.3f}, S={s:+.3f}, A·S={p:+.4f}" for r, cc, a, s, p in chk["top_cells"]))
-        st.latex(r"\operatorname{softmax}(\mathrm{score})_{%s} = %.4f \qquad p^{\mathrm{aux}}_{%s} = %.4f"
-                 % (names[c], chk["softmax"][c], names[c], chk["aux"][c]))
-        st.caption(f"Over all classes, softmax(score) and the aux head's probabilities differ by at most "
-                   f"{chk['softmax_error']:.1e}: the aux head *is* softmax(Σ A⊙S).")
+        st.caption(
+            "Top contributions (row, col): "
+            + "; ".join(
+                f"({r}, {cc}) A={a:.3f}, S={s:+.3f}, A·S={p:+.4f}"
+                for r, cc, a, s, p in chk["top_cells"]
+            )
+        )
+        st.latex(
+            r"\operatorname{softmax}(\mathrm{score})_{%s} = %.4f \qquad p^{\mathrm{aux}}_{%s} = %.4f"
+            % (names[c], chk["softmax"][c], names[c], chk["aux"][c])
+        )
+        st.caption(
+            f"Over all classes, softmax(score) and the aux head's probabilities differ by at most "
+            f"{chk['softmax_error']:.1e}: the aux head *is* softmax(Σ A⊙S)."
+        )

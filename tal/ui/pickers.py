@@ -1,4 +1,5 @@
 """Run and image pickers shared by Inspect, Predict and Compare."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,9 +37,17 @@ def run_picker(runs: list, *, key: str, label: str = "Model run"):
     options = [str(r.path) for r in runs]
     by_path = {str(r.path): r for r in runs}
     current = st.session_state.get(state.SELECTED_RUN)
-    index = options.index(current) if current in options else 0
-    choice = st.selectbox(label, options, index=index, key=key, format_func=lambda p: run_label(by_path[p]),
-                          help="Runs saved by the Train page or `python -m tal train`, then the shipped demo models.")
+    if current not in options:  # first visit: the newest run that has attention maps to show
+        current = next((str(r.path) for r in runs if r.model_config.element), options[0])
+    index = options.index(current)
+    choice = st.selectbox(
+        label,
+        options,
+        index=index,
+        key=key,
+        format_func=lambda p: run_label(by_path[p]),
+        help="Runs saved by the Train page or `python -m tal train`, then the shipped demo models.",
+    )
     st.session_state[state.SELECTED_RUN] = choice
     return by_path[choice]
 
@@ -68,19 +77,31 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
     Returns an `ImageChoice`, or None when nothing is chosen yet.
     """
     sources = [s for s in sources if test is not None or s == "Upload"]
-    source = st.segmented_control("Image", sources, default=sources[0], key=f"{key}.source",
-                                  help="Pick a test image or upload your own digit.") or sources[0]
+    source = (
+        st.segmented_control(
+            "Image",
+            sources,
+            default=sources[0],
+            key=f"{key}.source",
+            help="Pick a test image or upload your own digit.",
+        )
+        or sources[0]
+    )
     if source == "Upload":
         return _upload(key, upload_size)
     names = list(test.class_names)
     if source == "By class":
         c1, c2 = st.columns([3, 2])
-        digit = c1.segmented_control("Class", names, default=names[0], key=f"{key}.class") or names[0]
+        digit = (
+            c1.segmented_control("Class", names, default=names[0], key=f"{key}.class") or names[0]
+        )
         candidates = np.flatnonzero(test.y == names.index(digit))
         if len(candidates) == 0:
             st.info(f"The test subset has no images of class {digit}.")
             return None
-        k = c2.number_input(f"Which one (of {len(candidates)})", 1, len(candidates), 1, key=f"{key}.k")
+        k = c2.number_input(
+            f"Which one (of {len(candidates)})", 1, len(candidates), 1, key=f"{key}.k"
+        )
         index = int(candidates[int(k) - 1])
         what = f"test image #{index} (the {int(k)}. of class {digit})"
     elif source == "Misclassified":
@@ -90,28 +111,45 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
         if len(wrong) == 0:
             st.success(f"This model classifies all {len(test.y)} test images correctly.")
             return None
-        k = st.number_input(f"Misclassified image (of {len(wrong)} among {len(test.y)} test images)",
-                            1, len(wrong), 1, key=f"{key}.wrong")
+        k = st.number_input(
+            f"Misclassified image (of {len(wrong)} among {len(test.y)} test images)",
+            1,
+            len(wrong),
+            1,
+            key=f"{key}.wrong",
+        )
         index = int(wrong[int(k) - 1])
         what = f"test image #{index}: class {names[test.y[index]]}, predicted {names[predicted[index]]}"
     else:
-        if st.button("Draw another random image", key=f"{key}.draw", icon=":material/casino:") \
-                or state.RANDOM_INDEX not in st.session_state \
-                or st.session_state[state.RANDOM_INDEX] >= len(test.y):
-            st.session_state[state.RANDOM_INDEX] = int(np.random.default_rng().integers(len(test.y)))
+        if (
+            st.button("Draw another random image", key=f"{key}.draw", icon=":material/casino:")
+            or state.RANDOM_INDEX not in st.session_state
+            or st.session_state[state.RANDOM_INDEX] >= len(test.y)
+        ):
+            st.session_state[state.RANDOM_INDEX] = int(
+                np.random.default_rng().integers(len(test.y))
+            )
         index = st.session_state[state.RANDOM_INDEX]
         what = f"random test image #{index}"
-    return ImageChoice(test.x[index, ..., 0], int(test.y[index]), what, index, tuple(test.boxes[index]))
+    return ImageChoice(
+        test.x[index, ..., 0], int(test.y[index]), what, index, tuple(test.boxes[index])
+    )
 
 
 def _upload(key: str, size: int):
     from tal.preprocess import ImageError, preprocess_image
 
-    file = st.file_uploader("Upload a digit image", type=UPLOAD_TYPES, key=f"{key}.upload",
-                            help="PNG, JPEG, BMP, GIF or WebP. It is converted to an MNIST-style "
-                                 f"{size}×{size} input, shown below.")
+    file = st.file_uploader(
+        "Upload a digit image",
+        type=UPLOAD_TYPES,
+        key=f"{key}.upload",
+        help="PNG, JPEG, BMP, GIF or WebP. It is converted to an MNIST-style "
+        f"{size}×{size} input, shown below.",
+    )
     if file is None:
-        st.caption("Drop a picture of a handwritten digit; dark-on-light and light-on-dark both work.")
+        st.caption(
+            "Drop a picture of a handwritten digit; dark-on-light and light-on-dark both work."
+        )
         return None
     try:
         image, report = preprocess_image(file, size=size, name=file.name, return_report=True)
@@ -146,6 +184,11 @@ def prepare_uploads(files, size: int) -> list[Upload]:
         except ImageError as exc:
             out.append(Upload(file.name, error=str(exc)))
         except Exception as exc:  # noqa: BLE001 - report it for this file and carry on
-            out.append(Upload(file.name, error=f"'{file.name}' could not be read ({type(exc).__name__}: {exc}).",
-                              details=traceback.format_exc()))
+            out.append(
+                Upload(
+                    file.name,
+                    error=f"'{file.name}' could not be read ({type(exc).__name__}: {exc}).",
+                    details=traceback.format_exc(),
+                )
+            )
     return out

@@ -3,6 +3,7 @@
 Imported inside the training thread only (it imports Keras), so pages that
 merely show a job do not pay for the TensorFlow import.
 """
+
 from __future__ import annotations
 
 from tal.callbacks import Progress, TrainingCallback

@@ -8,6 +8,7 @@ be shared as a link) and the configs (`to_configs`). UI-free.
 Invalid URL values never raise: `decode` falls back to the default and
 returns a warning saying what was ignored.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,16 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from tal.config import (
-    BACKBONES, CLASS_WEIGHTING, DATASETS, FEATURE_MODES, LR_SCHEDULES, OPTIMIZERS,
-    DataConfig, ModelConfig, TrainConfig,
+    BACKBONES,
+    CLASS_WEIGHTING,
+    DATASETS,
+    EXTRA_ATTENTION,
+    FEATURE_MODES,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -43,50 +52,181 @@ def fields() -> tuple[Field, ...]:
     m, t, d = ModelConfig(), TrainConfig(), DataConfig()
     return (
         # attention branches
-        Field("scale", "bool", m.scale, "Scale-wise attention", "Weighted fusion of the backbone stages [ours]."),
-        Field("channel", "bool", m.channel, "Channel-wise attention", "Squeeze-and-excitation gate [A3Net, SE]."),
-        Field("element", "bool", m.element, "Element-wise attention",
-              "Per-class attention A and confidence S maps with an auxiliary head [SRN, A3Net]."),
-        Field("cbam", "bool", m.cbam, "CBAM (for comparison)", "Convolutional block attention [CBAM]."),
+        Field(
+            "scale",
+            "bool",
+            m.scale,
+            "Scale-wise attention",
+            "Weighted fusion of the backbone stages [ours].",
+        ),
+        Field(
+            "channel",
+            "bool",
+            m.channel,
+            "Channel-wise attention",
+            "Squeeze-and-excitation gate [A3Net, SE].",
+        ),
+        Field(
+            "element",
+            "bool",
+            m.element,
+            "Element-wise attention",
+            "Per-class attention A and confidence S maps with an auxiliary head [SRN, A3Net].",
+        ),
+        Field(
+            "cbam", "bool", m.cbam, "CBAM (for comparison)", "Convolutional block attention [CBAM]."
+        ),
+        Field(
+            "extra_attention",
+            "choice",
+            m.extra_attention,
+            "Extra module from the literature (for comparison)",
+            "Inserted before the element-wise branch: spatial weights, DANet, non-local, learn-to-pay-attention "
+            "(replaces global pooling) or multi-head self-attention.",
+            choices=EXTRA_ATTENTION,
+        ),
         # model hyper-parameters
-        Field("aux_weight", "float", t.aux_weight, "λ: auxiliary loss weight",
-              "L = CE(main) + λ·CE(softmax(score)). Can be changed while training.", 0.0, 5.0, group="train"),
-        Field("element_width", "int", m.element_width, "Element-wise width w",
-              "Hidden width of the attention estimator (the paper uses 512).", 1, 512),
-        Field("feature_mode", "choice", m.feature_mode, "Feature mode",
-              "How the element branch feeds the main path: residual E⊙(1+M), gate E⊙M, or none.",
-              choices=FEATURE_MODES),
-        Field("reduction_ratio", "int", m.reduction_ratio, "SE reduction ratio r",
-              "Hidden width of the channel gate is max(K/r, min_hidden).", 1, 64),
-        Field("backbone", "choice", m.backbone, "Backbone",
-              "plain: small CNN; dense: DenseNet-style blocks; densenet121: Keras DenseNet-121 "
-              "(needs inputs of at least 32×32, i.e. translated MNIST, and is slow on CPU).",
-              choices=BACKBONES),
+        Field(
+            "aux_weight",
+            "float",
+            t.aux_weight,
+            "λ: auxiliary loss weight",
+            "L = CE(main) + λ·CE(softmax(score)). Can be changed while training.",
+            0.0,
+            5.0,
+            group="train",
+        ),
+        Field(
+            "element_width",
+            "int",
+            m.element_width,
+            "Element-wise width w",
+            "Hidden width of the attention estimator (the paper uses 512).",
+            1,
+            512,
+        ),
+        Field(
+            "feature_mode",
+            "choice",
+            m.feature_mode,
+            "Feature mode",
+            "How the element branch feeds the main path: residual E⊙(1+M), gate E⊙M, or none.",
+            choices=FEATURE_MODES,
+        ),
+        Field(
+            "reduction_ratio",
+            "int",
+            m.reduction_ratio,
+            "SE reduction ratio r",
+            "Hidden width of the channel gate is max(K/r, min_hidden).",
+            1,
+            64,
+        ),
+        Field(
+            "backbone",
+            "choice",
+            m.backbone,
+            "Backbone",
+            "plain: small CNN; dense: DenseNet-style blocks; densenet121: Keras DenseNet-121 "
+            "(needs inputs of at least 32×32, i.e. translated MNIST, and is slow on CPU).",
+            choices=BACKBONES,
+        ),
         # data
-        Field("dataset", "choice", d.dataset, "Dataset",
-              "mnist: 28×28 digits; translated: each digit at a random place on a larger canvas; "
-              "synthetic: font-rendered digits (no download needed).", choices=DATASETS, group="data"),
-        Field("train_size", "int", d.train_size or 0, "Training images (0 = all)",
-              "A seeded random subset of the training images; small subsets train in seconds.",
-              0, 60000, group="data"),
-        Field("test_size", "int", d.test_size or 0, "Test images (0 = all)",
-              "A seeded subset of the test set used for the final evaluation.", 0, 10000, group="data"),
-        Field("val_fraction", "float", d.val_fraction, "Validation fraction",
-              "Share of the training subset held out for validation accuracy.", 0.0, 0.5, group="data"),
-        Field("canvas_size", "int", d.canvas_size, "Canvas size (translated)",
-              "Side of the canvas the digits are placed on (translated MNIST only).", 28, 128, group="data"),
+        Field(
+            "dataset",
+            "choice",
+            d.dataset,
+            "Dataset",
+            "mnist: 28×28 digits; translated: each digit at a random place on a larger canvas; "
+            "synthetic: font-rendered digits (no download needed).",
+            choices=DATASETS,
+            group="data",
+        ),
+        Field(
+            "train_size",
+            "int",
+            d.train_size or 0,
+            "Training images (0 = all)",
+            "A seeded random subset of the training images; small subsets train in seconds.",
+            0,
+            60000,
+            group="data",
+        ),
+        Field(
+            "test_size",
+            "int",
+            d.test_size or 0,
+            "Test images (0 = all)",
+            "A seeded subset of the test set used for the final evaluation.",
+            0,
+            10000,
+            group="data",
+        ),
+        Field(
+            "val_fraction",
+            "float",
+            d.val_fraction,
+            "Validation fraction",
+            "Share of the training subset held out for validation accuracy.",
+            0.0,
+            0.5,
+            group="data",
+        ),
+        Field(
+            "canvas_size",
+            "int",
+            d.canvas_size,
+            "Canvas size (translated)",
+            "Side of the canvas the digits are placed on (translated MNIST only).",
+            28,
+            128,
+            group="data",
+        ),
         # optimisation
         Field("epochs", "int", t.epochs, "Epochs", "", 1, 100, group="train"),
         Field("batch_size", "int", t.batch_size, "Batch size", "", 8, 1024, group="train"),
-        Field("learning_rate", "float", t.learning_rate, "Learning rate", "", 1e-5, 1.0, group="train"),
-        Field("optimizer", "choice", t.optimizer, "Optimizer", "", choices=OPTIMIZERS, group="train"),
-        Field("lr_schedule", "choice", t.lr_schedule, "Learning-rate schedule",
-              "cosine decays to zero at the last step.", choices=LR_SCHEDULES, group="train"),
-        Field("class_weighting", "choice", t.class_weighting, "Class weighting",
-              "balanced: inverse class frequency (matters on imbalanced data).",
-              choices=CLASS_WEIGHTING, group="train"),
-        Field("seed", "int", t.seed, "Seed", "Same seed and settings → same run.", 0, 2**31 - 1, group="train"),
-        Field("name", "str", "", "Run name", "Folder name in the run registry; empty: automatic.", group="run"),
+        Field(
+            "learning_rate", "float", t.learning_rate, "Learning rate", "", 1e-5, 1.0, group="train"
+        ),
+        Field(
+            "optimizer", "choice", t.optimizer, "Optimizer", "", choices=OPTIMIZERS, group="train"
+        ),
+        Field(
+            "lr_schedule",
+            "choice",
+            t.lr_schedule,
+            "Learning-rate schedule",
+            "cosine decays to zero at the last step.",
+            choices=LR_SCHEDULES,
+            group="train",
+        ),
+        Field(
+            "class_weighting",
+            "choice",
+            t.class_weighting,
+            "Class weighting",
+            "balanced: inverse class frequency (matters on imbalanced data).",
+            choices=CLASS_WEIGHTING,
+            group="train",
+        ),
+        Field(
+            "seed",
+            "int",
+            t.seed,
+            "Seed",
+            "Same seed and settings → same run.",
+            0,
+            2**31 - 1,
+            group="train",
+        ),
+        Field(
+            "name",
+            "str",
+            "",
+            "Run name",
+            "Folder name in the run registry; empty: automatic.",
+            group="run",
+        ),
     )
 
 
@@ -118,10 +258,14 @@ def _parse(field: Field, raw: str):
     try:
         value = int(raw) if field.kind == "int" else float(raw)
     except ValueError:
-        raise ValueError(f"expected {'an integer' if field.kind == 'int' else 'a number'}") from None
+        raise ValueError(
+            f"expected {'an integer' if field.kind == 'int' else 'a number'}"
+        ) from None
     if field.kind == "float" and not math.isfinite(value):
         raise ValueError("expected a finite number")
-    if (field.min is not None and value < field.min) or (field.max is not None and value > field.max):
+    if (field.min is not None and value < field.min) or (
+        field.max is not None and value > field.max
+    ):
         raise ValueError(f"expected a value from {_fmt(field.min)} to {_fmt(field.max)}")
     return value
 
@@ -146,7 +290,9 @@ def decode(params: Mapping[str, object]) -> tuple[dict, list[str]]:
         try:
             values[key] = _parse(field, str(raw))
         except ValueError as exc:
-            warnings.append(f"Ignored `{key}={str(raw)[:40]}` in the link ({exc}); using {_fmt(field.default)!s}.")
+            warnings.append(
+                f"Ignored `{key}={str(raw)[:40]}` in the link ({exc}); using {_fmt(field.default)!s}."
+            )
     return values, warnings
 
 
@@ -173,17 +319,32 @@ def to_configs(values: Mapping[str, object]) -> tuple[ModelConfig, TrainConfig, 
     """
     v = {**defaults(), **values}
     model = ModelConfig().replace(
-        backbone=v["backbone"], scale=bool(v["scale"]), channel=bool(v["channel"]),
-        element=bool(v["element"]), cbam=bool(v["cbam"]), element_width=int(v["element_width"]),
-        feature_mode=v["feature_mode"], reduction_ratio=int(v["reduction_ratio"]),
+        backbone=v["backbone"],
+        scale=bool(v["scale"]),
+        channel=bool(v["channel"]),
+        element=bool(v["element"]),
+        cbam=bool(v["cbam"]),
+        extra_attention=v["extra_attention"],
+        element_width=int(v["element_width"]),
+        feature_mode=v["feature_mode"],
+        reduction_ratio=int(v["reduction_ratio"]),
     )
     data = DataConfig().replace(
-        dataset=v["dataset"], train_size=int(v["train_size"]) or None, test_size=int(v["test_size"]) or None,
-        val_fraction=float(v["val_fraction"]), canvas_size=int(v["canvas_size"]),
+        dataset=v["dataset"],
+        train_size=int(v["train_size"]) or None,
+        test_size=int(v["test_size"]) or None,
+        val_fraction=float(v["val_fraction"]),
+        canvas_size=int(v["canvas_size"]),
     )
     train = TrainConfig().replace(
-        epochs=int(v["epochs"]), batch_size=int(v["batch_size"]), learning_rate=float(v["learning_rate"]),
-        optimizer=v["optimizer"], lr_schedule=v["lr_schedule"], aux_weight=float(v["aux_weight"]),
-        class_weighting=v["class_weighting"], seed=int(v["seed"]), data=data,
+        epochs=int(v["epochs"]),
+        batch_size=int(v["batch_size"]),
+        learning_rate=float(v["learning_rate"]),
+        optimizer=v["optimizer"],
+        lr_schedule=v["lr_schedule"],
+        aux_weight=float(v["aux_weight"]),
+        class_weighting=v["class_weighting"],
+        seed=int(v["seed"]),
+        data=data,
     )
     return model, train, (str(v["name"]).strip() or None)

@@ -1,4 +1,5 @@
 """The sidebar shared by every page: data source, run registry, this session's training."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -13,19 +14,30 @@ def render() -> None:
         if found:
             st.caption(f":material/database: **Data:** MNIST from {where}")
         else:
-            st.warning("MNIST not found, so only the **synthetic** dataset can be used. "
-                       "Set `TAL_DATA_DIR` to a folder with the MNIST IDX files or `mnist.npz`.",
-                       icon=":material/database_off:")
+            st.warning(
+                "MNIST not found, so only the **synthetic** dataset can be used. "
+                "Set `TAL_DATA_DIR` to a folder with the MNIST IDX files or `mnist.npz`.",
+                icon=":material/database_off:",
+            )
         try:
             runs, _ = loaders.list_runs()
             mine = sum(not r.shipped for r in runs)
-            st.caption(f":material/folder: **Runs:** {mine} in `{loaders.runs_root()}`, "
-                       f"{len(runs) - mine} shipped demo(s)")
+            st.caption(
+                f":material/folder: **Runs:** {mine} in `{loaders.runs_root()}`, "
+                f"{len(runs) - mine} shipped demo(s)"
+            )
         except OSError as exc:
             st.caption(f":material/folder_off: Runs folder unreadable: {exc}")
         job = st.session_state.get(state.JOB)
         every = 2.0 if job is not None and job.active else None
-        st.fragment(run_every=every)(_job_status)()
+        st.fragment(run_every=every)(_guarded_job_status)()
+
+
+def _guarded_job_status() -> None:
+    from tal.ui.guard import page_guard
+
+    with page_guard("the training status"):  # fragments re-run outside the page's guard
+        _job_status()
 
 
 def _job_status() -> None:

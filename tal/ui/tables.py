@@ -1,4 +1,5 @@
 """Tables for the Compare page, as lists of dicts (UI-free; `st.dataframe` shows them)."""
+
 from __future__ import annotations
 
 
@@ -13,22 +14,24 @@ def run_rows(runs) -> list[dict]:
         m, model, train = run.metrics, run.config.get("model", {}), run.config.get("train", {})
         data = train.get("data", {})
         element = bool(model.get("element"))
-        rows.append({
-            "run": run.name,
-            "branches": m.get("label") or run.model_config.label,
-            "test accuracy": _num(m.get("test_accuracy")),
-            "aux test accuracy": _num(m.get("test_accuracy_aux")),
-            "params": m.get("params"),
-            "training time (s)": _num(m.get("training_time_s"), 1),
-            "λ": _num(train.get("aux_weight")) if element else None,
-            "λ at end": _num(m.get("final_aux_weight")) if element else None,
-            "feature mode": model.get("feature_mode") if element else None,
-            "backbone": model.get("backbone"),
-            "dataset": data.get("dataset"),
-            "train images": run.config.get("data", {}).get("train"),
-            "epochs": m.get("epochs_completed"),
-            "status": m.get("status", "") + (" (shipped)" if run.shipped else ""),
-        })
+        rows.append(
+            {
+                "run": run.name,
+                "branches": m.get("label") or run.model_config.label,
+                "test accuracy": _num(m.get("test_accuracy")),
+                "aux test accuracy": _num(m.get("test_accuracy_aux")),
+                "params": m.get("params"),
+                "training time (s)": _num(m.get("training_time_s"), 1),
+                "λ": _num(train.get("aux_weight")) if element else None,
+                "λ at end": _num(m.get("final_aux_weight")) if element else None,
+                "feature mode": model.get("feature_mode") if element else None,
+                "backbone": model.get("backbone"),
+                "dataset": data.get("dataset"),
+                "train images": run.config.get("data", {}).get("train"),
+                "epochs": m.get("epochs_completed"),
+                "status": m.get("status", "") + (" (shipped)" if run.shipped else ""),
+            }
+        )
     return rows
 
 

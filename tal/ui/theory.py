@@ -4,6 +4,7 @@ Badges (DESIGN §1): [A3Net] stated in Wang et al. 2021; [SRN] verified in
 Zhu et al. 2017 (the element-wise estimator A3Net follows); [SE] Hu et al.;
 [CBAM] Woo et al.; [ours] a design choice of this project.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,13 +12,22 @@ from dataclasses import dataclass
 BADGE_COLORS = {"A3Net": "blue", "SRN": "violet", "SE": "green", "CBAM": "orange", "ours": "gray"}
 
 REFERENCES = (
-    ("A3Net", "H. Wang et al., “Triple attention learning for classification of 14 thoracic diseases using "
-              "chest radiography”, Medical Image Analysis 67:101846 (2021). DenseNet-121 backbone, "
-              "mean AUC 0.826 on ChestX-ray14."),
-    ("SRN", "F. Zhu et al., “Learning spatial regularization with image-level supervisions for multi-label "
-            "image classification”, CVPR 2017, arXiv:1702.05891."),
+    (
+        "A3Net",
+        "H. Wang et al., “Triple attention learning for classification of 14 thoracic diseases using "
+        "chest radiography”, Medical Image Analysis 67:101846 (2021). DenseNet-121 backbone, "
+        "mean AUC 0.826 on ChestX-ray14.",
+    ),
+    (
+        "SRN",
+        "F. Zhu et al., “Learning spatial regularization with image-level supervisions for multi-label "
+        "image classification”, CVPR 2017, arXiv:1702.05891.",
+    ),
     ("SE", "J. Hu et al., “Squeeze-and-excitation networks”, arXiv:1709.01507."),
-    ("CBAM", "S. Woo et al., “CBAM: convolutional block attention module”, ECCV 2018, arXiv:1807.06521."),
+    (
+        "CBAM",
+        "S. Woo et al., “CBAM: convolutional block attention module”, ECCV 2018, arXiv:1807.06521.",
+    ),
     ("ours", "A choice made in this project where the published text does not specify it."),
 )
 
@@ -33,61 +43,80 @@ class Equation:
 
 EQUATIONS = (
     Equation(
-        "Channel-wise attention (squeeze-and-excitation)", ("A3Net", "SE"),
-        (r"z = \mathrm{GAP}(X) \in \mathbb{R}^{K}",
-         r"g = \sigma\big(W_2\,\mathrm{ReLU}(W_1 z + b_1) + b_2\big),\qquad W_1: K \to \max(K/r,\ \text{min\_hidden})",
-         r"X_{CA} = X \odot g \quad\text{(broadcast over } H, W)"),
+        "Channel-wise attention (squeeze-and-excitation)",
+        ("A3Net", "SE"),
+        (
+            r"z = \mathrm{GAP}(X) \in \mathbb{R}^{K}",
+            r"g = \sigma\big(W_2\,\mathrm{ReLU}(W_1 z + b_1) + b_2\big),\qquad W_1: K \to \max(K/r,\ \text{min\_hidden})",
+            r"X_{CA} = X \odot g \quad\text{(broadcast over } H, W)",
+        ),
         "Each of the K feature channels is rescaled by a gate in (0, 1) computed from the whole image. "
         "The SE paper's reduction ratio r = 16 is the default.",
         "Inspect and Predict: the *channel gate* bar chart.",
     ),
     Equation(
-        "Element-wise attention: attention maps A", ("SRN", "A3Net"),
-        (r"Z = \mathrm{conv}_{1\times1}^{(C)}\Big(\mathrm{ReLU}\big(\mathrm{conv}_{3\times3}^{(w)}"
-         r"(\mathrm{ReLU}(\mathrm{conv}_{1\times1}^{(w)}(E)))\big)\Big)",
-         r"A_{h,w,c} = \frac{\exp Z_{h,w,c}}{\sum_{h',w'} \exp Z_{h',w',c}}"),
+        "Element-wise attention: attention maps A",
+        ("SRN", "A3Net"),
+        (
+            r"Z = \mathrm{conv}_{1\times1}^{(C)}\Big(\mathrm{ReLU}\big(\mathrm{conv}_{3\times3}^{(w)}"
+            r"(\mathrm{ReLU}(\mathrm{conv}_{1\times1}^{(w)}(E)))\big)\Big)",
+            r"A_{h,w,c} = \frac{\exp Z_{h,w,c}}{\sum_{h',w'} \exp Z_{h',w',c}}",
+        ),
         "E is the channel-attended features (A3Net cascades the modules). The softmax runs over the "
         "positions separately for every class, so each class's map sums to 1: it says *where* to look "
         "for that class. (A softmax over classes would be a different, wrong operation.)",
         "Inspect: row **A** of the per-class grid; Compare: A across runs.",
     ),
     Equation(
-        "Element-wise attention: confidence maps S and the score", ("SRN", "A3Net"),
-        (r"S = \mathrm{conv}_{1\times1}^{(C)}(E) \quad\text{(a linear classifier at every position)}",
-         r"\mathrm{score}_c = \sum_{h,w} A_{h,w,c}\, S_{h,w,c}",
-         r"p^{\mathrm{aux}} = \operatorname{softmax}(\mathrm{score})"),
+        "Element-wise attention: confidence maps S and the score",
+        ("SRN", "A3Net"),
+        (
+            r"S = \mathrm{conv}_{1\times1}^{(C)}(E) \quad\text{(a linear classifier at every position)}",
+            r"\mathrm{score}_c = \sum_{h,w} A_{h,w,c}\, S_{h,w,c}",
+            r"p^{\mathrm{aux}} = \operatorname{softmax}(\mathrm{score})",
+        ),
         "The auxiliary head's logits are the attention-weighted average of the per-position logits. "
         "If A were uniform, score would be global average pooling plus a linear layer and S a class "
         "activation map.",
         "Inspect: rows **S** and **A⊙S**, and the equation panel that recomputes score from the maps.",
     ),
     Equation(
-        "Weighted attention and the mask passed on", ("SRN", "ours"),
-        (r"U = \sigma(S) \odot A",
-         r"M_{h,w} = \frac{\sum_c U_{h,w,c}}{\max_{h',w'} \sum_c U_{h',w',c}}",
-         r"X_{EA} = E \odot (1 + M)\ \text{(residual)},\quad E \odot M\ \text{(gate)},\quad E\ \text{(none)}"),
+        "Weighted attention and the mask passed on",
+        ("SRN", "ours"),
+        (
+            r"U = \sigma(S) \odot A",
+            r"M_{h,w} = \frac{\sum_c U_{h,w,c}}{\max_{h',w'} \sum_c U_{h',w',c}}",
+            r"X_{EA} = E \odot (1 + M)\ \text{(residual)},\quad E \odot M\ \text{(gate)},\quad E\ \text{(none)}",
+        ),
         "U [SRN] keeps attention where the class is also confident. How the branch feeds the main path "
         "(M and the residual form, so a poor early mask cannot erase features) is this project's choice.",
         "Inspect: row **U** and the *mask M* heatmap; Train: the *feature mode* setting.",
     ),
     Equation(
-        "Scale-wise attention", ("ours", "A3Net"),
-        (r"P_k = \mathrm{ReLU}\big(\mathrm{BN}(\mathrm{conv}_{1\times1}^{(D)}(F_k))\big)\ \text{pooled to the last grid}",
-         r"s = \mathrm{GAP}\Big(\sum_k P_k\Big),\qquad w = \operatorname{softmax}_k\big(\mathrm{Dense}(n)(\mathrm{ReLU}(\mathrm{Dense}(D/r)(s)))\big)",
-         r"F = \sum_k w_k P_k"),
+        "Scale-wise attention",
+        ("ours", "A3Net"),
+        (
+            r"P_k = \mathrm{ReLU}\big(\mathrm{BN}(\mathrm{conv}_{1\times1}^{(D)}(F_k))\big)\ \text{pooled to the last grid}",
+            r"s = \mathrm{GAP}\Big(\sum_k P_k\Big),\qquad w = \operatorname{softmax}_k\big(\mathrm{Dense}(n)(\mathrm{ReLU}(\mathrm{Dense}(D/r)(s)))\big)",
+            r"F = \sum_k w_k P_k",
+        ),
         "A3Net names scale-wise attention; the exact form here is ours: a learned, image-dependent "
         "mixture of the backbone stages F_1 … F_n.",
         "Inspect and Predict: the *scale weights* bar chart.",
     ),
     Equation(
-        "Loss", ("A3Net", "ours"),
-        (r"L = \mathrm{CE}_w(p^{\mathrm{main}}, y) + \lambda\, \mathrm{CE}_w\big(\operatorname{softmax}(\mathrm{score}), y\big)",),
+        "Loss",
+        ("A3Net", "ours"),
+        (
+            r"L = \mathrm{CE}_w(p^{\mathrm{main}}, y) + \lambda\, \mathrm{CE}_w\big(\operatorname{softmax}(\mathrm{score}), y\big)",
+        ),
         "CE_w is the cross-entropy weighted per class (inverse class frequency, mean 1). λ lives in a "
         "Keras variable, so it can be changed while the model trains.",
         "Train: the λ setting, the live λ slider and the λ curve.",
     ),
     Equation(
-        "CBAM (for comparison)", ("CBAM",),
+        "CBAM (for comparison)",
+        ("CBAM",),
         (r"X' = X \odot M_c(X),\qquad X'' = X' \odot M_s(X')",),
         "Channel then spatial attention from pooled statistics; offered as a well-known baseline, "
         "not part of A3Net.",
@@ -101,38 +130,54 @@ def badge_markdown(badges) -> str:
     return " ".join(f":{BADGE_COLORS.get(b, 'gray')}-badge[{b}]" for b in badges)
 
 
-def dataflow_dot(*, scale=True, channel=True, cbam=False, element=True) -> str:
+def dataflow_dot(*, scale=True, channel=True, cbam=False, extra=False, element=True) -> str:
     """Graphviz source of the model's data flow; switched-off branches are drawn dashed."""
+
     def node(name, label, on=True, shape="box"):
         style = "rounded,filled" if on else "rounded,dashed"
         fill = "#E8F0FA" if on else "#FFFFFF"
         font = "#000000" if on else "#999999"
         return f'{name} [label="{label}", shape={shape}, style="{style}", fillcolor="{fill}", fontcolor="{font}"];'
 
-    return "\n".join([
-        "digraph TAL {",
-        '  rankdir=LR; bgcolor="transparent"; nodesep=0.2; ranksep=0.25; '
-        'node [fontname="Helvetica", fontsize=13, margin="0.08,0.04"]; '
-        'edge [fontname="Helvetica", fontsize=9, color="#555555"];',
-        "  " + node("img", "image", shape="oval"),
-        "  " + node("bb", "backbone\\nstages"),
-        "  " + node("sc", "scale-wise\\nF = Σ wₖPₖ", scale),
-        "  " + node("ch", "channel-wise\\nX⊙g", channel),
-        "  " + node("cb", "CBAM\\n(comparison)", cbam),
-        "  " + node("el", "element-wise\\nA, S, U, M", element),
-        "  " + node("gap", "GAP →\\nDense(C)"),
-        "  " + node("main", "main\\nhead", shape="oval"),
-        "  " + node("aux", "aux head\\nsoftmax(Σ A⊙S)", element, shape="oval"),
-        "  img -> bb; bb -> sc [label=\"F₁…Fₙ\"]; sc -> ch; ch -> cb; cb -> el; el -> gap [label=\"E⊙(1+M)\"]; gap -> main;",
-        "  el -> aux [label=\"score\"];",
-        "}",
-    ])
+    return "\n".join(
+        [
+            "digraph TAL {",
+            '  rankdir=LR; bgcolor="transparent"; nodesep=0.2; ranksep=0.25; '
+            'node [fontname="Helvetica", fontsize=13, margin="0.08,0.04"]; '
+            'edge [fontname="Helvetica", fontsize=9, color="#555555"];',
+            "  " + node("img", "image", shape="oval"),
+            "  " + node("bb", "backbone\\nstages"),
+            "  " + node("sc", "scale-wise\\nF = Σ wₖPₖ", scale),
+            "  " + node("ch", "channel-wise\\nX⊙g", channel),
+            "  " + node("cb", "CBAM\\n(comparison)", cbam),
+            "  " + node("ex", "extra module\\n(literature)", extra),
+            "  " + node("el", "element-wise\\nA, S, U, M", element),
+            "  " + node("gap", "GAP →\\nDense(C)"),
+            "  " + node("main", "main\\nhead", shape="oval"),
+            "  " + node("aux", "aux head\\nsoftmax(Σ A⊙S)", element, shape="oval"),
+            '  img -> bb; bb -> sc [label="F₁…Fₙ"]; sc -> ch; ch -> cb; cb -> ex; ex -> el; el -> gap [label="E⊙(1+M)"]; gap -> main;',
+            '  el -> aux [label="score"];',
+            "}",
+        ]
+    )
 
 
 WHERE_IN_APP = (
-    ("Train", "Switch branches on and off, set λ, watch the losses, accuracies and λ live; change λ mid-run."),
-    ("Inspect", "For one image: probabilities, the per-class A, S, A⊙S and U grid, the channel gate, scale "
-                "weights and mask M, and score_c = Σ A⊙S with real numbers."),
-    ("Predict", "Drop your own digit images: the 28×28 input the model sees, its prediction and the maps."),
-    ("Compare", "Runs side by side: configuration, accuracy, curves, confusion matrices and the same image's maps."),
+    (
+        "Train",
+        "Switch branches on and off, set λ, watch the losses, accuracies and λ live; change λ mid-run.",
+    ),
+    (
+        "Inspect",
+        "For one image: probabilities, the per-class A, S, A⊙S and U grid, the channel gate, scale "
+        "weights and mask M, and score_c = Σ A⊙S with real numbers.",
+    ),
+    (
+        "Predict",
+        "Drop your own digit images: the 28×28 input the model sees, its prediction and the maps.",
+    ),
+    (
+        "Compare",
+        "Runs side by side: configuration, accuracy, curves, confusion matrices and the same image's maps.",
+    ),
 )

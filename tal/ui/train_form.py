@@ -4,6 +4,7 @@ Widget values live under `train.<field>` keys. Streamlit forgets the state of
 widgets that are not drawn, so the values are also kept in
 `st.session_state[state.FORM]`, which survives visits to other pages.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -34,18 +35,32 @@ def _widget(field: query.Field, *, disabled: bool = False, container=st):
             return container.radio(field.label, field.choices, horizontal=True, **kw)
         return container.selectbox(field.label, field.choices, **kw)
     if field.kind == "str":
-        return container.text_input(field.label, max_chars=80, placeholder="automatic: dataset-branches-seed-time", **kw)
+        return container.text_input(
+            field.label, max_chars=80, placeholder="automatic: dataset-branches-seed-time", **kw
+        )
     if field.name == "aux_weight":
         return container.slider(field.label, float(field.min), float(field.max), step=0.05, **kw)
     if field.kind == "int":
-        return container.number_input(field.label, int(field.min), int(field.max), step=_int_step(field), **kw)
+        return container.number_input(
+            field.label, int(field.min), int(field.max), step=_int_step(field), **kw
+        )
     if field.name == "learning_rate":
-        return container.number_input(field.label, float(field.min), float(field.max), step=1e-4, format="%.5f", **kw)
-    return container.number_input(field.label, float(field.min), float(field.max), step=0.05, format="%.2f", **kw)
+        return container.number_input(
+            field.label, float(field.min), float(field.max), step=1e-4, format="%.5f", **kw
+        )
+    return container.number_input(
+        field.label, float(field.min), float(field.max), step=0.05, format="%.2f", **kw
+    )
 
 
 def _int_step(field) -> int:
-    return {"train_size": 500, "test_size": 500, "batch_size": 16, "element_width": 8, "canvas_size": 4}.get(field.name, 1)
+    return {
+        "train_size": 500,
+        "test_size": 500,
+        "batch_size": 16,
+        "element_width": 8,
+        "canvas_size": 4,
+    }.get(field.name, 1)
 
 
 def render() -> dict:
@@ -62,6 +77,7 @@ def render() -> dict:
     cols = st.columns(4)
     for col, name in zip(cols, ("scale", "channel", "element", "cbam")):
         _widget(spec[name], container=col)
+    _widget(spec["extra_attention"])
     element_on = st.session_state[_key("element")]
     gated = any(st.session_state[_key(n)] for n in ("scale", "channel", "cbam"))
 
@@ -73,7 +89,9 @@ def render() -> dict:
     _widget(spec["feature_mode"], disabled=not element_on, container=c1)
     _widget(spec["backbone"], container=c2)
     if not element_on:
-        st.caption("λ, the element-wise width and the feature mode only matter with element-wise attention on.")
+        st.caption(
+            "λ, the element-wise width and the feature mode only matter with element-wise attention on."
+        )
 
     st.markdown("##### Data")
     c1, c2, c3 = st.columns([2, 1, 1])
@@ -82,7 +100,11 @@ def render() -> dict:
     _widget(spec["test_size"], container=c3)
     c1, c2 = st.columns(2)
     _widget(spec["val_fraction"], container=c1)
-    _widget(spec["canvas_size"], disabled=st.session_state[_key("dataset")] != "translated", container=c2)
+    _widget(
+        spec["canvas_size"],
+        disabled=st.session_state[_key("dataset")] != "translated",
+        container=c2,
+    )
 
     st.markdown("##### Training")
     c1, c2, c3, c4 = st.columns(4)

@@ -4,6 +4,7 @@ The panel is a fragment that re-runs itself every second while this
 session's job is active (`@st.fragment(run_every=…)`): only the panel is
 redrawn, the form keeps its state, and the page never blocks.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import streamlit as st
 
 from tal import viz
 from tal.ui import jobs, query, state
-from tal.ui.guard import show_error
+from tal.ui.guard import page_guard, show_error
 
 POLL_S = 1.0
 _SEEN_ACTIVE = "train_panel_seen_active"  # the last full run saw an active job
@@ -28,19 +29,20 @@ def start() -> None:
     from tal.config import ConfigError
     from tal.ui.train_form import current_values
 
-    values = current_values()
+    from tal.ui.loaders import runs_root
+
     try:
-        model_config, train_config, name = query.to_configs(values)
-    except (ConfigError, ValueError) as exc:
+        model_config, train_config, name = query.to_configs(current_values())
+        job = jobs.TrainingJob(model_config, train_config, name=name, runs_dir=runs_root())
+        st.session_state[state.JOB] = jobs.training_manager().submit(job)
+    except (ConfigError, ValueError) as exc:  # the library's validation message
         st.session_state["train_start_error"] = str(exc)
+        return
+    except Exception as exc:  # noqa: BLE001 - a callback must never raise into Streamlit
+        st.session_state["train_start_error"] = f"Could not start training: {type(exc).__name__}: {exc}"
         return
     st.session_state.pop("train_start_error", None)
     st.session_state[state.FORM_WARNINGS] = []
-    job = jobs.TrainingJob(model_config, train_config, name=name, runs_dir=None)
-    from tal.ui.loaders import runs_root
-
-    job.runs_dir = runs_root()
-    st.session_state[state.JOB] = jobs.training_manager().submit(job)
 
 
 def stop() -> None:
@@ -53,18 +55,39 @@ def buttons() -> None:
     job = current_job()
     active = job is not None and job.active
     c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
-    c1.button("Start training", type="primary", icon=":material/play_arrow:", key="train.start",
-              disabled=active, on_click=start, width="stretch")
-    c2.button("Stop", icon=":material/stop:", key="train.stop", disabled=not active or job.stop_requested,
-              on_click=stop, width="stretch",
-              help="Stops after the current batch; the run is evaluated and saved as 'stopped'.")
+    c1.button(
+        "Start training",
+        type="primary",
+        icon=":material/play_arrow:",
+        key="train.start",
+        disabled=active,
+        on_click=start,
+        width="stretch",
+    )
+    c2.button(
+        "Stop",
+        icon=":material/stop:",
+        key="train.stop",
+        disabled=not active or job.stop_requested,
+        on_click=stop,
+        width="stretch",
+        help="Stops after the current batch; the run is evaluated and saved as 'stopped'.",
+    )
     from tal.ui.train_form import reset
 
-    c4.button("Reset form", key="train.reset", on_click=reset, icon=":material/restart_alt:", width="stretch",
-              help="Back to the default settings.")
+    c4.button(
+        "Reset form",
+        key="train.reset",
+        on_click=reset,
+        icon=":material/restart_alt:",
+        width="stretch",
+        help="Back to the default settings.",
+    )
     if active:
-        c3.caption("A run is in progress for this browser session. You can change the form meanwhile; "
-                   "it applies to the next run.")
+        c3.caption(
+            "A run is in progress for this browser session. You can change the form meanwhile; "
+            "it applies to the next run."
+        )
     if st.session_state.get("train_start_error"):
         st.error(st.session_state["train_start_error"], icon=":material/error:")
 
@@ -81,14 +104,22 @@ def live() -> None:
     job = current_job()
     st.session_state[_SEEN_ACTIVE] = job is not None and job.active
     every = POLL_S if job is not None and job.active else None
-    st.fragment(run_every=every)(_panel)()
+    st.fragment(run_every=every)(_guarded_panel)()
+
+
+def _guarded_panel() -> None:
+    # A fragment re-runs on its own, outside the page's guard: it needs its own.
+    with page_guard("the training panel"):
+        _panel()
 
 
 def _panel() -> None:
     job = current_job()
     if job is None:
-        st.info("Set up a model above and press **Start training**. Progress, curves and λ control appear here.",
-                icon=":material/model_training:")
+        st.info(
+            "Set up a model above and press **Start training**. Progress, curves and λ control appear here.",
+            icon=":material/model_training:",
+        )
         return
     if not job.active and st.session_state.get(_SEEN_ACTIVE):
         st.session_state[_SEEN_ACTIVE] = False
@@ -96,21 +127,34 @@ def _panel() -> None:
     _status(job)
     if job.batches:
         _live_lambda(job)
-        st.plotly_chart(viz.training_curves_figure(list(job.batches), list(job.epochs)), key="train.curves",
-                        config={"displayModeBar": False})
-        st.caption("Losses and training accuracies are running means within each epoch (as Keras reports them); "
-                   "validation accuracy is measured at the end of each epoch.")
+        st.plotly_chart(
+            viz.training_curves_figure(list(job.batches), list(job.epochs)),
+            key="train.curves",
+            config={"displayModeBar": False},
+        )
+        st.caption(
+            "Losses and training accuracies are running means within each epoch (as Keras reports them); "
+            "validation accuracy is measured at the end of each epoch."
+        )
     if not job.active:
         result(job)
+
+
+def _use_synthetic() -> None:
+    st.session_state[state.WIDGET_PREFIX + "dataset"] = "synthetic"
+    st.session_state["train_redraw_form"] = True
 
 
 def _status(job) -> None:
     p = job.latest
     label = job.model_config.label
     if job.status == "queued":
-        st.info(f"**Waiting for a free training slot…** Another session is training "
-                f"(position {max(job.queue_position, 1)} in the queue). Your run ({label}) starts "
-                "automatically when the slot frees; Stop leaves the queue.", icon=":material/hourglass_top:")
+        st.info(
+            f"**Waiting for a free training slot…** Another session is training "
+            f"(position {max(job.queue_position, 1)} in the queue). Your run ({label}) starts "
+            "automatically when the slot frees; Stop leaves the queue.",
+            icon=":material/hourglass_top:",
+        )
         return
     if job.status == "loading":
         st.progress(0.0, text=f"Loading data and building the {label} model…")
@@ -119,8 +163,21 @@ def _status(job) -> None:
         st.info("The queued run was cancelled before it started.", icon=":material/cancel:")
         return
     if job.status == "failed":
-        show_error(job.error or "Training failed.", job.error_details,
-                   hint="If MNIST is missing, choose the synthetic dataset, or provide MNIST as described.")
+        missing_data = job.error_type == "DataNotFoundError"
+        show_error(
+            job.error or "Training failed.",
+            None if missing_data else job.error_details,
+        )
+        if missing_data:
+            st.button(
+                "Use the synthetic dataset instead",
+                key="train.use_synthetic",
+                icon=":material/auto_awesome:",
+                on_click=_use_synthetic,
+                help="Font-rendered digits generated on the fly: no download needed (not MNIST).",
+            )
+        if st.session_state.pop("train_redraw_form", False):
+            st.rerun(scope="app")  # the form lives outside this fragment
         return
     if p is None:
         st.progress(0.0, text="Starting…")
@@ -128,8 +185,10 @@ def _status(job) -> None:
     if job.status == "finishing":
         text = "Evaluating on the test set and saving the run…"
     elif job.status == "training":
-        text = (f"Epoch {p['epoch']}/{p['epochs']} · step {p['step']}/{p['total_steps']} · "
-                f"ETA {_duration(p['eta_s'])} · {p['images_per_s']:.0f} images/s")
+        text = (
+            f"Epoch {p['epoch']}/{p['epochs']} · step {p['step']}/{p['total_steps']} · "
+            f"ETA {_duration(p['eta_s'])} · {p['images_per_s']:.0f} images/s"
+        )
         if job.stop_requested:
             text = "Stopping after this batch…"
     else:
@@ -155,13 +214,21 @@ def _live_lambda(job) -> None:
     def apply():
         job.set_aux_weight(st.session_state[key])
 
-    st.slider("λ while training (applies from the next batch; watch the λ curve)", 0.0, 5.0, step=0.05,
-              key=key, on_change=apply)
+    st.slider(
+        "λ while training (applies from the next batch; watch the λ curve)",
+        0.0,
+        5.0,
+        step=0.05,
+        key=key,
+        on_change=apply,
+    )
 
 
 def run_card(run) -> bytes:
     """config.json and metrics.json of a run, merged into one JSON document."""
-    return json.dumps({"name": run.name, "config": run.config, "metrics": run.metrics}, indent=2).encode()
+    return json.dumps(
+        {"name": run.name, "config": run.config, "metrics": run.metrics}, indent=2
+    ).encode()
 
 
 def result(job) -> None:
@@ -173,9 +240,12 @@ def result(job) -> None:
     run = Run(Path(job.run_path))
     m = job.metrics or {}
     word = "Finished" if job.status == "completed" else "Stopped early"
-    st.success(f"**{word}** — test accuracy **{m.get('test_accuracy', float('nan')):.1%}** on "
-               f"{m.get('test_images', '?')} test images, {m.get('params', 0):,} parameters, trained in "
-               f"{_duration(m.get('training_time_s'))}. Saved as run **{run.name}**.", icon=":material/check_circle:")
+    st.success(
+        f"**{word}** — test accuracy **{m.get('test_accuracy', float('nan')):.1%}** on "
+        f"{m.get('test_images', '?')} test images, {m.get('params', 0):,} parameters, trained in "
+        f"{_duration(m.get('training_time_s'))}. Saved as run **{run.name}**.",
+        icon=":material/check_circle:",
+    )
     st.session_state[state.LAST_SAVED] = str(run.path)
     c1, c2, c3, c4 = st.columns(4)
     try:
@@ -183,12 +253,24 @@ def result(job) -> None:
     except OSError:
         st.warning("The run folder is gone (deleted from disk?).")
         return
-    c1.download_button("Download model.keras", model_bytes, file_name=f"{run.name}.keras",
-                       mime="application/octet-stream", icon=":material/download:", on_click="ignore",
-                       key="train.dl_model")
-    c2.download_button("Download run card (JSON)", run_card(run), file_name=f"{run.name}.json",
-                       mime="application/json", icon=":material/description:", on_click="ignore",
-                       key="train.dl_card")
+    c1.download_button(
+        "Download model.keras",
+        model_bytes,
+        file_name=f"{run.name}.keras",
+        mime="application/octet-stream",
+        icon=":material/download:",
+        on_click="ignore",
+        key="train.dl_model",
+    )
+    c2.download_button(
+        "Download run card (JSON)",
+        run_card(run),
+        file_name=f"{run.name}.json",
+        mime="application/json",
+        icon=":material/description:",
+        on_click="ignore",
+        key="train.dl_card",
+    )
     c3.page_link("pages/inspect.py", label="Inspect its maps", icon=":material/visibility:")
     c4.page_link("pages/compare.py", label="Compare runs", icon=":material/compare:")
     st.session_state[state.SELECTED_RUN] = str(run.path)
