@@ -40,6 +40,19 @@ with guard.page_guard("the overview"):
             st.markdown(eq.text)
             st.caption(f":material/visibility: In the app — {eq.where}")
 
+    st.subheader("Other attention modules, for comparison")
+    st.caption(
+        "Each can be added as the *extra module* on the Train page (alone or with the three branches), "
+        "is compared in `python -m tal ablate --preset zoo`, and shows its maps on Inspect."
+    )
+    for eq in theory.LITERATURE:
+        with st.expander(f"{eq.title}"):
+            st.markdown(theory.badge_markdown(eq.badges))
+            for line in eq.latex:
+                st.latex(line)
+            st.markdown(eq.text)
+            st.caption(f":material/visibility: In the app — {eq.where}")
+
     st.subheader("Where to go next")
     for name, text in theory.WHERE_IN_APP:
         st.page_link(f"pages/{name.lower()}.py", label=f"**{name}** — {text}")

@@ -28,6 +28,8 @@ MAP_STYLES = {
     "U": ("U = σ(S)⊙A: weighted attention", "Magma", False),
     "M": ("M = Σ_c U, rescaled to [0, 1]", "Magma", False),
     "cbam_spatial": ("CBAM spatial gate", "Cividis", False),
+    "spatial": ("spatial attention", "Viridis", False),
+    "query": ("attention of the query", "Viridis", False),
 }
 MAP_LABELS = {"A": "A", "S": "S", "AS": "A⊙S", "U": "U", "M": "M", "cbam_spatial": "gate"}
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
@@ -442,6 +444,19 @@ def single_map_figure(
     )
     fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain", ticks="")
     return _layout(fig, height=height, title=title or label)
+
+
+def mark_cell(fig: go.Figure, cell, side: int, image_shape=None) -> go.Figure:
+    """Mark one feature-grid cell (row, col) with a cross, in the figure's coordinates
+    (upsampled to `image_shape` when the map is drawn over the input)."""
+    row, col = cell
+    scale_y = scale_x = 1.0
+    if image_shape is not None:
+        scale_y, scale_x = image_shape[0] / side, image_shape[1] / side
+    fig.add_trace(go.Scatter(x=[(col + 0.5) * scale_x - 0.5], y=[(row + 0.5) * scale_y - 0.5], mode="markers",
+                             marker=dict(symbol="x", size=12, color="#E45756", line=dict(width=1, color="white")),
+                             hoverinfo="skip", showlegend=False))
+    return fig
 
 
 def matrix_figure(matrix, *, title: str, xlabel: str, ylabel: str, height: int = 300) -> go.Figure:

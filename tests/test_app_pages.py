@@ -318,7 +318,12 @@ def test_inspect_shows_the_extra_literature_module_maps(trained, env, monkeypatc
     at = open_page("pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(zoo.path)).run()
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
-    assert "DANet position attention" in specs and "DANet channel affinity" in specs
+    assert "DANet position attention of the query" in specs and "DANet channel affinity" in specs
+    before = [c.proto.spec for c in at.get("plotly_chart") if "of the query" in c.proto.spec]
+    at.slider(key="inspect.query.row").set_value(0).run()
+    at.slider(key="inspect.query.col").set_value(0).run()
+    after = [c.proto.spec for c in at.get("plotly_chart") if "of the query" in c.proto.spec]
+    assert before != after  # another query position, another attention map
     assert not at.exception
 
 

@@ -21,12 +21,12 @@ ABSENT = {
 
 # Maps of the literature modules (ModelConfig.extra_attention): output key prefix -> (view, title)
 EXTRA_VIEWS = {
-    "sw_weights": ("spatial", "Spatial weights (softmax over positions)"),
-    "ltpa_stage_": ("spatial", "Learn-to-pay-attention, stage {k}"),
-    "danet_position": ("matrix", "DANet position attention"),
-    "danet_channel": ("matrix", "DANet channel affinity"),
-    "nonlocal_attention": ("matrix", "Non-local attention"),
-    "mhsa_heads": ("heads", "Self-attention (mean over heads)"),
+    "sw_weights": ("spatial", "Spatial weights W (one weight per position)"),
+    "ltpa_stage_": ("spatial", "Learn to Pay Attention, stage {k} (softmax over positions)"),
+    "danet_position": ("query", "DANet position attention of the query"),
+    "nonlocal_attention": ("query", "Non-local attention of the query"),
+    "mhsa_heads": ("query", "Self-attention of the query, head {h}"),
+    "danet_channel": ("matrix", "DANet channel affinity (rows sum to 1)"),
 }
 
 
@@ -163,36 +163,60 @@ def attention_maps(
     _extra_maps(outputs, i, image=image, key=key)
 
 
+def _query_picker(side: int, *, key: str) -> tuple[int, int]:
+    """Row and column of the query position on the feature grid (default: the centre)."""
+    st.caption(
+        "Position-to-position attention: pick a **query** cell of the feature grid (✕); the map shows how "
+        "much it attends to every other position (each map sums to 1)."
+    )
+    left, right = st.columns(2)
+    row = left.slider("Query row", 0, side - 1, side // 2, key=f"{key}.query.row")
+    col = right.slider("Query column", 0, side - 1, side // 2, key=f"{key}.query.col")
+    return row, col
+
+
+def _query_maps(name, value, query, side) -> list[tuple[str, np.ndarray]]:
+    """(title suffix, (side, side) map) for one query: one per head for self-attention."""
+    from tal.layers import query_attention
+
+    if value.ndim == 3:  # (heads, N, N)
+        return [(str(h + 1), np.asarray(query_attention(value[None], query, side, side, head=h))[0])
+                for h in range(value.shape[0])]
+    return [("", np.asarray(query_attention(value[None], query, side, side))[0])]
+
+
 def _extra_maps(outputs, i, *, image, key) -> None:
     """Maps of the extra literature module, when the model has one."""
     keys = extra_keys(outputs)
     if not keys:
         return
     st.markdown("**Maps of the extra (literature) module**")
-    cols = st.columns(min(len(keys), 3))
-    for n, name in enumerate(keys):
+    panels = []  # (title, view, value)
+    query = side = None
+    for name in keys:
         prefix = next(p for p in EXTRA_VIEWS if name.startswith(p))
         view, title = EXTRA_VIEWS[prefix]
-        title = title.format(k=name[len(prefix) :])
         value = outputs[name][i]
+        if view == "query":
+            side = int(round(np.sqrt(value.shape[-1])))
+            if query is None:
+                query = _query_picker(side, key=key)
+            for head, grid in _query_maps(name, value, query, side):
+                panels.append((title.format(h=head), "query", grid))
+        else:
+            panels.append((title.format(k=name[len(prefix):]), view, value))
+    cols = st.columns(min(len(panels), 3))
+    for n, (title, view, value) in enumerate(panels):
         with cols[n % len(cols)]:
-            if view == "spatial":
-                fig = viz.single_map_figure(
-                    value,
-                    kind=name,
-                    background=image,
-                    overlay=image is not None,
-                    title=title,
-                    height=260,
-                )
+            if view == "matrix":
+                fig = viz.matrix_figure(value, title=title, xlabel="channel", ylabel="channel")
             else:
-                if view == "heads":
-                    value = value.mean(axis=0)
-                what = "channel" if "channel" in name else "position"
-                fig = viz.matrix_figure(
-                    value, title=title, xlabel=f"key {what}", ylabel=f"query {what}"
-                )
-            st.plotly_chart(fig, key=f"{key}.extra.{name}", config={"displayModeBar": False})
+                fig = viz.single_map_figure(value, kind="query" if view == "query" else "spatial",
+                                            background=image, overlay=image is not None, title=title,
+                                            height=260)
+                if view == "query":
+                    viz.mark_cell(fig, query, side, None if image is None else np.asarray(image).squeeze().shape)
+            st.plotly_chart(fig, key=f"{key}.extra.{n}", config={"displayModeBar": False})
 
 
 def _gates_and_mask(outputs, i, *, image, key) -> None:

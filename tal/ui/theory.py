@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BADGE_COLORS = {"A3Net": "blue", "SRN": "violet", "SE": "green", "CBAM": "orange", "ours": "gray"}
+BADGE_COLORS = {"A3Net": "blue", "SRN": "violet", "SE": "green", "CBAM": "orange", "ours": "gray",
+                "SW": "red", "DANet": "red", "NL": "red", "LTPA": "red", "MHSA": "red"}
 
 REFERENCES = (
     (
@@ -28,6 +29,13 @@ REFERENCES = (
         "CBAM",
         "S. Woo et al., “CBAM: convolutional block attention module”, ECCV 2018, arXiv:1807.06521.",
     ),
+    ("SW", "X. Zhang et al., “It’s written all over your face: full-face appearance-based gaze "
+           "estimation”, CVPR Workshops 2017."),
+    ("DANet", "J. Fu et al., “Dual attention network for scene segmentation”, CVPR 2019."),
+    ("NL", "X. Wang et al., “Non-local neural networks”, CVPR 2018."),
+    ("LTPA", "S. Jetley et al., “Learn to pay attention”, ICLR 2018."),
+    ("MHSA", "A. Vaswani et al., “Attention is all you need”, NeurIPS 2017 (dot-product); "
+             "D. Bahdanau et al., ICLR 2015 (additive); M.-T. Luong et al., EMNLP 2015 (dot)."),
     ("ours", "A choice made in this project where the published text does not specify it."),
 )
 
@@ -96,7 +104,7 @@ EQUATIONS = (
         "Scale-wise attention",
         ("ours", "A3Net"),
         (
-            r"P_k = \mathrm{ReLU}\big(\mathrm{BN}(\mathrm{conv}_{1\times1}^{(D)}(F_k))\big)\ \text{pooled to the last grid}",
+            r"P_k = \mathrm{ReLU}\big(\mathrm{BN}(\mathrm{conv}_{1\times1}^{(D)}(\mathrm{AvgPool}_k(F_k)))\big)\ \text{on the last stage's grid}",
             r"s = \mathrm{GAP}\Big(\sum_k P_k\Big),\qquad w = \operatorname{softmax}_k\big(\mathrm{Dense}(n)(\mathrm{ReLU}(\mathrm{Dense}(D/r)(s)))\big)",
             r"F = \sum_k w_k P_k",
         ),
@@ -121,6 +129,58 @@ EQUATIONS = (
         "Channel then spatial attention from pooled statistics; offered as a well-known baseline, "
         "not part of A3Net.",
         "Inspect: the *CBAM spatial gate* (when a CBAM model is chosen).",
+    ),
+)
+
+
+# Attention modules from the literature, selectable as the "extra module" for comparison.
+LITERATURE = (
+    Equation(
+        "Spatial weights (extra module: spatial_weights)",
+        ("SW", "ours"),
+        (r"W = \mathrm{ReLU}\big(\mathrm{conv}_{1\times1}^{(1)}(\mathrm{ReLU}(\mathrm{conv}_{1\times1}(\cdots X)))\big),"
+         r"\qquad X' = X \odot W",),
+        "A few 1×1 convolutions produce one non-negative weight per position that multiplies every channel "
+        "(full-face gaze estimation). The number of convolutions and their width are ours.",
+        "Inspect: the *spatial weights* map.",
+    ),
+    Equation(
+        "DANet: position and channel attention (extra module: danet)",
+        ("DANet", "ours"),
+        (r"P = \operatorname{softmax}_j(Q_i^\top K_j),\quad X_p = \gamma_p\, V P^\top",
+         r"C = \operatorname{softmax}(\max E - E),\ E = X X^\top,\quad X_c = \gamma_c\, C X",
+         r"X' = X + X_p + X_c"),
+        "Two modules in parallel: every position attends to every other position, and every channel to every "
+        "channel; γ starts at 0 so the block starts as the identity. Summing both onto one residual is ours.",
+        "Inspect: one query position's attention over all positions, and the channel affinity matrix.",
+    ),
+    Equation(
+        "Non-local block, embedded Gaussian (extra module: nonlocal)",
+        ("NL", "ours"),
+        (r"f_{ij} = \operatorname{softmax}_j(\theta(x_i)^\top \phi(x_j)),\qquad z_i = W_z \sum_j f_{ij}\, g(x_j) + x_i",),
+        "Self-attention over all positions with a residual connection. W_z starts at zero (instead of the "
+        "paper's zero-initialised BatchNorm), so the block starts as the identity.",
+        "Inspect: one query position's attention over all positions.",
+    ),
+    Equation(
+        "Learn to Pay Attention (extra module: pay_attention)",
+        ("LTPA", "ours"),
+        (r"c_i^{s} = \langle u, \ell_i^{s} + g \rangle,\quad a^{s} = \operatorname{softmax}_i(c^{s}),\quad "
+         r"g_a^{s} = \sum_i a_i^{s}\, \ell_i^{s}",
+         r"p = \operatorname{softmax}\big(\mathrm{Dense}(C)([g_a^{1}; \dots; g_a^{n}])\big)"),
+        "Every backbone stage is pooled by its own attention map, steered by the global feature g (here the "
+        "average of the final features); the descriptors replace global average pooling.",
+        "Inspect: one attention map per stage.",
+    ),
+    Equation(
+        "Multi-head self-attention over positions (extra module: mhsa)",
+        ("MHSA", "ours"),
+        (r"\alpha_{ij} = \operatorname{softmax}_j\Big(\tfrac{q_i^\top k_j}{\sqrt{d}}\Big)\ \text{(dot)}\quad\text{or}\quad"
+         r"\operatorname{softmax}_j\big(v^\top \tanh(W_q q_i + W_k k_j)\big)\ \text{(additive)}",
+         r"X' = X + \mathrm{MHA}(X + \text{pos})"),
+        "The sequence-attention family applied to the grid of positions, with Keras's MultiHeadAttention "
+        "(dot-product, Luong/Transformer) or an additive (Bahdanau) score; a learned position embedding is ours.",
+        "Inspect: one query position's attention for each head.",
     ),
 )
 
