@@ -12,6 +12,9 @@ st.caption(
 )
 
 with guard.page_guard("the Compare page"):
+    compare.ablation_studies(loaders.runs_root())
+    st.divider()
+    st.subheader("Single runs")
     runs, problems = loaders.list_runs()
     for problem in problems:
         st.warning(problem)
@@ -23,7 +26,7 @@ with guard.page_guard("the Compare page"):
         st.info("Choose at least one run above.", icon=":material/checklist:")
         st.stop()
 
-    st.subheader("Configuration and results")
+    st.markdown("**Configuration and results**")
     st.dataframe(
         tables.run_rows(chosen),
         hide_index=True,

@@ -446,6 +446,42 @@ def single_map_figure(
     return _layout(fig, height=height, title=title or label)
 
 
+def ablation_figure(rows: list[dict], *, height: int = 340) -> go.Figure:
+    """Mean test accuracy per configuration with ±1 std error bars over seeds.
+
+    `rows` are `tal.ablation.summarize` rows. Bars whose difference to the
+    baseline is within seed noise are drawn pale; the baseline's mean is a
+    dashed line.
+    """
+    names = [r["variant"] for r in rows]
+    means = np.array([r["mean_accuracy"] for r in rows], dtype="float64") * 100
+    stds = np.nan_to_num(np.array([r["std_accuracy"] for r in rows], dtype="float64") * 100)
+    colors = []
+    for r in rows:
+        if r["delta_vs_baseline"] is None:
+            colors.append(PALETTE[9])  # the baseline itself
+        elif r["within_noise"] is False:
+            colors.append(PALETTE[0])
+        else:
+            colors.append("#B7C9DE")  # within noise, or not judged (one seed)
+    fig = go.Figure(go.Bar(
+        x=names, y=means, marker_color=colors,
+        error_y=dict(type="data", array=stds, visible=True, color="#333333", thickness=1.2),
+        customdata=np.stack([stds, [r["seeds"] for r in rows]], axis=-1),
+        hovertemplate="%{x}<br>%{y:.2f} ± %{customdata[0]:.2f} % over %{customdata[1]} seeds<extra></extra>",
+    ))
+    baseline = next((r for r in rows if r["delta_vs_baseline"] is None and r["branches"] == "baseline"), None)
+    if baseline is not None:
+        fig.add_hline(y=baseline["mean_accuracy"] * 100, line_dash="dash", line_color="#888888",
+                      annotation_text="baseline", annotation_position="top left")
+    low = float(np.min(means - stds)) if len(means) else 0.0
+    high = float(np.max(means + stds)) if len(means) else 100.0
+    pad = max((high - low) * 0.15, 0.05)
+    fig.update_yaxes(title="test accuracy (%)", range=[max(low - pad, 0), min(high + pad, 100)])
+    fig.update_xaxes(tickangle=-30)
+    return _layout(fig, height=height, showlegend=False)
+
+
 def mark_cell(fig: go.Figure, cell, side: int, image_shape=None) -> go.Figure:
     """Mark one feature-grid cell (row, col) with a cross, in the figure's coordinates
     (upsampled to `image_shape` when the map is drawn over the input)."""

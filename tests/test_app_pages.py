@@ -299,6 +299,25 @@ def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
 # --------------------------------------------------------------------------- Compare
 
 
+def test_compare_shows_an_ablation_summary(env):
+    from tal.ablation import summarize, write_summary
+
+    def rec(variant, branches, seed, acc):
+        return {"variant": variant, "seed": seed, "run": f"{variant}{seed}", "branches": branches,
+                "aux_weight": 0.5, "test_accuracy": acc, "per_class_accuracy": [acc] * 10, "params": 10,
+                "training_time_s": 1.0, "status": "completed"}
+
+    results = [rec("baseline", [], s, a) for s, a in enumerate([0.97, 0.98, 0.99])]
+    results += [rec("scale", ["scale"], s, a) for s, a in enumerate([1.00, 1.01, 1.02])]
+    write_summary("my-study", "branches", summarize(results), results, runs_dir=env)
+    at = open_page("pages/compare.py")
+    assert not at.exception
+    assert "my-study" in at.selectbox(key="compare.study").format_func(at.selectbox(key="compare.study").value)
+    (table,) = [d.value for d in at.dataframe if "verdict" in d.value.columns]
+    assert list(table["verdict"]) == ["baseline", "real"]
+    assert list(table["accuracy (%)"]) == ["98.00 ± 1.00", "101.00 ± 1.00"]
+
+
 def test_compare_two_runs(with_runs):
     full, base = with_runs
     at = open_page("pages/compare.py")

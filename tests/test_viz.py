@@ -184,3 +184,30 @@ def test_viz_is_ui_free():
         n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
     }
     assert imported <= {"__future__", "numpy", "plotly"}
+
+
+def _summary_rows():
+    from tal.ablation import summarize
+
+    def rec(variant, branches, seed, acc):
+        return {"variant": variant, "seed": seed, "run": f"{variant}{seed}", "branches": branches, "aux_weight": 0.5,
+                "test_accuracy": acc, "per_class_accuracy": [acc] * 10, "params": 10, "training_time_s": 1.0,
+                "status": "completed"}
+
+    results = [rec("baseline", [], s, a) for s, a in enumerate([0.97, 0.98, 0.99])]
+    results += [rec("scale", ["scale"], s, a) for s, a in enumerate([1.00, 1.01, 1.02])]
+    results += [rec("element", ["element"], s, a) for s, a in enumerate([0.99, 1.00, 1.01])]
+    return summarize(results)
+
+
+def test_ablation_figure_has_std_error_bars_and_marks_noise():
+    from tal import viz
+
+    fig = viz.ablation_figure(_summary_rows())
+    bar = fig.data[0]
+    assert list(bar.x) == ["baseline", "scale", "element"]
+    np.testing.assert_allclose(bar.y, [98.0, 101.0, 100.0])
+    np.testing.assert_allclose(bar.error_y.array, [1.0, 1.0, 1.0])
+    colors = list(bar.marker.color)
+    assert colors[1] != colors[2]  # "scale" is a real difference, "element" is within noise
+    assert any(shape.line.dash == "dash" for shape in fig.layout.shapes)  # the baseline line

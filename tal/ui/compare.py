@@ -5,7 +5,33 @@ from __future__ import annotations
 import streamlit as st
 
 from tal import viz
-from tal.ui import loaders, pickers
+from tal.ui import loaders, pickers, tables
+
+
+def ablation_studies(root, *, key: str = "compare.study") -> None:
+    """Saved ablation summaries: mean ± std per configuration and the seed-noise verdict."""
+    from tal.ablation import list_studies
+
+    studies = list_studies(root)
+    st.subheader("Ablation studies")
+    if not studies:
+        st.caption(
+            "No ablation study yet. `python -m tal ablate --preset branches --seeds 3` trains every subset of the "
+            "branches over three seeds; its summary appears here with error bars."
+        )
+        return
+    labels = {s["path"]: f"{s['study']} · {s['preset']} · {sum(r['seeds'] for r in s['rows'])} runs" for s in studies}
+    path = st.selectbox("Study", list(labels), format_func=labels.get, key=key,
+                        help="Summaries written by `python -m tal ablate`, newest first.")
+    study = next(s for s in studies if s["path"] == path)
+    rows = study["rows"]
+    st.plotly_chart(viz.ablation_figure(rows), key=f"{key}.figure", config={"displayModeBar": False})
+    st.dataframe(tables.ablation_rows(rows), hide_index=True, key=f"{key}.table")
+    st.caption(
+        "Error bars: ±1 standard deviation over seeds. Δ is the difference of the means to the baseline; "
+        "**within noise** means Welch's 95 % interval for Δ contains 0 — the seeds disagree more than the "
+        "configurations do (pale bars). One seed per configuration cannot judge noise."
+    )
 
 
 def choose_runs(runs: list, *, key: str = "compare.runs") -> list:

@@ -45,3 +45,22 @@ def per_class_rows(runs, class_names=None) -> list[dict]:
         row.update({f"class {n}": _num(v, 3) for n, v in zip(names, per_class)})
         rows.append(row)
     return rows
+
+
+def ablation_rows(rows) -> list[dict]:
+    """`tal.ablation.summarize` rows as a readable table."""
+    verdict = {True: "within noise", False: "real", None: "—"}
+    out = []
+    for r in rows:
+        std = "" if r["seeds"] < 2 else f" ± {100 * r['std_accuracy']:.2f}"
+        delta = r["delta_vs_baseline"]
+        out.append({
+            "configuration": r["variant"],
+            "seeds": r["seeds"],
+            "accuracy (%)": f"{100 * r['mean_accuracy']:.2f}{std}",
+            "Δ vs baseline (pp)": "" if delta is None else f"{100 * delta:+.2f}",
+            "verdict": "baseline" if delta is None else verdict[r["within_noise"]],
+            "params": r["params"],
+            "training time (s)": round(r["mean_training_time_s"], 1),
+        })
+    return out
