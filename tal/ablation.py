@@ -315,13 +315,20 @@ def write_summary(study: str, preset: str, rows: list[dict], results: list[dict]
     return folder
 
 
-def list_studies(runs_dir=None) -> list[dict]:
-    """Saved ablation summaries, newest first."""
+def list_studies(runs_dir=None, *, include_shipped: bool = False) -> list[dict]:
+    """Saved ablation summaries, newest first; with `include_shipped`, then the
+    studies shipped in `models/_ablations` (marked `"shipped": True`)."""
+    from tal.registry import SHIPPED_DIR, default_root
+
+    studies = _read_studies((Path(runs_dir) if runs_dir is not None else default_root()) / ABLATIONS_DIR)
+    if include_shipped:
+        studies += [{**s, "shipped": True} for s in _read_studies(SHIPPED_DIR / ABLATIONS_DIR)]
+    return studies
+
+
+def _read_studies(folder: Path) -> list[dict]:
     import json
 
-    from tal.registry import default_root
-
-    folder = (Path(runs_dir) if runs_dir is not None else default_root()) / ABLATIONS_DIR
     if not folder.is_dir():
         return []
     studies = []

@@ -52,7 +52,8 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_incomplete_folders_are_not_runs(tmp_path):
+def test_incomplete_folders_are_not_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "SHIPPED_DIR", tmp_path / "no-shipped-models")
     (tmp_path / "manual").mkdir()
     (tmp_path / "manual" / "config.json").write_text("{}")
     (tmp_path / ".staging-x-123").mkdir()

@@ -12,7 +12,7 @@ def ablation_studies(root, *, key: str = "compare.study") -> None:
     """Saved ablation summaries: mean ± std per configuration and the seed-noise verdict."""
     from tal.ablation import list_studies
 
-    studies = list_studies(root)
+    studies = list_studies(root, include_shipped=True)
     st.subheader("Ablation studies")
     if not studies:
         st.caption(
@@ -20,7 +20,8 @@ def ablation_studies(root, *, key: str = "compare.study") -> None:
             "branches over three seeds; its summary appears here with error bars."
         )
         return
-    labels = {s["path"]: f"{s['study']} · {s['preset']} · {sum(r['seeds'] for r in s['rows'])} runs" for s in studies}
+    labels = {s["path"]: f"{s['study']} · {s['preset']} · {sum(r['seeds'] for r in s['rows'])} runs"
+              + (" · shipped" if s.get("shipped") else "") for s in studies}
     path = st.selectbox("Study", list(labels), format_func=labels.get, key=key,
                         help="Summaries written by `python -m tal ablate`, newest first.")
     study = next(s for s in studies if s["path"] == path)
