@@ -15,12 +15,7 @@ with guard.page_guard("the Compare page"):
     compare.ablation_studies(loaders.runs_root())
     st.divider()
     st.subheader("Single runs")
-    runs, problems = loaders.list_runs()
-    for problem in problems:
-        st.warning(problem)
-    if not runs:
-        pickers.no_runs_message()
-        st.stop()
+    runs = pickers.runs_or_stop()
     chosen = compare.choose_runs(runs)
     if not chosen:
         st.info("Choose at least one run above.", icon=":material/checklist:")

@@ -15,12 +15,7 @@ st.caption(
 )
 
 with guard.page_guard("the Inspect page"):
-    runs, problems = loaders.list_runs()
-    for problem in problems:
-        st.warning(problem)
-    if not runs:
-        pickers.no_runs_message()
-        st.stop()
+    runs = pickers.runs_or_stop()
     run = pickers.run_picker(runs, key="inspect.run")
     model = loaders.load_model_or_stop(run)
     side = run.model_config.input_shape[0]

@@ -16,12 +16,7 @@ st.caption(
 )
 
 with guard.page_guard("the Predict page"):
-    runs, problems = loaders.list_runs()
-    for problem in problems:
-        st.warning(problem)
-    if not runs:
-        pickers.no_runs_message()
-        st.stop()
+    runs = pickers.runs_or_stop()
     run = pickers.run_picker(runs, key="predict.run")
     files = st.file_uploader(
         "Digit images",

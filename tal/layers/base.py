@@ -37,3 +37,19 @@ def check_positive_int(name: str, value) -> None:
 def hidden_units(channels: int, reduction_ratio: int, min_hidden: int) -> int:
     """Width of a squeeze bottleneck: `max(channels // r, min_hidden)` (SE paper §3.2)."""
     return max(channels // reduction_ratio, min_hidden)
+
+
+def feature_map_shape(layer, input_shape, *, static_grid: bool = False) -> tuple:
+    """`(batch, height, width, channels)` of a feature-map input, with the house-style errors.
+
+    `static_grid` layers (softmax over positions, position-to-position
+    attention) need the height and width when they are built.
+    """
+    if len(input_shape) != 4:
+        raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
+    batch, height, width, channels = input_shape
+    if static_grid and (height is None or width is None):
+        raise ValueError(
+            f"{type(layer).__name__} needs a static height and width. Received: input_shape={input_shape}"
+        )
+    return batch, height, width, channels

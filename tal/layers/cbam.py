@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_positive_int, hidden_units
+from tal.layers.base import AttentionLayer, check_positive_int, feature_map_shape, hidden_units
 
 
 @keras.saving.register_keras_serializable(package="tal")
@@ -45,9 +45,7 @@ class CBAM(AttentionLayer):
         self.kernel_size = kernel_size
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
-        batch, height, width, channels = input_shape
+        batch, height, width, channels = feature_map_shape(self, input_shape)
         hidden = hidden_units(channels, self.reduction_ratio, self.min_hidden)
         self.mlp_hidden = layers.Dense(hidden, activation="relu", name="mlp_hidden")
         self.mlp_out = layers.Dense(channels, name="mlp_out")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_positive_int, hidden_units
+from tal.layers.base import AttentionLayer, check_positive_int, feature_map_shape, hidden_units
 
 
 @keras.saving.register_keras_serializable(package="tal")
@@ -44,9 +44,7 @@ class ChannelAttention(AttentionLayer):
         self.min_hidden = min_hidden
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
-        channels = input_shape[-1]
+        channels = feature_map_shape(self, input_shape)[-1]
         hidden = hidden_units(channels, self.reduction_ratio, self.min_hidden)
         self.squeeze = layers.Dense(hidden, activation="relu", name="squeeze")
         self.excite = layers.Dense(channels, activation="sigmoid", name="excite")

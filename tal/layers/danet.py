@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_choice, check_positive_int
+from tal.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
 
 CHANNEL_SOFTMAX = ("max_minus", "plain")
 
@@ -110,11 +110,7 @@ class DANet(AttentionLayer):
         self.channel_softmax = channel_softmax
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
-        if input_shape[1] is None or input_shape[2] is None:
-            raise ValueError(f"DANet needs a static height and width. Received: input_shape={input_shape}")
-        channels = input_shape[-1]
+        channels = feature_map_shape(self, input_shape, static_grid=True)[-1]
         inner = max(channels // self.reduction_ratio, 1)
         self.query = layers.Conv2D(inner, 1, name="query")
         self.key = layers.Conv2D(inner, 1, name="key")

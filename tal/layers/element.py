@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_choice, check_positive_int
+from tal.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
 
 FEATURE_MODES = ("residual", "gate", "none")
 
@@ -74,11 +74,7 @@ class ElementWiseAttention(AttentionLayer):
         self.feature_mode = feature_mode
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
-        batch, height, width, channels = input_shape
-        if height is None or width is None:
-            raise ValueError("ElementWiseAttention needs a static height and width for the spatial softmax.")
+        batch, height, width, channels = feature_map_shape(self, input_shape, static_grid=True)
         self.estimator_in = layers.Conv2D(self.width, 1, activation="relu", name="estimator_in")
         self.estimator_mid = layers.Conv2D(
             self.width, 3, padding="same", activation="relu", name="estimator_mid"

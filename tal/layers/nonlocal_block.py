@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_positive_int
+from tal.layers.base import AttentionLayer, check_positive_int, feature_map_shape
 
 
 @keras.saving.register_keras_serializable(package="tal")
@@ -53,13 +53,7 @@ class NonLocalBlock(AttentionLayer):
         self.inner_dim = inner_dim
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
-        batch, height, width, channels = input_shape
-        if height is None or width is None:
-            raise ValueError(
-                f"NonLocalBlock needs a static height and width. Received: input_shape={input_shape}"
-            )
+        batch, height, width, channels = feature_map_shape(self, input_shape, static_grid=True)
         inner = self.inner_dim or max(channels // 2, 1)
         self.theta = layers.Conv2D(inner, 1, name="theta")
         self.phi = layers.Conv2D(inner, 1, name="phi")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 from keras import initializers, layers, ops
 
-from tal.layers.base import AttentionLayer, check_choice, check_positive_int
+from tal.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
 
 SCORES = ("dot", "additive")
 
@@ -71,13 +71,7 @@ class PositionSelfAttention(AttentionLayer):
         self.positional_embedding = positional_embedding
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
-        batch, height, width, channels = input_shape
-        if height is None or width is None:
-            raise ValueError(
-                f"PositionSelfAttention needs a static height and width. Received: input_shape={input_shape}"
-            )
+        batch, height, width, channels = feature_map_shape(self, input_shape, static_grid=True)
         tokens = (batch, height * width, channels)
         if self.positional_embedding:
             self.position_embedding = self.add_weight(

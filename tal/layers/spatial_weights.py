@@ -24,7 +24,7 @@ from __future__ import annotations
 import keras
 from keras import initializers, layers, ops
 
-from tal.layers.base import AttentionLayer, check_positive_int
+from tal.layers.base import AttentionLayer, check_positive_int, feature_map_shape
 
 
 @keras.saving.register_keras_serializable(package="tal")
@@ -66,9 +66,7 @@ class SpatialWeights(AttentionLayer):
         self.normalize_gradient = normalize_gradient
 
     def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"Expected input of rank 4 (B, H, W, K). Received: input_shape={input_shape}")
-        batch, height, width, channels = input_shape
+        batch, height, width, channels = feature_map_shape(self, input_shape)
         hidden = self.width or channels
         self.convs = []
         shape = input_shape

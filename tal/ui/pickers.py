@@ -32,6 +32,20 @@ def no_runs_message() -> None:
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 
+def runs_or_stop() -> list:
+    """Every run (trained and shipped); shows listing problems, and stops the page
+    with the call to action when there is none."""
+    from tal.ui import loaders
+
+    runs, problems = loaders.list_runs()
+    for problem in problems:
+        st.warning(problem)
+    if not runs:
+        no_runs_message()
+        st.stop()
+    return runs
+
+
 def run_picker(runs: list, *, key: str, label: str = "Model run"):
     """Select one run; the choice is shared between pages of this session."""
     options = [str(r.path) for r in runs]
