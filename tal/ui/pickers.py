@@ -51,8 +51,11 @@ def run_picker(runs: list, *, key: str, label: str = "Model run"):
     options = [str(r.path) for r in runs]
     by_path = {str(r.path): r for r in runs}
     current = st.session_state.get(state.SELECTED_RUN)
-    if current not in options:  # first visit: the newest run that has attention maps to show
-        current = next((str(r.path) for r in runs if r.model_config.element), options[0])
+    if current not in options:  # first visit: the newest trained run with maps, else the fullest demo
+        trained = [r for r in runs if not r.shipped and r.model_config.element]
+        shipped = sorted((r for r in runs if r.shipped and r.model_config.element),
+                         key=lambda r: (r.model_config.input_shape[0] != 28, -len(r.model_config.branches)))
+        current = str((trained or shipped or runs)[0].path)
     index = options.index(current)
     choice = st.selectbox(
         label,
