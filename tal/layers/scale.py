@@ -90,11 +90,10 @@ class ScaleAttention(AttentionLayer):
             projected.append(proj(feature))
         normed = ops.relu(self.norm(ops.concatenate(projected, axis=-1), training=training))
         _, height, width, _ = normed.shape
-        stacked = ops.reshape(normed, (-1, height, width, len(x), self.dim))
-        stacked = ops.transpose(stacked, (0, 3, 1, 2, 4))  # (B, n, H, W, D)
-        summary = ops.mean(ops.sum(stacked, axis=1), axis=(1, 2))
+        stacked = ops.reshape(normed, (-1, height, width, len(x), self.dim))  # (B, H, W, n, D)
+        summary = ops.mean(ops.sum(stacked, axis=3), axis=(1, 2))
         weights = ops.softmax(self.logits(self.squeeze(summary)), axis=-1)
-        out = ops.sum(stacked * weights[:, :, None, None, None], axis=1)
+        out = ops.sum(stacked * weights[:, None, None, :, None], axis=3)
         if return_attention_maps:
             return out, {"weights": weights}
         return out
