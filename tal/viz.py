@@ -584,23 +584,16 @@ def training_curves_figure(batches: list, epochs: list = (), *, height: int = 30
         subplot_titles=("Loss (running mean per epoch)", "Accuracy", "λ (aux loss weight)"),
         horizontal_spacing=0.07,
     )
-    for key, name, color in (
-        ("main_loss", "main loss", PALETTE[0]),
-        ("aux_loss", "aux loss", PALETTE[1]),
+    for key, name, color, col in (
+        ("main_loss", "main loss", PALETTE[0], 1),
+        ("aux_loss", "aux loss", PALETTE[1], 1),
+        ("accuracy", "train accuracy (main)", PALETTE[0], 2),
+        ("aux_accuracy", "train accuracy (aux)", PALETTE[1], 2),
     ):
         xs, ys = _series(rows, key)
         if xs:
             fig.add_scatter(
-                x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=1
-            )
-    for key, name, color in (
-        ("accuracy", "train accuracy (main)", PALETTE[0]),
-        ("aux_accuracy", "train accuracy (aux)", PALETTE[1]),
-    ):
-        xs, ys = _series(rows, key)
-        if xs:
-            fig.add_scatter(
-                x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=2
+                x=xs, y=ys, mode="lines", name=name, line=dict(color=color), row=1, col=col
             )
     xs, ys = _series(ends, "val_accuracy")
     if xs:
