@@ -86,7 +86,7 @@ class KerasBridge(keras.callbacks.Callback):
         self.batch_history: list[dict] = []
         self.epoch_history: list[dict] = []
         self.stopped = False
-        self._train_time = 0.0
+        self.train_time = 0.0  # seconds inside training batches (no validation, no callbacks' own work)
         self._batch_start = None
         self._start = None
 
@@ -116,7 +116,7 @@ class KerasBridge(keras.callbacks.Callback):
         self._batch_start = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
-        self._train_time += time.perf_counter() - self._batch_start
+        self.train_time += time.perf_counter() - self._batch_start
         self.step += 1
         progress = self._progress(batch + 1, logs or {})
         if self.step == 1 or self.step % self._sample_every == 0 or batch + 1 == self.batches:
@@ -133,7 +133,7 @@ class KerasBridge(keras.callbacks.Callback):
 
     def _progress(self, batch, logs) -> Progress:
         total = self.epochs * self.batches
-        per_step = self._train_time / max(self.step, 1)
+        per_step = self.train_time / max(self.step, 1)
         aux_loss = _float(logs, "aux_loss")
         return Progress(
             epoch=self.epoch,

@@ -174,7 +174,3 @@ def build_probe(model: keras.Model) -> ProbeModel:
     `score` — whichever the model's branches provide.
     """
     return ProbeModel(model)
-
-
-def count_params(model: keras.Model) -> int:
-    return int(model.count_params())

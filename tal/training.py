@@ -251,7 +251,7 @@ def train(
         total_time_s=round(time.perf_counter() - started, 3),
         epochs_completed=len(bridge.epoch_history),
         steps_completed=bridge.step,
-        images_per_s=round(bridge.step * train_config.batch_size / max(bridge._train_time, 1e-9), 1),
+        images_per_s=round(bridge.step * train_config.batch_size / max(bridge.train_time, 1e-9), 1),
         final_aux_weight=float(aux_weight.numpy()),
         branches=list(model_config.branches),
         label=model_config.label,
