@@ -48,6 +48,11 @@ PALETTE = (
 )
 
 
+def _gray_image(z, **kwargs) -> go.Heatmap:
+    """The input image as a heatmap: black 0 to white 1, no colour bar."""
+    return go.Heatmap(z=z, colorscale=GRAY, zmin=0, zmax=1, showscale=False, **kwargs)
+
+
 def _layout(fig: go.Figure, *, height: int, title: str | None = None, **kw) -> go.Figure:
     fig.update_layout(
         height=height,
@@ -148,16 +153,7 @@ def image_figure(image, *, title: str | None = None, height: int = 260, boxes=No
     `boxes`: optional `(y0, x0, y1, x1)` ink box drawn as a rectangle.
     """
     img = np.asarray(image, dtype="float32").squeeze()
-    fig = go.Figure(
-        go.Heatmap(
-            z=img,
-            colorscale=GRAY,
-            zmin=0,
-            zmax=1,
-            showscale=False,
-            hovertemplate="row %{y}, col %{x}<br>value %{z:.2f}<extra></extra>",
-        )
-    )
+    fig = go.Figure(_gray_image(img, hovertemplate="row %{y}, col %{x}<br>value %{z:.2f}<extra></extra>"))
     if boxes is not None:
         y0, x0, y1, x1 = (float(v) for v in boxes)
         if y1 > y0 and x1 > x0:
@@ -310,16 +306,7 @@ def map_grid_figure(
         top = 1 - (r - 1) * (height + spacing)
         if use_overlay:
             data.append(
-                go.Heatmap(
-                    z=background_tile,
-                    colorscale=GRAY,
-                    zmin=0,
-                    zmax=1,
-                    showscale=False,
-                    hoverinfo="skip",
-                    xaxis=xa,
-                    yaxis=ya,
-                )
+                _gray_image(background_tile, hoverinfo="skip", xaxis=xa, yaxis=ya)
             )
             z = tile(upsample(values, H, W), gap)
         else:
@@ -425,7 +412,7 @@ def single_map_figure(
     if overlay and background is not None:
         bg = np.asarray(background, dtype="float32").squeeze()
         fig.add_trace(
-            go.Heatmap(z=bg, colorscale=GRAY, zmin=0, zmax=1, showscale=False, hoverinfo="skip")
+            _gray_image(bg, hoverinfo="skip")
         )
         z = upsample(z, *bg.shape)
     fig.add_trace(
