@@ -12,6 +12,11 @@ and reused in notebooks. Conventions:
 * Grids are drawn as one heatmap per map type with the classes tiled side by
   side (NaN gaps between tiles): one trace per row renders far faster in the
   browser than one subplot per class.
+* Figures redrawn on every Inspect / Predict update have fixed margins
+  (`margin.autoexpand=False`) and colour bars with few ticks. Streamlit mounts a
+  new chart whenever a figure changes, and Plotly's automatic margins measure
+  and redraw every colour bar, legend and tick label until the margins settle:
+  that was more than half of a grid's drawing time in the browser.
 """
 
 from __future__ import annotations
@@ -53,14 +58,25 @@ def _gray_image(z, **kwargs) -> go.Heatmap:
     return go.Heatmap(z=z, colorscale=GRAY, zmin=0, zmax=1, showscale=False, **kwargs)
 
 
-def _layout(fig: go.Figure, *, height: int, title: str | None = None, **kw) -> go.Figure:
+def _layout(
+    fig: go.Figure, *, height: int, title: str | None = None, margin: dict | None = None, **kw
+) -> go.Figure:
+    """Height, title and margins. `margin` (l, r, t, b in px) fixes the margins:
+    no automatic expansion, so the figure draws in one pass (see the module notes)."""
+    fixed = margin is not None
+    margin = dict(dict(l=10, r=10, t=40 if title else 10, b=10), **(margin or {}))
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        margin=dict(margin, autoexpand=not fixed),
         title=dict(text=title, x=0, font=dict(size=14)) if title else None,
         **kw,
     )
     return fig
+
+
+def _colorbar(**kw) -> dict:
+    """A slim colour bar with few ticks (each tick label is measured when drawn)."""
+    return dict(thickness=10, nticks=4, **kw)
 
 
 def class_labels(num_classes: int, class_names=None) -> list[str]:
@@ -169,7 +185,7 @@ def image_figure(image, *, title: str | None = None, height: int = 260, boxes=No
         autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, ticks=""
     )
     fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain", ticks="")
-    return _layout(fig, height=height, title=title)
+    return _layout(fig, height=height, title=title, margin={})
 
 
 def probability_figure(
@@ -209,15 +225,16 @@ def probability_figure(
             yref="y",
             font=dict(size=11, color="#54A24B"),
         )
-    fig.update_yaxes(range=[0, 1.1], title="probability")
+    fig.update_yaxes(range=[0, 1.1], title="probability", tickvals=[0, 0.5, 1])
     fig.update_xaxes(title="class", type="category")
     return _layout(
         fig,
         height=height,
         title=title,
+        margin=dict(l=55, r=10, t=40, b=45),
         barmode="group",
         showlegend=aux is not None,
-        legend=dict(orientation="h", y=-0.3),
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
     )
 
 
@@ -239,8 +256,8 @@ def bar_figure(
         go.Bar(x=x, y=v, marker_color=color, hovertemplate="%{x}: %{y:.3f}<extra></extra>")
     )
     fig.update_xaxes(title=xlabel, type="category" if labels is not None else "-")
-    fig.update_yaxes(title=ylabel, range=yrange)
-    return _layout(fig, height=height, title=title)
+    fig.update_yaxes(title=ylabel, range=yrange, nticks=4)
+    return _layout(fig, height=height, title=title, margin=dict(l=55, r=10, t=40, b=45))
 
 
 # --------------------------------------------------------------------------- attention maps
@@ -328,10 +345,9 @@ def map_grid_figure(
             colorscale=scale,
             cmin=lo,
             cmax=hi,
-            colorbar=dict(
+            colorbar=_colorbar(
                 y=top - height / 2,
                 len=0.85 / n,
-                thickness=10,
                 title=dict(text=MAP_LABELS.get(kind, kind), side="right"),
             ),
         )
@@ -389,8 +405,9 @@ def map_grid_figure(
             layout,
             annotations=annotations,
             shapes=shapes,
-            height=row_height * n + 30,
-            margin=dict(l=92, r=10, t=6, b=6),
+            height=row_height * n + 40,
+            # fixed: the row labels on the left, colour bars on the right, class labels below
+            margin=dict(l=92, r=85, t=6, b=22, autoexpand=False),
         ),
     )
 
@@ -422,7 +439,7 @@ def single_map_figure(
             zmin=lo,
             zmax=hi,
             opacity=0.6 if overlay and background is not None else 1.0,
-            colorbar=dict(thickness=10),
+            colorbar=_colorbar(),
             hovertemplate=f"row %{{y}}, col %{{x}}<br>{kind} = %{{z:.4g}}<extra></extra>",
         )
     )
@@ -430,7 +447,7 @@ def single_map_figure(
         autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, ticks=""
     )
     fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain", ticks="")
-    return _layout(fig, height=height, title=title or label)
+    return _layout(fig, height=height, title=title or label, margin=dict(r=70))
 
 
 def ablation_figure(rows: list[dict], *, height: int = 340) -> go.Figure:

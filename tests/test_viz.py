@@ -211,3 +211,30 @@ def test_ablation_figure_has_std_error_bars_and_marks_noise():
     colors = list(bar.marker.color)
     assert colors[1] != colors[2]  # "scale" is a real difference, "element" is within noise
     assert any(shape.line.dash == "dash" for shape in fig.layout.shapes)  # the baseline line
+
+
+def test_figures_redrawn_per_image_have_fixed_margins_and_few_colour_bar_ticks():
+    """Plotly's automatic margins re-measure and redraw every colour bar and tick
+    label until they settle: over half of a grid's drawing time in the browser."""
+    m = maps()
+    image = np.zeros((28, 28), dtype="float32")
+    figures = [
+        viz.map_grid_figure(m),
+        viz.map_grid_figure(m, background=image, overlay=True),
+        viz.image_figure(image),
+        viz.probability_figure(np.full(10, 0.1), aux=np.full(10, 0.1)),
+        viz.bar_figure(np.ones(64) / 2, title="gate", xlabel="channel", ylabel="g"),
+        viz.single_map_figure(m["A"][..., 0], kind="A", background=image, overlay=True),
+    ]
+    for fig in figures:
+        assert fig.layout.margin.autoexpand is False
+    grid = figures[0]
+    assert all(grid.layout[f"coloraxis{s}"].colorbar.nticks <= 4 for s in ("", "2", "3", "4"))
+    # the right margin leaves room for the colour bars and their titles
+    assert grid.layout.margin.r >= 80
+    assert figures[-1].data[-1].colorbar.nticks <= 4
+
+
+def test_other_figures_keep_automatic_margins():
+    fig = viz.matrix_figure(np.eye(4), title="m", xlabel="x", ylabel="y")
+    assert fig.layout.margin.autoexpand is not False
