@@ -7,12 +7,13 @@ helpers in `tal/ui/`.
 
 import streamlit as st
 
-from tal.ui import guard, loaders, router, sidebar
+from tal.ui import guard, loaders, router, sidebar, streamlit_fixes
 
 st.set_page_config(
     page_title="TAL explorer", page_icon=":material/center_focus_strong:", layout="wide"
 )
 router.mark_app_run()
+streamlit_fixes.install()  # no Keras clear_session() after each run (DESIGN §4)
 page = st.navigation(router.pages())
 loaders.warm_up()  # import TensorFlow in the background while the first page is read
 with guard.page_guard("the sidebar"):

@@ -184,14 +184,21 @@ def mnist_status() -> tuple[bool, str]:
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
     """Import TensorFlow/Keras in the background once per server, so the first
-    Inspect or Train click does not wait for it."""
+    Inspect or Train click does not wait for it; then freeze those objects out
+    of the garbage collector's full passes (see `tal.ui.streamlit_fixes`)."""
 
     def _import():
         try:
+            import plotly.graph_objects  # noqa: F401
+
             import tal.inspection  # noqa: F401
             import tal.registry  # noqa: F401
             import tal.training  # noqa: F401
             import tal.ui.progress  # noqa: F401
+            import tal.viz  # noqa: F401
+            from tal.ui import streamlit_fixes
+
+            streamlit_fixes.freeze_imported()  # later full collections skip all of the above
         except Exception:  # noqa: BLE001 - warming up is best effort
             pass
 
