@@ -49,6 +49,14 @@ def run_ms() -> float:
     return (time.perf_counter() - st.session_state.get(_STARTED, time.perf_counter())) * 1000
 
 
+def fragment_rerun() -> bool:
+    """True while only a fragment re-runs (app.py and the rest of the page did not run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
 def ensure_app_ran() -> None:
     """Called first by every page: rerun through app.py if this run bypassed it."""
     if st.session_state.pop(_MARK, False):

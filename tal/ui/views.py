@@ -1,0 +1,137 @@
+"""The image views of Inspect and Predict, each a fragment.
+
+Choosing another image (or uploading files) re-runs only the view: the
+sidebar, the run picker and the page around it are neither recomputed on the
+server nor redrawn in the browser. A change of run still re-runs the whole
+page, which hands the view its new model. A fragment re-runs outside the
+page's guard, so each view has its own.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from tal.ui import maps, pickers, router
+from tal.ui.guard import page_guard, show_error
+
+
+def timing_caption(parts: str, started: float) -> None:
+    """'… · page computed in N ms · whole script run M ms (server side)'; on a
+    fragment re-run the script run is this view alone."""
+    view_ms = (time.perf_counter() - started) * 1000
+    if router.fragment_rerun():
+        run = f"only this view re-ran: {view_ms:.0f} ms"
+    else:
+        run = f"whole script run {router.run_ms():.0f} ms"
+    st.caption(f":material/timer: {parts} · page computed in {view_ms:.0f} ms · {run} (server side)")
+
+
+def inspect_view(run, model, test, *, key: str = "inspect") -> None:
+    """Image picker, prediction, attention maps and equation for one model (a fragment)."""
+    st.fragment(_guarded_inspect)(run, model, test, key)
+
+
+def _guarded_inspect(run, model, test, key) -> None:
+    with page_guard("the Inspect page"):
+        _inspect(run, model, test, key)
+
+
+def _inspect(run, model, test, key) -> None:
+    import tal
+    from tal.ui import loaders
+
+    side = run.model_config.input_shape[0]
+    data_config = loaders.data_config_of(run)
+    choice = pickers.test_image_picker(
+        test, lambda: loaders.test_predictions(run, data_config), key=key, upload_size=side
+    )
+    if choice is None:
+        return
+    started = time.perf_counter()
+    outputs = tal.inspect(model, choice.image, prediction=run.model_config.prediction)
+    forward_ms = (time.perf_counter() - started) * 1000
+    for note in choice.notes:
+        st.caption(f":material/info: {note}")
+    maps.prediction_summary(
+        outputs,
+        0,
+        true_label=choice.label,
+        class_names=test.class_names if test else None,
+        key=key,
+        image=choice.image,
+        box=choice.box,
+        caption=f"{choice.description}; the {side}×{side} input the model sees "
+        "(dotted: the ink's bounding box).",
+    )
+    st.subheader("Attention")
+    maps.attention_maps(outputs, 0, image=choice.image, key=key)
+    timing_caption(f"forward pass {forward_ms:.0f} ms", started)
+
+
+def predict_view(run, *, key: str = "predict") -> None:
+    """The uploader and one result card per file (a fragment)."""
+    st.fragment(_guarded_predict)(run, key)
+
+
+def _guarded_predict(run, key) -> None:
+    with page_guard("the Predict page"):
+        _predict(run, key)
+
+
+def _predict(run, key) -> None:
+    import tal
+    from tal.ui import loaders
+
+    files = st.file_uploader(
+        "Digit images",
+        type=pickers.UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key=f"{key}.files",
+        help="Several files at once are fine; a bad file only affects itself.",
+    )
+    if not files:
+        st.info(
+            "Drop one or more digit images above — a photo of a handwritten digit, a scan or a drawing.",
+            icon=":material/upload_file:",
+        )
+        return
+    model = loaders.load_model_or_stop(run)
+    side = run.model_config.input_shape[0]
+    started = time.perf_counter()
+    uploads = pickers.prepare_uploads(files, side)
+    good = [u for u in uploads if u.error is None]
+    outputs = (
+        tal.inspect(model, [u.image for u in good], prediction=run.model_config.prediction)
+        if good
+        else None
+    )
+    bad = [u.name for u in uploads if u.error is not None]
+    st.caption(
+        f"{len(good)} of {len(uploads)} file(s) could be read."
+        + (f" Not usable (reasons below): {', '.join(bad)}." if bad else "")
+    )
+    k = 0
+    for n, upload in enumerate(uploads):
+        with st.container(border=True):
+            st.markdown(f"**{upload.name}**")
+            if upload.error is not None:
+                show_error(upload.error, upload.details)
+                continue
+            maps.prediction_summary(
+                outputs,
+                k,
+                key=f"{key}.{n}",
+                image=upload.image,
+                caption=f"The {side}×{side} input the model sees."
+                + "".join(f" {note}." for note in upload.notes),
+            )
+            with st.expander("Attention maps", expanded=len(good) == 1):
+                maps.attention_maps(
+                    outputs, k, image=upload.image, key=f"{key}.{n}", equation=False
+                )
+            k += 1
+    timing_caption(
+        f"preprocessing, forward pass and figures for {len(uploads)} file(s)", started
+    )
