@@ -15,13 +15,15 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tal.batchnorm import FusedBatchNormalization
+
 # The four dense-block outputs of keras.applications.DenseNet121.
 DENSENET121_STAGES = ("conv2_block6_concat", "conv3_block12_concat", "conv4_block24_concat", "relu")
 
 
 def _conv_bn_relu(x, filters, kernel_size, momentum, name):
     x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
+    x = FusedBatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

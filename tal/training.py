@@ -86,6 +86,7 @@ def compile_model(model, model_config: ModelConfig, train_config: TrainConfig, c
     import keras
 
     from tal.losses import WeightedCrossEntropy
+    from tal.optimizers import make_optimizer
 
     weights = None if class_weights is None else [float(w) for w in class_weights]
     losses = {"main": WeightedCrossEntropy(weights, name="main_ce")}
@@ -99,11 +100,7 @@ def compile_model(model, model_config: ModelConfig, train_config: TrainConfig, c
     if train_config.lr_schedule == "cosine":
         # Decays to zero at the planned last step; short runs gain the most from it.
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(total_steps, 1))
-    if train_config.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(rate)
-    else:
-        optimizer = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
-    model.compile(optimizer=optimizer, loss=losses, loss_weights=loss_weights, metrics=metrics)
+    model.compile(optimizer=make_optimizer(train_config.optimizer, rate), loss=losses, loss_weights=loss_weights, metrics=metrics)
 
 
 def evaluate_model(model, x, y, num_classes, *, prediction="main", batch_size=512) -> dict:

@@ -186,19 +186,16 @@ def test_scale_weights_sum_to_one_and_fuse_as_documented():
         b, h, wd, c = f.shape
         return f.reshape(b, h // k, k, wd // k, k, c).mean(axis=(2, 4))
 
-    projected = []
-    gamma, beta, mean, var = (w.reshape(3, 4) for w in layer.norm.get_weights())  # per stage, per channel
+    gamma, beta, mean, var = layer.norm.get_weights()
     rng_bn = np.random.default_rng(5)
-    gamma, beta = gamma + rng_bn.normal(size=gamma.shape), beta + rng_bn.normal(size=beta.shape)
-    mean, var = mean + rng_bn.normal(size=mean.shape), var + rng_bn.random(size=var.shape)
-    layer.norm.set_weights([w.reshape(12) for w in (gamma, beta, mean, var)])
+    layer.norm.set_weights([gamma + rng_bn.normal(size=4), beta + rng_bn.normal(size=4),
+                            mean + rng_bn.normal(size=4), var + rng_bn.random(size=4)])
+    gamma, beta, mean, var = layer.norm.get_weights()
     out, maps = layer([f1, f2, f3], return_attention_maps=True)
     w = np.asarray(maps["weights"])
-    for s_idx, (f, k, proj) in enumerate(zip((f1, f2, f3), (4, 2, 1), layer.projections)):
-        kernel = proj.get_weights()[0][0, 0]
-        z = avg_pool(f, k) @ kernel
-        norm = (z - mean[s_idx]) / np.sqrt(var[s_idx] + layer.norm.epsilon)
-        projected.append(relu(gamma[s_idx] * norm + beta[s_idx]))
+    kernel = layer.projection.get_weights()[0][0, 0]  # (3 + 5 + 6, 4): rows of stage k are W_k
+    rows = np.split(kernel, [3, 8])
+    projected = [avg_pool(f, k) @ w_k for f, k, w_k in zip((f1, f2, f3), (4, 2, 1), rows)]  # P_k, (2, 2, 2, 4)
     s = sum(projected).mean(axis=(1, 2))
     w1, b1 = layer.squeeze.get_weights()
     w2, b2 = layer.logits.get_weights()
@@ -206,7 +203,8 @@ def test_scale_weights_sum_to_one_and_fuse_as_documented():
     weights = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     np.testing.assert_allclose(w, weights, rtol=1e-5)
     fused = sum(weights[:, k, None, None, None] * projected[k] for k in range(3))
-    np.testing.assert_allclose(np.asarray(out), fused, rtol=1e-4, atol=1e-6)
+    expected = relu(gamma * (fused - mean) / np.sqrt(var + layer.norm.epsilon) + beta)
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_scale_rejects_stage_sizes_that_do_not_nest():
