@@ -4,6 +4,12 @@
 passes. The app, the CLI's progress bar and tests implement it; nothing here
 imports a UI. `KerasBridge` translates Keras's callback hooks into it and
 applies stop and λ requests between batches.
+
+`Progress.phase` says what the engine is doing, so a UI need not show a frozen
+bar while no batch ends: "training", "recalibrating" (BatchNorm statistics,
+before every validation and after the last batch), "validating" (end of each
+epoch) and "evaluating" (the test set, after training). Every change of phase
+is reported through `TrainingCallback.on_phase`.
 """
 from __future__ import annotations
 
@@ -11,6 +17,9 @@ import time
 from dataclasses import asdict, dataclass
 
 import keras
+
+
+PHASES = ("training", "recalibrating", "validating", "evaluating")
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class Progress:
     images_per_s: float
     elapsed_s: float
     eta_s: float
+    phase: str = "training"  # one of PHASES
 
     @property
     def fraction(self) -> float:
@@ -55,8 +65,16 @@ class TrainingCallback:
     def on_epoch_end(self, progress: Progress) -> None:
         """After every epoch, with validation metrics when there is validation data."""
 
+    def on_phase(self, progress: Progress) -> None:
+        """When `progress.phase` changes (the numbers are those of the last batch)."""
+
     def on_train_end(self, result) -> None:
         """With the finished `tal.training.RunResult` (also after a stop)."""
+
+
+def _record(progress: Progress) -> dict:
+    """A progress snapshot for the run's history file (no empty values; the phase is live-only)."""
+    return {k: v for k, v in progress.to_dict().items() if v is not None and k != "phase"}
 
 
 def _float(logs, key):
@@ -87,14 +105,26 @@ class KerasBridge(keras.callbacks.Callback):
         self.epoch_history: list[dict] = []
         self.stopped = False
         self.train_time = 0.0  # seconds inside training batches (no validation, no callbacks' own work)
+        self.phase = "training"
         self._batch_start = None
         self._start = None
+        self._last = (0, {})  # (batch, logs) of the last training batch
 
     def _emit(self, hook, progress):
         for cb in self.tal_callbacks:
             fn = getattr(cb, hook, None)
             if fn is not None:
                 fn(progress)
+
+    def set_phase(self, phase: str) -> None:
+        """Enter `phase` and tell the callbacks (`on_phase`), unless already in it."""
+        if phase not in PHASES:
+            raise ValueError(f"Expected one of {set(PHASES)}. Received: phase={phase!r}")
+        if phase == self.phase:
+            return
+        self.phase = phase
+        if self._start is not None:
+            self._emit("on_phase", self._progress(*self._last))
 
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
@@ -104,7 +134,12 @@ class KerasBridge(keras.callbacks.Callback):
         if self.calibration_images is not None:
             from tal.batchnorm import recalibrate_batchnorm
 
+            self.set_phase("recalibrating")
             recalibrate_batchnorm(self.model, self.calibration_images, seed=self.step)
+        self.set_phase("validating")
+
+    def on_test_end(self, logs=None):
+        self.set_phase("training")
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
@@ -118,9 +153,10 @@ class KerasBridge(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.train_time += time.perf_counter() - self._batch_start
         self.step += 1
+        self._last = (batch + 1, dict(logs or {}))
         progress = self._progress(batch + 1, logs or {})
         if self.step == 1 or self.step % self._sample_every == 0 or batch + 1 == self.batches:
-            self.batch_history.append({k: v for k, v in progress.to_dict().items() if v is not None})
+            self.batch_history.append(_record(progress))
         self._emit("on_batch_end", progress)
         if self.control.stop_requested:
             self.stopped = True
@@ -128,7 +164,7 @@ class KerasBridge(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         progress = self._progress(self.batches, logs or {})
-        self.epoch_history.append({k: v for k, v in progress.to_dict().items() if v is not None})
+        self.epoch_history.append(_record(progress))
         self._emit("on_epoch_end", progress)
 
     def _progress(self, batch, logs) -> Progress:
@@ -153,4 +189,5 @@ class KerasBridge(keras.callbacks.Callback):
             images_per_s=self.batch_size / per_step if per_step > 0 else 0.0,
             elapsed_s=time.perf_counter() - self._start,
             eta_s=per_step * (total - self.step),
+            phase=self.phase,
         )

@@ -236,10 +236,12 @@ def train(
             callbacks=[bridge],
         )
     if bridge.step:
+        bridge.set_phase("recalibrating")
         recalibrate_batchnorm(model, data.x_train, seed=train_config.seed)
     training_time = time.perf_counter() - fit_start
     stopped = bridge.stopped or control.stop_requested
 
+    bridge.set_phase("evaluating")
     metrics = evaluate_model(model, data.x_test, data.y_test, data.num_classes, prediction=model_config.prediction)
     metrics.update(
         status="stopped" if stopped else "completed",

@@ -382,3 +382,32 @@ def test_inspect_without_test_data_offers_uploads(with_runs, monkeypatch):
     assert any("only uploads can be inspected" in w for w in texts(at, "warning"))
     assert at.segmented_control(key="inspect.source").options == ["Upload"]
     assert not at.exception
+
+
+def test_train_panel_shows_the_phase_while_no_batch_ends():
+    """Validation and BatchNorm recalibration: the bar says so instead of freezing."""
+
+    def script():
+        import streamlit as st
+
+        from tal import ModelConfig, TrainConfig
+        from tal.callbacks import Progress
+        from tal.ui import jobs, state, train_panel
+        from tal.ui.progress import JobRecorder
+
+        job = jobs.TrainingJob(ModelConfig(), TrainConfig())
+        job.status = "training"
+        progress = Progress(2, 3, 10, 10, 20, 30, 0.5, 0.4, 0.1, 0.9, 0.8, None, None, 1.0, 100.0, 5.0, 2.0)
+        recorder = JobRecorder(job)
+        recorder.on_batch_end(progress)
+        recorder.on_phase(Progress(**{**progress.to_dict(), "phase": st.query_params["phase"]}))
+        st.session_state[state.JOB] = job
+        train_panel._status(job)
+
+    for phase, words in (("validating", "Epoch 2/3 · validating"), ("recalibrating", "recalibrating the BatchNorm")):
+        at = AppTest.from_function(script, default_timeout=TIMEOUT)
+        at.query_params["phase"] = phase
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        bar = at.get("progress")[0]
+        assert words in bar.proto.text, bar.proto.text

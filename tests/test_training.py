@@ -110,3 +110,38 @@ def test_recalibrated_batchnorm_matches_population_statistics():
     np.testing.assert_allclose(bn.moving_mean.numpy(), [1.0, -2.0, 5.0], atol=0.08)
     np.testing.assert_allclose(bn.moving_variance.numpy(), [1.0, 4.0, 0.25], rtol=0.1)
     assert bn.momentum == 0.99  # restored
+
+
+class PhaseRecorder(tal.TrainingCallback):
+    def __init__(self):
+        self.phases, self.batch_phases = [], set()
+
+    def on_phase(self, progress):
+        self.phases.append(progress.phase)
+
+    def on_batch_end(self, progress):
+        self.batch_phases.add(progress.phase)
+
+
+def test_phases_are_reported_while_no_batch_ends(mnist_path):
+    """Validation and the BatchNorm recalibration take seconds without a batch ending:
+    the engine says which phase it is in, so a UI can show it instead of a frozen bar."""
+    data = DataConfig(data_dir=str(mnist_path), train_size=96, test_size=32, val_fraction=0.34)
+    recorder = PhaseRecorder()
+    tal.train(
+        ModelConfig(scale=False, channel=False),
+        TrainConfig(epochs=1, batch_size=32, data=data),
+        callbacks=[recorder],
+        save=False,
+    )
+    # end of the epoch: recalibrate, validate, back to training; after fit(): recalibrate, test set
+    assert recorder.phases == ["recalibrating", "validating", "training", "recalibrating", "evaluating"]
+    assert recorder.batch_phases == {"training"}
+
+
+def test_unknown_phase_is_refused():
+    from tal.callbacks import KerasBridge
+
+    bridge = KerasBridge([], tal.training.TrainingControl(), keras.Variable(1.0), 1, 1, 32)
+    with pytest.raises(ValueError, match="phase='resting'"):
+        bridge.set_phase("resting")

@@ -47,6 +47,7 @@ class TrainingJob:
         self.info: dict | None = None  # from TrainingCallback.on_train_begin
         self.batches: list[dict] = []  # one tal.Progress dict per training batch
         self.epochs: list[dict] = []  # one per finished epoch (with validation accuracy)
+        self.phase = "training"  # tal.Progress.phase: training, recalibrating, validating, evaluating
         self.run_path = None
         self.metrics: dict | None = None
         self.error: str | None = None

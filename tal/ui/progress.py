@@ -27,5 +27,8 @@ class JobRecorder(TrainingCallback):
     def on_epoch_end(self, progress: Progress) -> None:
         self.job.epochs.append(progress.to_dict())
 
+    def on_phase(self, progress: Progress) -> None:
+        self.job.phase = progress.phase
+
     def on_train_end(self, result) -> None:
         self.job.status = "finishing"

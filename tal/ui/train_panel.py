@@ -17,6 +17,12 @@ from tal.ui import jobs, query, state
 from tal.ui.guard import page_guard, show_error
 
 POLL_S = 1.0
+# What the bar says while no training batch ends (tal.Progress.phase)
+PHASE_TEXT = {
+    "recalibrating": "recalibrating the BatchNorm statistics on training images…",
+    "validating": "validating…",
+    "evaluating": "Evaluating on the test set and saving the run…",
+}
 _SEEN_ACTIVE = "train_panel_seen_active"  # the last full run saw an active job
 
 
@@ -182,8 +188,11 @@ def _status(job) -> None:
     if p is None:
         st.progress(0.0, text="Starting…")
         return
-    if job.status == "finishing":
-        text = "Evaluating on the test set and saving the run…"
+    phase = getattr(job, "phase", "training")
+    if job.status in ("training", "finishing") and phase in ("recalibrating", "validating"):
+        text = f"Epoch {p['epoch']}/{p['epochs']} · {PHASE_TEXT[phase]}"
+    elif job.status == "finishing":
+        text = PHASE_TEXT["evaluating"]
     elif job.status == "training":
         text = (
             f"Epoch {p['epoch']}/{p['epochs']} · step {p['step']}/{p['total_steps']} · "
