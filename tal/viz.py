@@ -407,7 +407,7 @@ def map_grid_figure(
             shapes=shapes,
             height=row_height * n + 40,
             # fixed: the row labels on the left, colour bars on the right, class labels below
-            margin=dict(l=92, r=85, t=6, b=22, autoexpand=False),
+            margin=dict(l=92, r=105, t=6, b=22, autoexpand=False),
         ),
     )
 

@@ -281,7 +281,9 @@ def journey(page, browser, url, runs, started):
         )
         times.append(round((time.perf_counter() - t) * 1000))
     TIMINGS["inspect_class_change_ms"] = times
+    TIMINGS["inspect_class_change_median_ms"] = sorted(times)[len(times) // 2]
     TIMINGS["inspect_server_caption"] = timer_text(page)
+    assert "only this view re-ran" in TIMINGS["inspect_server_caption"]  # a fragment, not the page
     page.get_by_text("Overlay on the input").click()
     settle(page)
     shot(page, "05-inspect-overlay")
@@ -301,6 +303,7 @@ def journey(page, browser, url, runs, started):
     page.get_by_text("forward pass and figures").wait_for(timeout=30_000)
     TIMINGS["predict_two_files_ms"] = round((time.perf_counter() - t) * 1000)
     TIMINGS["predict_server_caption"] = timer_text(page)
+    assert "only this view re-ran" in TIMINGS["predict_server_caption"]
     settle(page)
     errors = page.locator('[data-testid="stAlertContentError"]')
     assert errors.count() == 1 and "corrupt.png" in errors.first.inner_text()

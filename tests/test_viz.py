@@ -231,7 +231,7 @@ def test_figures_redrawn_per_image_have_fixed_margins_and_few_colour_bar_ticks()
     grid = figures[0]
     assert all(grid.layout[f"coloraxis{s}"].colorbar.nticks <= 4 for s in ("", "2", "3", "4"))
     # the right margin leaves room for the colour bars and their titles
-    assert grid.layout.margin.r >= 80
+    assert grid.layout.margin.r >= 100
     assert figures[-1].data[-1].colorbar.nticks <= 4
 
 
