@@ -12,8 +12,9 @@ per stage and image:
 Because the projections are linear, `Σ_k w_k P_k` is one 1x1 convolution of
 the concatenated, stage-weighted inputs, and `s` needs only each stage's
 channel means: the branch costs one convolution instead of one per stage.
-(An earlier form put BN and ReLU inside each `P_k`; it was 1.2× slower per
-training step at no measured gain, see bench/README.md.)
+(An earlier form put BN and ReLU inside each `P_k`, so it needed one
+convolution per stage and a BN over n·D channels; the branch's forward and
+backward pass took 1.4–1.5× as long: `python bench/scale_forms.py`.)
 """
 from __future__ import annotations
 

@@ -104,12 +104,13 @@ EQUATIONS = (
         "Scale-wise attention",
         ("ours", "A3Net"),
         (
-            r"P_k = \mathrm{ReLU}\big(\mathrm{BN}(\mathrm{conv}_{1\times1}^{(D)}(\mathrm{AvgPool}_k(F_k)))\big)\ \text{on the last stage's grid}",
+            r"P_k = W_k\,\mathrm{AvgPool}_k(F_k)\ \text{(a linear 1×1 projection to } D \text{ on the last stage's grid)}",
             r"s = \mathrm{GAP}\Big(\sum_k P_k\Big),\qquad w = \operatorname{softmax}_k\big(\mathrm{Dense}(n)(\mathrm{ReLU}(\mathrm{Dense}(D/r)(s)))\big)",
-            r"F = \sum_k w_k P_k",
+            r"F = \mathrm{ReLU}\Big(\mathrm{BN}\Big(\sum_k w_k P_k\Big)\Big)",
         ),
         "A3Net names scale-wise attention; the exact form here is ours: a learned, image-dependent "
-        "mixture of the backbone stages F_1 … F_n.",
+        "mixture of the backbone stages F_1 … F_n. Because each P_k is linear, the weighted sum is a "
+        "single 1×1 convolution of the stage-weighted, stacked inputs, which keeps the branch cheap.",
         "Inspect and Predict: the *scale weights* bar chart.",
     ),
     Equation(
