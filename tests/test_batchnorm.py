@@ -89,3 +89,45 @@ def test_saves_and_loads(tmp_path):
     assert type(layer) is FusedBatchNormalization and layer.momentum == 0.8 and layer.epsilon == 1e-4
     x = np.ones((1, 4, 4, 3), "float32")
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6)
+
+
+def test_traced_recalibration_is_the_exact_running_mean_of_batch_statistics():
+    inputs = keras.Input((4, 4, 2))
+    hidden = FusedBatchNormalization(momentum=0.9, name="first")(keras.layers.Conv2D(3, 1, name="conv")(inputs))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.5, name="second")(hidden))
+    x = np.random.default_rng(3).normal(size=(40, 4, 4, 2)).astype("float32")
+    recalibrate_batchnorm(model, x, batches=5, batch_size=8, seed=7)
+    # By hand: the same 5 batches, each layer's batch statistics averaged.
+    rng = np.random.default_rng(7)
+    kernel = model.get_layer("conv").get_weights()[0][0, 0]
+    bias = model.get_layer("conv").get_weights()[1]
+    first, second = model.get_layer("first"), model.get_layer("second")
+    gamma, beta = first.gamma.numpy(), first.beta.numpy()
+    means1, vars1, means2, vars2 = [], [], [], []
+    for _ in range(5):
+        batch = x[np.sort(rng.choice(40, size=8, replace=False))]
+        z = batch @ kernel + bias
+        means1.append(z.mean(axis=(0, 1, 2)))
+        vars1.append(z.var(axis=(0, 1, 2)))
+        h = gamma * (z - means1[-1]) / np.sqrt(vars1[-1] + first.epsilon) + beta
+        means2.append(h.mean(axis=(0, 1, 2)))
+        vars2.append(h.var(axis=(0, 1, 2)))
+    np.testing.assert_allclose(first.moving_mean.numpy(), np.mean(means1, axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(first.moving_variance.numpy(), np.mean(vars1, axis=0), rtol=1e-4)
+    np.testing.assert_allclose(second.moving_mean.numpy(), np.mean(means2, axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(second.moving_variance.numpy(), np.mean(vars2, axis=0), rtol=1e-4)
+    assert (first.momentum, second.momentum) == (0.9, 0.5)
+    assert isinstance(first.momentum, float)
+
+
+def test_the_traced_recalibration_does_not_keep_the_model_alive():
+    import gc
+    import weakref
+
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, FusedBatchNormalization()(inputs))
+    recalibrate_batchnorm(model, np.ones((8, 4, 4, 1), "float32"), batches=2, batch_size=4)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
