@@ -236,8 +236,14 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     full, _ = with_runs
     at = open_page("pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(full.path)).run()
-    charts = len(at.get("plotly_chart"))
-    assert charts >= 6  # input, probabilities, grid, scale weights, channel gate, mask
+    # the grid is the one Plotly chart per image; input and M are PNGs, the bars plain HTML
+    # (each changed Plotly chart is mounted afresh in the browser on every update)
+    assert len(at.get("plotly_chart")) == 1
+    captions = [c for image in at.get("image") for c in image.captions]
+    assert len(captions) == 2  # the input with its ink box, M over the input
+    assert "input the model sees" in captions[0] and "M from" in captions[1]
+    bars = " ".join(h.proto.body for h in at.get("html"))
+    assert "Class probabilities" in bars and "Scale weights" in bars and "Channel gate" in bars
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["Σ A⊙S from the maps"]) == pytest.approx(
         float(metrics["aux logit from the model"]), abs=2e-5

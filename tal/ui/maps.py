@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from tal import viz
+from tal import htmlbars, raster, viz
 
 ABSENT = {
     "element": "**No A, S, U or M maps** — this model was trained without the element-wise branch "
@@ -57,12 +57,13 @@ def prediction_summary(
     with c1:
         if image is not None:
             h, w = np.asarray(image).shape[:2]
-            st.plotly_chart(
-                viz.image_figure(image, height=220, boxes=box),
-                key=f"{key}.input",
-                config={"displayModeBar": False},
+            # a plain PNG, not a chart: one <img> to swap per update (see tal.raster)
+            st.image(
+                raster.input_png(image, size=224, box=box),
+                caption=caption or f"The {h}×{w} input the model sees.",
+                width=224,
+                output_format="PNG",  # never JPEG: the pixels are the data
             )
-            st.caption(caption or f"The {h}×{w} input the model sees.")
         verdict = ""
         if true_label is not None:
             verdict = (
@@ -81,16 +82,12 @@ def prediction_summary(
         )
     with c2:
         aux = outputs.get("aux")
-        st.plotly_chart(
-            viz.probability_figure(
-                p,
-                aux=None if aux is None else aux[i],
-                class_names=names,
-                true_label=true_label,
-                height=280,
-            ),
-            key=f"{key}.probs",
-            config={"displayModeBar": False},
+        # plain HTML bars with the values as tooltips: a Plotly chart would be mounted afresh
+        # on every update (see tal.htmlbars)
+        st.html(
+            htmlbars.probability_html(
+                p, aux=None if aux is None else aux[i], class_names=names, true_label=true_label
+            )
         )
 
 
@@ -220,66 +217,43 @@ def _extra_maps(outputs, i, *, image, key) -> None:
 
 
 def _gates_and_mask(outputs, i, *, image, key) -> None:
-    panels = [k for k in ("scale_weights", "channel_gate", "M", "cbam_spatial") if k in outputs]
-    if not panels:
+    """Scale weights and channel gate as HTML bars; M and the CBAM gate as PNG pictures."""
+    bars = {k: outputs[k][i] for k in ("scale_weights", "channel_gate") if k in outputs}
+    pictures = [k for k in ("M", "cbam_spatial") if k in outputs]
+    if not bars and not pictures:
         return
-    cols = st.columns(len(panels))
-    for col, name in zip(cols, panels):
-        with col:
-            if name == "scale_weights":
-                w = outputs[name][i]
-                st.plotly_chart(
-                    viz.bar_figure(
-                        w,
-                        title="Scale weights w_k (softmax over stages)",
-                        xlabel="stage",
-                        ylabel="weight",
-                        labels=[f"stage {k + 1}" for k in range(len(w))],
-                        yrange=[0, 1],
-                    ),
-                    key=f"{key}.scale",
-                    config={"displayModeBar": False},
-                )
-                st.caption("Stage 1 is the finest grid; the weights sum to 1.")
-            elif name == "channel_gate":
-                g = outputs[name][i]
-                st.plotly_chart(
-                    viz.bar_figure(
-                        g,
-                        title=f"Channel gate g ({len(g)} channels)",
-                        xlabel="channel",
-                        ylabel="gate σ(·)",
-                        yrange=[0, 1],
-                    ),
-                    key=f"{key}.gate",
-                    config={"displayModeBar": False},
-                )
-                st.caption(
-                    "Squeeze-and-excitation: each feature channel is multiplied by its gate."
-                )
-            elif name == "M":
-                st.plotly_chart(
-                    viz.single_map_figure(
-                        outputs["M"][i],
-                        kind="M",
-                        background=image,
-                        overlay=image is not None,
-                        height=240,
-                    ),
-                    key=f"{key}.mask",
-                    config={"displayModeBar": False},
-                )
-                st.caption(
-                    "M = Σ_c U, rescaled per image to [0, 1]; the features passed on are E⊙(1+M) "
-                    "in residual mode."
-                )
-            else:
-                st.plotly_chart(
-                    viz.single_map_figure(outputs[name][i], kind="cbam_spatial", height=240),
-                    key=f"{key}.cbam",
-                    config={"displayModeBar": False},
-                )
-                st.caption("CBAM's spatial gate (for comparison).")
+    cols = iter(st.columns([len(bars) + 1] * bool(bars) + [2] * len(pictures)))
+    if bars:
+        with next(cols):
+            st.html(htmlbars.gates_html(**bars))
+            notes = {
+                "scale_weights": "Scale weights: stage 1 is the finest grid; the weights sum to 1.",
+                "channel_gate": "Channel gate (squeeze-and-excitation): each feature channel is "
+                "multiplied by its gate.",
+            }
+            st.caption(" ".join(notes[k] for k in bars) + " Hover a bar for its value.")
+    for name in pictures:
+        with next(cols):
+            _map_picture(outputs[name][i], name, image=image if name == "M" else None)
+
+
+def _map_picture(value, kind: str, *, image=None) -> None:
+    """One small map as a PNG with a colour bar (no hover: the caption gives its range)."""
+    title, scale, signed = viz.MAP_STYLES[kind]
+    lo, hi = viz.color_range(value, signed=signed)
+    st.markdown(f"**{title}**")
+    where = " over the input (bilinearly upsampled)" if image is not None else ""
+    about = {
+        "M": "The features passed on are E⊙(1+M) in residual mode.",
+        "cbam_spatial": "CBAM's spatial gate (for comparison).",
+    }[kind]
+    st.image(
+        raster.map_png(value, scale=scale, lo=lo, hi=hi, background=image, size=224),
+        width=242,  # 224 px of map, its colour bar beside
+        output_format="PNG",
+        caption=f"{raster.value_range_text(value, symbol=viz.MAP_LABELS[kind])}{where}; "
+        f"colour bar from {lo:.3g} (bottom) to {hi:.3g} (top). {about}",
+    )
 
 
 def equation_panel(outputs, i: int, names, *, key: str) -> None:

@@ -1,0 +1,191 @@
+"""Small bar charts as self-contained HTML (class probabilities, channel gate, scale weights).
+
+UI-free: returns a string for `st.html` (or a notebook's `IPython.display.HTML`).
+Every Plotly chart that changes is mounted afresh by Streamlit, which cost about
+as much browser time per small bar chart as the rest of an Inspect update; a
+few dozen `<div>`s cost next to nothing. Each bar keeps its exact value as a
+native tooltip (`title`), so hovering still reads the numbers.
+
+Values are drawn on a fixed scale from 0 to `ymax` (probabilities, gates and
+softmax weights all live in [0, 1]); values outside are clipped for drawing
+only, never in the tooltip.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import numpy as np
+
+GRID_COLOR = "rgba(128, 128, 128, 0.25)"
+MUTED = "rgba(128, 128, 128, 0.95)"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One set of bars: a name (legend and tooltip), the values and a CSS colour."""
+
+    name: str
+    values: object
+    color: str
+
+
+def bar_heights(values, ymax: float = 1.0) -> list[float]:
+    """Bar heights in percent of the plot height: `100 · value / ymax`, clipped to [0, 100]
+    (NaN → 0)."""
+    v = np.nan_to_num(np.asarray(values, dtype="float64").ravel(), nan=0.0)
+    return [float(h) for h in np.clip(v / float(ymax) * 100.0, 0.0, 100.0)]
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "nan" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def bar_chart_html(
+    series,
+    labels,
+    *,
+    title: str | None = None,
+    ylabel: str = "",
+    xlabel: str = "",
+    ymax: float = 1.0,
+    height: int = 150,
+    label_every: int = 1,
+    marks: dict | None = None,
+    item: str = "",
+    digits: int = 3,
+) -> str:
+    """Grouped bars, one group per label, one bar per series in each group.
+
+    Args:
+        series: `Series` (or `(name, values, color)` tuples) of equal length.
+        labels: one label per group (class names, "stage 1", channel indices …).
+        title, xlabel, ylabel: texts around the plot (escaped).
+        ymax: the top of the scale (the bars are drawn from 0).
+        height: plot height in px (labels and title come on top of it).
+        label_every: write every n-th group label only (64 channels need few).
+        marks: `{group index: text}` small notes above a group (e.g. "true").
+        item: prefix of the tooltips ("class" → "class 3 · main head: 0.998").
+        digits: decimals in the tooltips.
+    """
+    series = [s if isinstance(s, Series) else Series(*s) for s in series]
+    labels = [str(x) for x in labels]
+    n = len(labels)
+    for s in series:
+        if np.asarray(s.values).size != n:
+            raise ValueError(
+                f"Expected {n} values per series (one per label). "
+                f"Received: {np.asarray(s.values).size} for {s.name!r}"
+            )
+    marks = marks or {}
+    esc = html.escape
+    heights = [bar_heights(s.values, ymax) for s in series]
+    values = [np.asarray(s.values, dtype="float64").ravel() for s in series]
+    gap = "1px" if n > 20 else "6px"
+    groups = []
+    for g, label in enumerate(labels):
+        bars = "".join(
+            f'<div title="{esc(f"{item} {label}".strip())} · {esc(s.name)}: {_fmt(values[k][g], digits)}" '
+            f'style="flex:1;height:{heights[k][g]:.2f}%;background:{s.color};min-width:1px"></div>'
+            for k, s in enumerate(series)
+        )
+        mark = (
+            f'<div style="position:absolute;top:-16px;left:0;right:0;text-align:center;'
+            f'font-size:11px;color:#54A24B">{esc(marks[g])}</div>'
+            if g in marks
+            else ""
+        )
+        groups.append(
+            f'<div style="flex:1;position:relative;display:flex;align-items:flex-end;gap:1px;'
+            f'height:100%">{mark}{bars}</div>'
+        )
+    ticks = "".join(
+        f'<div style="flex:1;text-align:center;overflow:visible;white-space:nowrap">'
+        f'{esc(label) if g % max(label_every, 1) == 0 else ""}</div>'
+        for g, label in enumerate(labels)
+    )
+    grid = (
+        f"background:linear-gradient(to top,{GRID_COLOR} 1px,transparent 1px) 0 0/100% 50%;"
+        f"border-bottom:1px solid {MUTED}"
+    )
+    top, mid = f"{ymax:g}", f"{ymax / 2:g}"
+    legend = (
+        '<div style="display:flex;gap:12px;justify-content:flex-end;font-size:12px">'
+        + "".join(
+            f'<span><span style="display:inline-block;width:10px;height:10px;background:{s.color};'
+            f'margin-right:4px"></span>{esc(s.name)}</span>'
+            for s in series
+        )
+        + "</div>"
+        if len(series) > 1
+        else ""
+    )
+    head = (
+        f'<div style="font-weight:600;font-size:14px;margin-bottom:2px">{esc(title)}</div>'
+        if title
+        else ""
+    )
+    axis = (
+        f'<div style="display:flex;flex-direction:column;justify-content:space-between;'
+        f'align-items:flex-end;height:{height + 14}px;font-size:11px;color:{MUTED};margin-top:-7px;'
+        f'line-height:14px">'
+        f"<span>{top}</span><span>{mid}</span><span>0</span></div>"
+    )
+    return (
+        f'<div class="tal-bars" style="font-size:12px;line-height:1.3">{head}{legend}'
+        f'<div style="display:flex;gap:6px;margin-top:18px">'
+        f'<div style="writing-mode:vertical-rl;transform:rotate(180deg);text-align:center;'
+        f'font-size:11px;color:{MUTED};height:{height}px">{esc(ylabel)}</div>{axis}'
+        f'<div style="flex:1;min-width:0">'
+        f'<div style="display:flex;gap:{gap};align-items:flex-end;height:{height}px;{grid}">'
+        f'{"".join(groups)}</div>'
+        f'<div style="display:flex;gap:{gap};font-size:11px;color:{MUTED};margin-top:2px">{ticks}</div>'
+        f'<div style="text-align:center;font-size:11px;color:{MUTED}">{esc(xlabel)}</div>'
+        f"</div></div></div>"
+    )
+
+
+# --------------------------------------------------------------------------- the charts the pages show
+
+MAIN_COLOR, AUX_COLOR = "#4C78A8", "#F58518"  # tal.viz.PALETTE[0], [1]
+
+
+def probability_html(probabilities, *, aux=None, class_names=None, true_label=None, height=170) -> str:
+    """Class probabilities of the main head (and the aux head's softmax(score) beside them)."""
+    p = np.asarray(probabilities, dtype="float64").ravel()
+    names = [str(c) for c in (class_names if class_names is not None else range(len(p)))]
+    series = [Series("main head", p, MAIN_COLOR)]
+    if aux is not None:
+        series.append(Series("aux head softmax(score)", aux, AUX_COLOR))
+    return bar_chart_html(
+        series,
+        names,
+        title="Class probabilities",
+        ylabel="probability",
+        xlabel="class",
+        height=height,
+        marks={} if true_label is None else {int(true_label): "true"},
+        item="class",
+    )
+
+
+def gates_html(*, scale_weights=None, channel_gate=None, height: int = 130) -> str:
+    """The scale weights w_k and the channel gate g of one image, side by side."""
+    parts = []
+    if scale_weights is not None:
+        w = np.asarray(scale_weights, dtype="float64").ravel()
+        parts.append((1, bar_chart_html(
+            [Series("w", w, MAIN_COLOR)], [f"stage {k + 1}" for k in range(len(w))],
+            title="Scale weights w_k (softmax over stages)", ylabel="weight", xlabel="stage",
+            height=height, item="")))
+    if channel_gate is not None:
+        g = np.asarray(channel_gate, dtype="float64").ravel()
+        parts.append((2, bar_chart_html(
+            [Series("g", g, MAIN_COLOR)], range(len(g)),
+            title=f"Channel gate g ({len(g)} channels)", ylabel="gate σ(·)", xlabel="channel",
+            height=height, label_every=max(1, len(g) // 4), item="channel")))
+    if not parts:
+        raise ValueError("Expected scale_weights or channel_gate. Received: neither")
+    cells = "".join(f'<div style="flex:{grow};min-width:0">{body}</div>' for grow, body in parts)
+    return f'<div style="display:flex;gap:24px">{cells}</div>'

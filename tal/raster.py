@@ -1,0 +1,178 @@
+"""Small maps as plain PNG images: the input digit, M, single gates.
+
+UI-free (NumPy, Pillow and Plotly's colour-scale tables only). A 28×28 input
+or a 7×7 map drawn as a Plotly heatmap costs a whole chart in the browser
+(mounting, axes, colour bar) every time it changes; the same picture as a PNG
+is one `<img>`. These helpers trade hover values for speed, so the pages show
+the value range in a caption instead (`value_range_text`).
+
+Pixels are upscaled by an exact integer factor with nearest-neighbour
+repetition, so each map cell stays a crisp square whatever the browser's
+smoothing. Colours follow the Plotly scales of `tal.viz.MAP_STYLES`, so a PNG
+and a Plotly heatmap of the same map look the same.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+import numpy as np
+
+INK_BOX = (245, 133, 24)  # "#F58518", the orange of the grid's prediction frame
+
+
+@lru_cache(maxsize=None)
+def colormap(scale: str, n: int = 256) -> np.ndarray:
+    """`(n, 3)` uint8 lookup table sampled evenly from a Plotly colour scale
+    ("Viridis", "RdBu_r", "Magma", …, or "gray" for black → white).
+    Entry 0 is the scale's first colour, entry n-1 its last."""
+    if scale.lower() in ("gray", "grey"):
+        ramp = np.linspace(0, 255, n).round().astype("uint8")
+        return np.repeat(ramp[:, None], 3, axis=1)
+    from plotly.colors import get_colorscale, sample_colorscale, unlabel_rgb
+
+    colors = sample_colorscale(get_colorscale(scale), list(np.linspace(0.0, 1.0, n)))
+    lut = np.array([unlabel_rgb(c) for c in colors], dtype="float64")
+    lut = np.clip(lut.round(), 0, 255).astype("uint8")
+    lut.flags.writeable = False
+    return lut
+
+
+def colorize(values, *, scale: str, lo: float, hi: float, nan_color=(255, 255, 255)) -> np.ndarray:
+    """A 2-D map → `(h, w, 3)` uint8 RGB: `lo` (and below) → the scale's first
+    colour, `hi` (and above) → its last; NaN → `nan_color`."""
+    v = np.asarray(values, dtype="float64")
+    if v.ndim != 2:
+        raise ValueError(f"Expected a 2-D map. Received: shape={v.shape}")
+    lut = colormap(scale)
+    span = hi - lo if hi > lo else 1.0
+    t = np.clip((np.nan_to_num(v, nan=lo) - lo) / span, 0.0, 1.0)
+    rgb = lut[np.rint(t * (len(lut) - 1)).astype(int)]
+    rgb[np.isnan(v)] = nan_color
+    return rgb
+
+
+def gray(image) -> np.ndarray:
+    """A grayscale image in [0, 1] (`(H, W)` or `(H, W, 1)`) → `(H, W, 3)` uint8, black 0 to white 1."""
+    img = np.asarray(image, dtype="float64").squeeze()
+    if img.ndim != 2:
+        raise ValueError(f"Expected a grayscale image. Received: shape={np.shape(image)}")
+    return colorize(img, scale="gray", lo=0.0, hi=1.0, nan_color=(0, 0, 0))
+
+
+def blend(background, foreground, alpha: float = 0.6) -> np.ndarray:
+    """`alpha · foreground + (1 − alpha) · background` for two uint8 RGB images of one shape."""
+    bg = np.asarray(background, dtype="float64")
+    fg = np.asarray(foreground, dtype="float64")
+    if bg.shape != fg.shape:
+        raise ValueError(f"Shapes differ: background {bg.shape}, foreground {fg.shape}")
+    return np.clip((alpha * fg + (1 - alpha) * bg).round(), 0, 255).astype("uint8")
+
+
+def upscale(rgb, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling by an exact integer factor: each pixel → a `factor × factor` square."""
+    factor = int(factor)
+    if factor < 1:
+        raise ValueError(f"Expected an integer factor >= 1. Received: factor={factor}")
+    a = np.asarray(rgb)
+    return np.repeat(np.repeat(a, factor, axis=0), factor, axis=1)
+
+
+def factor_for(side: int, target: int) -> int:
+    """The largest integer factor that keeps `side · factor` within `target` pixels (at least 1)."""
+    return max(1, int(target) // max(int(side), 1))
+
+
+def draw_box(rgb, box, factor: int, color=INK_BOX, dash: int = 3) -> np.ndarray:
+    """A dotted one-pixel rectangle around the input pixels `box = (y0, x0, y1, x1)` (y1, x1
+    exclusive), on an image already upscaled by `factor`. Returns a copy."""
+    out = np.array(rgb, copy=True)
+    y0, x0, y1, x1 = (int(round(float(v))) for v in box)
+    if not (y1 > y0 and x1 > x0):
+        return out
+    h, w = out.shape[:2]
+    top, left = max(y0 * factor, 0), max(x0 * factor, 0)
+    bottom, right = min(y1 * factor - 1, h - 1), min(x1 * factor - 1, w - 1)
+    on_x = (np.arange(left, right + 1) // dash) % 2 == 0
+    on_y = (np.arange(top, bottom + 1) // dash) % 2 == 0
+    for row in (top, bottom):
+        out[row, left : right + 1][on_x] = color
+    for col in (left, right):
+        out[top : bottom + 1, col][on_y] = color
+    return out
+
+
+def colorbar(scale: str, height: int, width: int = 10) -> np.ndarray:
+    """A vertical colour bar `(height, width, 3)`: the scale's last colour on top, first at the bottom."""
+    lut = colormap(scale)
+    rows = lut[np.rint(np.linspace(len(lut) - 1, 0, height)).astype(int)]
+    return np.repeat(rows[:, None, :], width, axis=1)
+
+
+def with_colorbar(rgb, scale: str, *, gap: int = 8, width: int = 10) -> np.ndarray:
+    """The image with a colour bar beside it on the right (white gap between)."""
+    img = np.asarray(rgb, dtype="uint8")
+    h = img.shape[0]
+    spacer = np.full((h, gap, 3), 255, dtype="uint8")
+    return np.concatenate([img, spacer, colorbar(scale, h, width)], axis=1)
+
+
+def to_png(rgb) -> bytes:
+    """uint8 RGB (or 2-D gray) array → PNG bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype="uint8")).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def value_range_text(values, *, symbol: str, digits: int = 3) -> str:
+    """'M from 0 to 1' style summary of a map's finite values (the PNG has no hover)."""
+    v = np.asarray(values, dtype="float64")
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return f"{symbol}: no finite values"
+    return f"{symbol} from {v.min():.{digits}g} to {v.max():.{digits}g}"
+
+
+# --------------------------------------------------------------------------- the pictures the pages show
+
+
+def input_png(image, *, size: int = 224, box=None) -> bytes:
+    """The model's grayscale input, pixel-exact, upscaled to about `size` px; `box` draws the ink box."""
+    rgb = gray(image)
+    factor = factor_for(rgb.shape[1], size)
+    big = upscale(rgb, factor)
+    if box is not None:
+        big = draw_box(big, box, factor)
+    return to_png(big)
+
+
+def map_png(
+    value,
+    *,
+    scale: str,
+    lo: float,
+    hi: float,
+    background=None,
+    alpha: float = 0.6,
+    size: int = 224,
+    bar: bool = True,
+) -> bytes:
+    """A 2-D map in colour, upscaled to about `size` px, with a colour bar on the right.
+
+    With `background` (a grayscale input `(H, W)` in [0, 1]) the map is bilinearly
+    upsampled to the input's size and blended over it (`alpha` for the map), as the
+    Plotly overlays are.
+    """
+    z = np.asarray(value, dtype="float32")
+    if background is not None:
+        from tal.viz import upsample
+
+        bg = gray(background)
+        rgb = blend(bg, colorize(upsample(z, *bg.shape[:2]), scale=scale, lo=lo, hi=hi), alpha)
+    else:
+        rgb = colorize(z, scale=scale, lo=lo, hi=hi)
+    big = upscale(rgb, factor_for(rgb.shape[1], size))
+    return to_png(with_colorbar(big, scale) if bar else big)
