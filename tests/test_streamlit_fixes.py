@@ -38,3 +38,31 @@ def test_freeze_imported_exempts_live_objects_from_collections():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_module_rescan_after_a_run_only_looks_at_new_modules(monkeypatch):
+    """Streamlit re-read the paths of all of sys.modules (~0.5 s with TensorFlow) after any run
+    that imported a new module; now only the new ones."""
+    import sys
+    import types
+
+    from streamlit.watcher import local_sources_watcher as lsw
+
+    from tal.ui import streamlit_fixes
+
+    streamlit_fixes.install()
+    assert lsw.LocalSourcesWatcher.update_watched_modules is (
+        streamlit_fixes._update_watched_modules_incrementally
+    )
+    scanned, registered = [], {}
+    watcher = lsw.LocalSourcesWatcher.__new__(lsw.LocalSourcesWatcher)
+    watcher._is_closed = False
+    watcher._cached_sys_modules = set(sys.modules)
+    watcher._exclude_blacklisted_paths = lambda paths: paths
+    watcher._register_necessary_watchers = registered.update
+    monkeypatch.setattr(lsw, "get_module_paths", lambda m: scanned.append(m.__name__) or {m.__name__})
+    watcher.update_watched_modules()
+    assert scanned == []  # nothing new: no scan at all
+    monkeypatch.setitem(sys.modules, "tal_fresh_module", types.ModuleType("tal_fresh_module"))
+    watcher.update_watched_modules()
+    assert scanned == ["tal_fresh_module"] and registered == {"tal_fresh_module": {"tal_fresh_module"}}

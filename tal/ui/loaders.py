@@ -198,6 +198,7 @@ def warm_up() -> threading.Thread:
             import tal.viz  # noqa: F401
             from tal.ui import streamlit_fixes
 
+            streamlit_fixes.preload_lazy_imports()  # no module re-scan on a later run
             streamlit_fixes.freeze_imported()  # later full collections skip all of the above
         except Exception:  # noqa: BLE001 - warming up is best effort
             pass

@@ -1,4 +1,4 @@
-"""Two Streamlit 1.67 habits that cost every rerun here, and their work-arounds.
+"""Three Streamlit 1.67 habits that cost reruns here, and their work-arounds.
 
 After every script run (fragment runs included) Streamlit
 
@@ -10,11 +10,23 @@ After every script run (fragment runs included) Streamlit
    runs a full `gc.collect()`.
 2. runs another full `gc.collect(2)` (the `runner.postScriptGC` option).
 
+3. re-scans the file paths of every module in `sys.modules` (for its
+   file watcher) whenever a run has imported a module that was not there
+   before. With TensorFlow loaded that is ~0.5 s on the server's event loop:
+   nothing reaches the browser meanwhile. Pillow imports its ~40 image
+   plugins lazily, on the first file it cannot identify at once (a corrupt
+   upload), so the first such upload paid it; Plotly and our own modules
+   import submodules on first use too. `install()` makes the re-scan
+   incremental: only the modules new since the last scan (the others were
+   registered then, and registering a path twice is a no-op anyway).
+
 A full collection walks the ~400,000 objects of TensorFlow, Keras and
 Plotly and holds the GIL for ~0.2 s, so the run's last messages (and the next
 click) wait in the server. `install()` keeps Streamlit's cleanup minus the
 Keras part, and `freeze_imported()` moves everything alive after the heavy
 imports into the permanent generation, so collections only walk newer objects.
+`preload_lazy_imports()` imports up front what would otherwise be imported
+mid-session.
 """
 
 from __future__ import annotations
@@ -46,6 +58,36 @@ def install() -> bool:
     if not hasattr(script_runner, "_clean_problem_modules"):
         return False
     script_runner._clean_problem_modules = _clean_problem_modules_but_keras
+    _install_incremental_module_scan()
+    return True
+
+
+def _update_watched_modules_incrementally(self) -> None:
+    """`LocalSourcesWatcher.update_watched_modules`, scanning only the modules new since
+    the last scan instead of all of `sys.modules` (thousands with TensorFlow)."""
+    from streamlit.watcher.local_sources_watcher import get_module_paths
+
+    if self._is_closed:
+        return
+    current = dict(sys.modules)
+    new = set(current) - self._cached_sys_modules
+    if new:
+        paths = {
+            name: self._exclude_blacklisted_paths(get_module_paths(current[name])) for name in new
+        }
+        self._cached_sys_modules = set(current)
+        self._register_necessary_watchers(paths)
+
+
+def _install_incremental_module_scan() -> bool:
+    try:
+        from streamlit.watcher.local_sources_watcher import LocalSourcesWatcher
+    except ImportError:  # pragma: no cover - other Streamlit layouts
+        return False
+    needed = ("update_watched_modules", "_register_necessary_watchers", "_exclude_blacklisted_paths")
+    if not all(hasattr(LocalSourcesWatcher, name) for name in needed):
+        return False  # pragma: no cover - another Streamlit version: leave it alone
+    LocalSourcesWatcher.update_watched_modules = _update_watched_modules_incrementally
     return True
 
 
@@ -55,3 +97,14 @@ def freeze_imported() -> None:
     as long as the server)."""
     gc.collect()
     gc.freeze()
+
+
+def preload_lazy_imports() -> None:
+    """Import now what a page would otherwise import during a run (Pillow's image
+    plugins, the picture helpers), so no later run changes `sys.modules` and
+    triggers Streamlit's re-scan of every module path (item 3 above)."""
+    from PIL import Image
+
+    Image.init()  # all plugins: what Image.open imports on the first unidentified file
+    import tal.htmlbars  # noqa: F401
+    import tal.raster  # noqa: F401
