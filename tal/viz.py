@@ -150,13 +150,17 @@ def _row_label(kind: str, title: str) -> str:
 
 
 def _tile_customdata(h, w, c, gap):
-    """Per-cell (class index, row, col) for hover text on a tiled grid (-1 in the gaps)."""
-    out = np.full((h, c * w + (c - 1) * gap, 3), -1, dtype="int16")
+    """Per-cell (class index, column in the tile) for hover text on a tiled grid (-1 in the gaps).
+
+    The row needs no entry (it is the cell's y). The smallest integer type that
+    holds the values: the array travels base64-encoded with every grid, once per row.
+    """
+    dtype = "int8" if max(c, w) <= 127 else "int16"
+    out = np.full((h, c * w + (c - 1) * gap, 2), -1, dtype=dtype)
     for k in range(c):
         sl = slice(k * (w + gap), k * (w + gap) + w)
         out[:, sl, 0] = k
-        out[:, sl, 1] = np.arange(h)[:, None]
-        out[:, sl, 2] = np.arange(w)[None, :]
+        out[:, sl, 1] = np.arange(w)[None, :]
     return out
 
 
@@ -274,6 +278,7 @@ def map_grid_figure(
     row_height: int = 100,
     ranges: dict | None = None,
     row_titles: dict | None = None,
+    compact: bool = False,
 ) -> go.Figure:
     """Per-class maps for all classes at once: one row per map type, one tile per class.
 
@@ -287,6 +292,10 @@ def map_grid_figure(
         ranges: optional `{kind: (lo, hi)}` colour ranges (to share them across
             several figures); default: from this image's maps.
         row_titles: optional `{kind: title}` overriding the default row titles.
+        compact: for figures redrawn on every image: row labels are the symbols
+            alone (the page explains them) and the class labels sit under the
+            bottom row only. Plotly measures every text it draws; this halves
+            the texts of a four-row grid.
 
     Every row has its own colour axis (`coloraxis`, `coloraxis2`, …) shared by
     all classes in that row.
@@ -336,7 +345,8 @@ def map_grid_figure(
                 customdata=custom,
                 xaxis=xa,
                 yaxis=ya,
-                hovertemplate=f"class %{{customdata[0]}} · row %{{customdata[1]}}, col %{{customdata[2]}}"
+                hoverongaps=False,
+                hovertemplate=f"class %{{customdata[0]}} · row %{{y}}, col %{{customdata[1]}}"
                 f"<br>{MAP_LABELS.get(kind, kind)} = %{{z:.4g}}<extra></extra>",
                 name=kind,
             )
@@ -356,6 +366,7 @@ def map_grid_figure(
             domain=[0, 1],
             tickvals=centres,
             ticktext=names,
+            showticklabels=not compact or r == n,
             showgrid=False,
             zeroline=False,
             ticks="",
@@ -373,7 +384,7 @@ def map_grid_figure(
         )  # square cells
         annotations.append(
             dict(
-                text=_row_label(kind, titles[r - 1]),
+                text=f"<b>{MAP_LABELS.get(kind, kind)}</b>" if compact else _row_label(kind, titles[r - 1]),
                 xref="paper",
                 x=-0.005,
                 xanchor="right",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 
@@ -244,11 +245,15 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     assert "input the model sees" in captions[0] and "M from" in captions[1]
     bars = " ".join(h.proto.body for h in at.get("html"))
     assert "Class probabilities" in bars and "Scale weights" in bars and "Channel gate" in bars
-    metrics = {m.label: m.value for m in at.metric}
-    assert float(metrics["Σ A⊙S from the maps"]) == pytest.approx(
-        float(metrics["aux logit from the model"]), abs=2e-5
+    # the check's four numbers are one HTML row and its formulas one KaTeX block (cheap to redraw)
+    checks = dict(re.findall(r">([^<>]+)</div><div data-value[^>]*>([^<]+)<", bars))
+    assert float(checks["Σ A⊙S from the maps"]) == pytest.approx(
+        float(checks["aux logit from the model"]), abs=2e-5
     )
-    assert "score" in " ".join(texts(at, "latex"))
+    assert len(checks) == 4 and not at.metric[1:]  # Prediction is the one st.metric
+    latex = texts(at, "latex")
+    assert len(latex) == 1 and "score" in latex[0] and "largest terms" in latex[0]
+    assert "Top contributions" in " ".join(texts(at, "caption"))
     for source in ("Misclassified", "Random"):
         at.segmented_control(key="inspect.source").set_value(source).run()
         assert not at.exception, source

@@ -47,6 +47,10 @@ def test_grid_has_one_heatmap_per_map_type_and_shared_ranges():
     # the class tick labels sit under the tiles, and the highlight frames one tile per row
     assert list(fig.layout.xaxis.ticktext) == [str(c) for c in range(10)]
     assert len(fig.layout.shapes) == 4
+    # hover: class and column from a small integer customdata, the row from y; nothing on the gaps
+    assert heatmaps[0].customdata.dtype == np.int8 and heatmaps[0].customdata.shape == (7, 79, 2)
+    assert heatmaps[0].customdata[0, 8 * 3 + 2].tolist() == [3, 2]  # class 3, column 2
+    assert heatmaps[0].hoverongaps is False and "row %{y}" in heatmaps[0].hovertemplate
 
 
 def test_grid_overlay_upsamples_onto_the_input():
@@ -238,3 +242,12 @@ def test_figures_redrawn_per_image_have_fixed_margins_and_few_colour_bar_ticks()
 def test_other_figures_keep_automatic_margins():
     fig = viz.matrix_figure(np.eye(4), title="m", xlabel="x", ylabel="y")
     assert fig.layout.margin.autoexpand is not False
+
+
+def test_compact_grid_draws_half_the_texts():
+    """Inspect and Predict redraw the grid per image: symbols as row labels, class labels once."""
+    fig = viz.map_grid_figure(maps(), compact=True)
+    assert [a.text for a in fig.layout.annotations] == ["<b>A</b>", "<b>S</b>", "<b>A⊙S</b>", "<b>U</b>"]
+    shown = [fig.layout[f"xaxis{s}"].showticklabels for s in ("", "2", "3", "4")]
+    assert shown == [False, False, False, True]
+    assert "attention" in viz.map_grid_figure(maps()).layout.annotations[0].text  # full labels by default

@@ -6,6 +6,8 @@ the image. Figures come from `tal.viz`; this module only lays them out.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import streamlit as st
 
@@ -17,6 +19,12 @@ ABSENT = {
     "channel": "**No channel gate** — channel-wise (SE) attention was off for this model.",
     "scale": "**No scale weights** — scale-wise attention was off; the model uses the last backbone stage alone.",
 }
+
+GRID_NOTE = (
+    "Rows: " + "; ".join(viz.MAP_STYLES[k][0] for k in ("A", "S", "AS", "U")) + ". A sums to 1 over the grid for every class (spatial softmax); S is each cell's logit for "
+    "the class; their product summed over the grid is the auxiliary logit. One colour scale per "
+    "row, shared by all classes: S and A⊙S are centred on 0 (red +, blue −). Hover a cell for its value."
+)
 
 
 # Maps of the literature modules (ModelConfig.extra_attention): output key prefix -> (view, title)
@@ -122,6 +130,7 @@ def map_grid(
         background=image,
         overlay=overlay,
         highlight=highlight,
+        compact=True,  # row symbols only: GRID_NOTE names the rows
     )
     st.plotly_chart(fig, key=f"{key}.grid", config={"displayModeBar": False})
 
@@ -137,9 +146,10 @@ def attention_maps(
     if "A" in outputs:
         h, w = outputs["A"].shape[1:3]
         top = st.columns([3, 2])
+        # the explanation is in the heading's element: one element fewer to lay out per update
         top[0].markdown(
             f"**Per-class maps** on the {h}×{w} feature grid — one column per class "
-            f"(orange frame: the prediction, class {names[pred]})."
+            f"(orange frame: the prediction, class {names[pred]}).  \n:small[:gray[{GRID_NOTE}]]"
         )
         overlay = top[1].toggle(
             "Overlay on the input (upsampled)",
@@ -148,11 +158,6 @@ def attention_maps(
         )
         map_grid(
             outputs, i, image=image, class_names=names, key=key, overlay=overlay, highlight=pred
-        )
-        st.caption(
-            "A sums to 1 over the grid for every class (spatial softmax); S is each cell's logit for "
-            "the class; their product summed over the grid is the auxiliary logit. One colour scale per "
-            "row, shared by all classes: S and A⊙S are centred on 0 (red +, blue −)."
         )
         if equation:
             equation_panel(outputs, i, names, key=key)
@@ -225,13 +230,17 @@ def _gates_and_mask(outputs, i, *, image, key) -> None:
     cols = iter(st.columns([len(bars) + 1] * bool(bars) + [2] * len(pictures)))
     if bars:
         with next(cols):
-            st.html(htmlbars.gates_html(**bars))
             notes = {
                 "scale_weights": "Scale weights: stage 1 is the finest grid; the weights sum to 1.",
                 "channel_gate": "Channel gate (squeeze-and-excitation): each feature channel is "
                 "multiplied by its gate.",
             }
-            st.caption(" ".join(notes[k] for k in bars) + " Hover a bar for its value.")
+            note = " ".join(notes[k] for k in bars) + " Hover a bar for its value."
+            # the note inside the bars' HTML: one element fewer to lay out per update
+            st.html(
+                htmlbars.gates_html(**bars)
+                + f'<div style="{CHECK_LABEL};margin-top:6px">{html.escape(note)}</div>'
+            )
     for name in pictures:
         with next(cols):
             _map_picture(outputs[name][i], name, image=image if name == "M" else None)
@@ -257,7 +266,12 @@ def _map_picture(value, kind: str, *, image=None) -> None:
 
 
 def equation_panel(outputs, i: int, names, *, key: str) -> None:
-    """`score_c = Σ A⊙S` with this image's real numbers, and softmax(score) = aux probabilities."""
+    """`score_c = Σ A⊙S` with this image's real numbers, and softmax(score) = aux probabilities.
+
+    Re-drawn on every image: one KaTeX block, one HTML row of numbers and one
+    caption (each KaTeX block is typeset afresh and each element laid out by the
+    browser, so three formulas and four metrics in columns cost ~a dozen more).
+    """
     pred = int(outputs["prediction"][i])
     with st.container(border=True):
         st.markdown("**The auxiliary logit, recomputed from the maps**")
@@ -269,29 +283,46 @@ def equation_panel(outputs, i: int, names, *, key: str) -> None:
             key=f"{key}.eq_class.{pred}",
         )
         chk = viz.score_check(outputs, i, c)
-        st.latex(
-            r"\mathrm{score}_{%s} \;=\; \sum_{h,w} A_{h,w,%s}\,S_{h,w,%s} \;=\; %.5f"
-            % (names[c], names[c], names[c], chk["sum_AS"])
-        )
-        m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Σ A⊙S from the maps", f"{chk['sum_AS']:.5f}")
-        m2.metric("aux logit from the model", f"{chk['score']:.5f}")
-        m3.metric("|difference|", f"{chk['abs_error']:.1e}")
-        m4.metric(f"Σ A over {chk['cells']} cells", f"{chk['A_sum']:.4f}")
-        terms = " + ".join(f"{a:.3f}\\cdot({s:+.3f})" for _, _, a, s, _ in chk["top_cells"])
-        st.latex(r"\text{largest terms: } %s + \dots" % terms)
+        st.latex(equation_latex(chk, c, names))
+        st.html(checks_html(chk))
         st.caption(
             "Top contributions (row, col): "
             + "; ".join(
                 f"({r}, {cc}) A={a:.3f}, S={s:+.3f}, A·S={p:+.4f}"
                 for r, cc, a, s, p in chk["top_cells"]
             )
-        )
-        st.latex(
-            r"\operatorname{softmax}(\mathrm{score})_{%s} = %.4f \qquad p^{\mathrm{aux}}_{%s} = %.4f"
-            % (names[c], chk["softmax"][c], names[c], chk["aux"][c])
-        )
-        st.caption(
-            f"Over all classes, softmax(score) and the aux head's probabilities differ by at most "
+            + f". Over all classes, softmax(score) and the aux head's probabilities differ by at most "
             f"{chk['softmax_error']:.1e}: the aux head *is* softmax(Σ A⊙S)."
         )
+
+
+def equation_latex(chk: dict, c: int, names) -> str:
+    """The sum, its largest terms and softmax(score) = p_aux as one aligned KaTeX block."""
+    n = names[c]
+    terms = " + ".join(f"{a:.3f}\\cdot({s:+.3f})" for _, _, a, s, _ in chk["top_cells"])
+    return (
+        r"\begin{aligned}"
+        r"\mathrm{score}_{%s} &= \sum_{h,w} A_{h,w,%s}\,S_{h,w,%s} \;=\; %.5f \\"
+        r"&= %s + \dots \quad \text{(largest terms)} \\"
+        r"\operatorname{softmax}(\mathrm{score})_{%s} &= %.4f \qquad p^{\mathrm{aux}}_{%s} = %.4f"
+        r"\end{aligned}"
+    ) % (n, n, n, chk["sum_AS"], terms, n, chk["softmax"][c], n, chk["aux"][c])
+
+
+CHECK_LABEL = "font-size:14px;color:rgba(128,128,128,0.95)"
+CHECK_VALUE = "font-size:1.6rem;line-height:1.4"
+
+
+def checks_html(chk: dict) -> str:
+    """The four numbers of the check (sum from the maps, model's logit, difference, Σ A) in one row."""
+    cells = [
+        ("Σ A⊙S from the maps", f"{chk['sum_AS']:.5f}"),
+        ("aux logit from the model", f"{chk['score']:.5f}"),
+        ("|difference|", f"{chk['abs_error']:.1e}"),
+        (f"Σ A over {chk['cells']} cells", f"{chk['A_sum']:.4f}"),
+    ]
+    return '<div class="tal-checks" style="display:flex;gap:16px">' + "".join(
+        f'<div style="flex:1;min-width:0"><div style="{CHECK_LABEL}">{html.escape(label)}</div>'
+        f'<div data-value style="{CHECK_VALUE}">{html.escape(value)}</div></div>'
+        for label, value in cells
+    ) + "</div>"
