@@ -15,6 +15,8 @@ example's (target ≤ 1.0).
 Each contender trains for its own planned length: tal models for the default
 TrainConfig's epochs (their cosine schedule ends there), the Keras example for
 the 15 epochs it is published with; a threshold never reached is reported.
+The contenders train in turns, one evaluation slice each, so a busy spell on
+the machine slows all of them rather than one.
 
     python bench/time_to_accuracy.py
 """
@@ -47,7 +49,12 @@ def keras_example_model():
 
 
 def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epochs, recalibrate=None):
-    """Train epoch slices, evaluate after each; returns the curve and crossing times."""
+    """A generator: each step trains one slice (1/evals_per_epoch of an epoch) and
+    evaluates; it returns the curve and crossing times when the model is done.
+
+    `main` steps the contenders round-robin, so load on the machine falls on
+    all of them alike instead of on whichever happened to run at a busy time.
+    """
     import numpy as np
 
     batch = fit_kwargs["batch_size"]
@@ -76,9 +83,23 @@ def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epo
                 if acc >= t and t not in crossed:
                     crossed[t] = train_time
             print(f"  {name:14} epoch {point:5.2f}  {train_time:7.1f}s  test {100 * acc:.2f}%", flush=True)
+            yield
         if len(crossed) == len(THRESHOLDS):
             break
     return {"curve": curve, "time_to": {f"{100 * t:.1f}": crossed.get(t) for t in THRESHOLDS}}
+
+
+def round_robin(races: dict) -> dict:
+    """Step every race in turn until all have finished; their results by name."""
+    results, active = {}, dict(races)
+    while active:
+        for name, race_steps in list(active.items()):
+            try:
+                next(race_steps)
+            except StopIteration as done:
+                results[name] = done.value
+                del active[name]
+    return {name: results[name] for name in races}
 
 
 def main():
@@ -100,9 +121,9 @@ def main():
 
     data = tal.load_dataset(tal.DataConfig(val_fraction=0.0))
     x, y, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
-    results = {}
     overrides = {k: v for k, v in (("batch_size", args.batch_size), ("learning_rate", args.learning_rate)) if v}
     default_train = tal.TrainConfig(**overrides)
+    races = {}
     for name, toggles in (("tal full", {}), ("tal baseline", dict(scale=False, channel=False, element=False))):
         keras.utils.set_random_seed(0)
         config = tal.ModelConfig(**toggles)
@@ -110,18 +131,20 @@ def main():
         steps = int(-(-len(x) // default_train.batch_size)) * default_train.epochs
         compile_model(model, config, default_train, class_weights(y, 10), keras.Variable(0.5, trainable=False), steps)
         outputs = model.output_names
-        results[name] = race(name, model, {"batch_size": default_train.batch_size, "epochs": 1,
-                                           "targets": lambda yy, o=outputs: {k: yy for k in o}},
-                             x, y, x_test, y_test, args.evals_per_epoch, default_train.epochs,
-                             recalibrate=lambda m, xx: recalibrate_batchnorm(m, xx))
+        races[name] = race(name, model, {"batch_size": default_train.batch_size, "epochs": 1,
+                                         "targets": lambda yy, o=outputs: {k: yy for k in o}},
+                           x, y, x_test, y_test, args.evals_per_epoch, default_train.epochs,
+                           recalibrate=lambda m, xx: recalibrate_batchnorm(m, xx))
+    if not args.skip_keras:
+        keras.utils.set_random_seed(0)
+        races["keras example"] = race("keras example", keras_example_model(),
+                                      {"batch_size": 128, "epochs": 1, "targets": lambda yy: yy},
+                                      x, y, x_test, y_test, args.evals_per_epoch, args.keras_epochs)
+    results = round_robin(races)
     if args.skip_keras:
         for name, r in results.items():
             print(name, r["time_to"])
         return
-    keras.utils.set_random_seed(0)
-    results["keras example"] = race("keras example", keras_example_model(),
-                                    {"batch_size": 128, "epochs": 1, "targets": lambda yy: yy},
-                                    x, y, x_test, y_test, args.evals_per_epoch, args.keras_epochs)
     print(f"\n{'model':16} " + " ".join(f"{'to ' + k + '%':>10}" for k in results["tal full"]["time_to"]))
     for name, r in results.items():
         print(f"{name:16} " + " ".join(f"{v:9.1f}s" if v is not None else f"{'not reached':>10}"
