@@ -15,8 +15,11 @@ def test_install_keeps_streamlit_from_clearing_the_keras_session(monkeypatch):
 
     from tal.ui import streamlit_fixes
 
-    # the hook this works around still exists, and still clears Keras when left alone
+    # the hook this works around still exists, and still clears Keras when left alone (an
+    # earlier test may have run the app, which installs the fix: then take the saved original)
     original = script_runner._clean_problem_modules
+    if original is streamlit_fixes._clean_problem_modules_but_keras:
+        original = streamlit_fixes._STREAMLIT_CLEANUP
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
     original()

@@ -35,6 +35,9 @@ import gc
 import sys
 
 
+_STREAMLIT_CLEANUP = None
+
+
 def _clean_problem_modules_but_keras() -> None:
     """Streamlit's per-run cleanup without `keras.backend.clear_session()`."""
     plt = sys.modules.get("matplotlib.pyplot")
@@ -57,6 +60,9 @@ def install() -> bool:
         return False
     if not hasattr(script_runner, "_clean_problem_modules"):
         return False
+    if script_runner._clean_problem_modules is not _clean_problem_modules_but_keras:
+        global _STREAMLIT_CLEANUP  # Streamlit's own hook, kept for the test that pins what it does
+        _STREAMLIT_CLEANUP = script_runner._clean_problem_modules
     script_runner._clean_problem_modules = _clean_problem_modules_but_keras
     _install_incremental_module_scan()
     return True
