@@ -192,56 +192,6 @@ def image_figure(image, *, title: str | None = None, height: int = 260, boxes=No
     return _layout(fig, height=height, title=title, margin={})
 
 
-def probability_figure(
-    probabilities,
-    *,
-    aux=None,
-    class_names=None,
-    true_label=None,
-    height: int = 260,
-    title: str | None = "Class probabilities",
-) -> go.Figure:
-    """Bar chart of the class probabilities (main head; aux head beside it when given)."""
-    p = np.asarray(probabilities, dtype="float64").ravel()
-    names = class_labels(len(p), class_names)
-    fig = go.Figure()
-    fig.add_bar(
-        x=names,
-        y=p,
-        name="main head",
-        marker_color=PALETTE[0],
-        hovertemplate="class %{x}: %{y:.3f}<extra>main</extra>",
-    )
-    if aux is not None:
-        fig.add_bar(
-            x=names,
-            y=np.asarray(aux, dtype="float64").ravel(),
-            name="aux head softmax(score)",
-            marker_color=PALETTE[1],
-            hovertemplate="class %{x}: %{y:.3f}<extra>aux</extra>",
-        )
-    if true_label is not None:
-        fig.add_annotation(
-            x=names[int(true_label)],
-            y=1.04,
-            text="true",
-            showarrow=False,
-            yref="y",
-            font=dict(size=11, color="#54A24B"),
-        )
-    fig.update_yaxes(range=[0, 1.1], title="probability", tickvals=[0, 0.5, 1])
-    fig.update_xaxes(title="class", type="category")
-    return _layout(
-        fig,
-        height=height,
-        title=title,
-        margin=dict(l=55, r=10, t=40, b=45),
-        barmode="group",
-        showlegend=aux is not None,
-        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
-    )
-
-
 def bar_figure(
     values,
     *,

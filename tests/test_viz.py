@@ -105,13 +105,6 @@ def test_score_check_matches_the_identity():
     assert abs(chk["top_cells"][0][4]) >= abs(chk["top_cells"][1][4])
 
 
-def test_probability_figure_with_aux_head():
-    p = np.full(10, 0.1)
-    fig = viz.probability_figure(p, aux=p, true_label=3)
-    assert [t.type for t in fig.data] == ["bar", "bar"]
-    assert len(fig.data[0].y) == 10
-
-
 def test_image_figure_is_grayscale_and_pixel_exact():
     fig = viz.image_figure(np.zeros((28, 28, 1)), boxes=(4, 5, 20, 18))
     assert fig.data[0].z.shape == (28, 28)
@@ -226,7 +219,6 @@ def test_figures_redrawn_per_image_have_fixed_margins_and_few_colour_bar_ticks()
         viz.map_grid_figure(m),
         viz.map_grid_figure(m, background=image, overlay=True),
         viz.image_figure(image),
-        viz.probability_figure(np.full(10, 0.1), aux=np.full(10, 0.1)),
         viz.bar_figure(np.ones(64) / 2, title="gate", xlabel="channel", ylabel="g"),
         viz.single_map_figure(m["A"][..., 0], kind="A", background=image, overlay=True),
     ]
