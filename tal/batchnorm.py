@@ -83,6 +83,10 @@ def _training_forward(model):
     the computation; traced, the momentum is an input of the graph, so the
     same trace serves every batch.
     """
+    if model in _TRACED_FORWARD:
+        return _TRACED_FORWARD[model]
+    model_ref = weakref.ref(model)  # the cache must not keep the model alive
+
     def forward(images, momentum):
         target = model_ref()
         norms = batchnorm_layers(target)
@@ -95,13 +99,11 @@ def _training_forward(model):
             for bn, value in zip(norms, saved):
                 bn.momentum = value
 
-    model_ref = weakref.ref(model)  # the cache must not keep the model alive
     if keras.backend.backend() != "tensorflow":
         return forward
-    if model not in _TRACED_FORWARD:
-        import tensorflow as tf
+    import tensorflow as tf
 
-        _TRACED_FORWARD[model] = tf.function(forward, reduce_retracing=True)
+    _TRACED_FORWARD[model] = tf.function(forward, reduce_retracing=True)
     return _TRACED_FORWARD[model]
 
 
