@@ -6,16 +6,18 @@ training step come from TensorFlow's graph profiler on one forward pass
 usual estimate: the backward pass costs about twice the forward). The
 reference is a 1024×1024 float32 matrix product. The models and the matmul
 are timed round-robin (one round of each, repeated) and each keeps its fastest
-round, so a busy moment on the machine hits them alike. Target: ≥ 35 %.
+round, so a busy moment on the machine hits them alike. A model's round is the
+median of its steps, each timed on its own (`_common.timed_steps`: `fit`'s
+per-call set-up is not a training step). Target: ≥ 35 %.
 
-    python bench/efficiency.py [--steps 60] [--batch-size 64] [--rounds 7]
+    python bench/efficiency.py [--steps 60] [--batch-size N] [--rounds 7]
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from _common import write_result
+from _common import timed_steps, write_result
 
 
 def forward_flops(model, batch_size: int) -> int:
@@ -52,16 +54,18 @@ def matmul_round(n: int = 1024, repeats: int = 30):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: TrainConfig's")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
     import keras
+    import numpy as np
 
     import tal
     from tal.models import build_model
     from tal.training import compile_model
 
+    args.batch_size = args.batch_size or tal.TrainConfig().batch_size
     data = tal.load_dataset(tal.DataConfig(train_size=args.batch_size * args.steps, val_fraction=0.0))
     x, y = data.x_train, data.y_train
     rows, rounds = [], {}
@@ -69,15 +73,13 @@ def main():
         config = tal.ModelConfig(**toggles)
         model = build_model(config)
         flops = 3 * forward_flops(model, args.batch_size)
-        compile_model(model, config, tal.TrainConfig(), None, keras.Variable(0.5, trainable=False), 10_000)
+        compile_model(model, config, tal.TrainConfig(batch_size=args.batch_size), None, keras.Variable(0.5, trainable=False), 10_000)
         targets = {k: y for k in model.output_names}
         model.fit(x[: 2 * args.batch_size], {k: v[: 2 * args.batch_size] for k, v in targets.items()},
                   batch_size=args.batch_size, verbose=0)
 
         def one_round(model=model, targets=targets):
-            start = time.perf_counter()
-            model.fit(x, targets, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
-            return (time.perf_counter() - start) / args.steps
+            return float(np.median(timed_steps(model, x, targets, args.batch_size)))
         rows.append({"model": name, "train_flops_per_step": flops})
         rounds[name] = (one_round, [])
     rounds["matmul"] = (matmul_round(), [])

@@ -16,7 +16,7 @@ from tal.layers import (
     create_attention,
     spatial_softmax,
 )
-from tal.layers.base import AttentionLayer
+from tal.layers.base import AttentionLayer, pointwise
 
 
 def sigmoid(x):
@@ -28,6 +28,16 @@ def relu(x):
 
 
 # ---------------------------------------------------------------- spatial softmax
+
+def test_pointwise_matches_the_1x1_convolution_it_replaces():
+    x = np.random.default_rng(7).normal(size=(2, 3, 3, 5)).astype("float32")
+    conv = keras.layers.Conv2D(4, 1, activation="relu")
+    conv.build(x.shape)
+    conv.set_weights([np.arange(20, dtype="float32").reshape(1, 1, 5, 4) / 10 - 1, np.array([0.5, -0.5, 0, 1], "float32")])
+    np.testing.assert_allclose(np.asarray(pointwise(conv, x)), np.asarray(conv(x)), rtol=1e-5, atol=1e-6)
+    by_hand = np.maximum(x @ conv.get_weights()[0][0, 0] + conv.get_weights()[1], 0)
+    np.testing.assert_allclose(np.asarray(pointwise(conv, x)), by_hand, rtol=1e-5, atol=1e-6)
+
 
 def test_spatial_softmax_hand_computed():
     # exp(log 1..4) = 1, 2, 3, 4 over the 2x2 grid -> 0.1, 0.2, 0.3, 0.4

@@ -9,6 +9,7 @@ trace `call` symbolically instead.
 from __future__ import annotations
 
 import keras
+from keras import ops
 from keras.src import backend  # compute_output_spec is not in the public backend API
 
 
@@ -53,3 +54,21 @@ def feature_map_shape(layer, input_shape, *, static_grid: bool = False) -> tuple
             f"{type(layer).__name__} needs a static height and width. Received: input_shape={input_shape}"
         )
     return batch, height, width, channels
+
+
+def pointwise(conv, x):
+    """Apply a built 1x1 `Conv2D` layer to `x` as one matrix multiply over all positions.
+
+    Same weights and result as `conv(x)`; on TensorFlow's CPU build, oneDNN's
+    1x1 convolution on the branches' small grids (7x7, 10-112 channels) was
+    slower than a plain matmul, forward and backward (`bench/pointwise.py`).
+    Falls back to `conv(x)` when the grid is not static.
+    """
+    _, height, width, channels = x.shape
+    if height is None or width is None or channels is None:
+        return conv(x)
+    kernel = ops.reshape(conv.kernel, (channels, conv.filters))
+    y = ops.matmul(ops.reshape(x, (-1, channels)), kernel)
+    if conv.use_bias:
+        y = y + conv.bias
+    return conv.activation(ops.reshape(y, (-1, height, width, conv.filters)))

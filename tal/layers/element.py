@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
+from tal.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape, pointwise
 
 FEATURE_MODES = ("residual", "gate", "none")
 
@@ -26,9 +26,13 @@ def spatial_softmax(logits):
     `(B, H, W, C)` → `(B, H, W, C)` with `Σ_{h,w} A[b, h, w, c] = 1`. Note that
     `Conv2D(..., activation="softmax")` would normalise over classes instead.
     """
-    _, height, width, classes = logits.shape
-    flat = ops.reshape(logits, (-1, height * width, classes))
-    return ops.reshape(ops.softmax(flat, axis=1), (-1, height, width, classes))
+    # Written out rather than ops.softmax(..., axis=1): TensorFlow's softmax over
+    # a non-last axis transposes its input and gradient, which cost more than
+    # the softmax itself on these small maps. Subtracting the per-class maximum
+    # keeps exp finite; it cancels in the ratio, so it carries no gradient.
+    shifted = logits - ops.stop_gradient(ops.max(logits, axis=(1, 2), keepdims=True))
+    exp = ops.exp(shifted)
+    return exp / ops.sum(exp, axis=(1, 2), keepdims=True)
 
 
 @keras.saving.register_keras_serializable(package="tal")
@@ -87,8 +91,9 @@ class ElementWiseAttention(AttentionLayer):
         self.confidence.build(input_shape)
 
     def call(self, x, return_attention_maps=False):
-        attention = spatial_softmax(self.estimator_out(self.estimator_mid(self.estimator_in(x))))
-        confidence = self.confidence(x)
+        hidden = self.estimator_mid(pointwise(self.estimator_in, x))
+        attention = spatial_softmax(pointwise(self.estimator_out, hidden))
+        confidence = pointwise(self.confidence, x)
         score = ops.sum(attention * confidence, axis=(1, 2))
         features = x
         maps = None

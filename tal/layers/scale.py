@@ -9,20 +9,21 @@ per stage and image:
     w   = softmax_k(Dense(n)(ReLU(Dense(D/r)(s))))
     out = ReLU(BN(Σ_k w_k · P_k))
 
-Because the projections are linear, `Σ_k w_k P_k` is one 1x1 convolution of
-the concatenated, stage-weighted inputs, and `s` needs only each stage's
-channel means: the branch costs one convolution instead of one per stage.
-(An earlier form put BN and ReLU inside each `P_k`, so it needed one
-convolution per stage and a BN over n·D channels; the branch's forward and
-backward pass took 1.4–1.5× as long: `python bench/scale_forms.py`.)
+Because the projections are linear, `Σ_k w_k P_k` is one 1x1 projection
+(a matmul) of the concatenated, stage-weighted inputs, and `s` needs only
+each stage's channel means: the branch costs one projection instead of one
+per stage. (An earlier form put BN and ReLU inside each `P_k`, so it needed
+one convolution per stage and a BN over n·D channels; the branch's forward
+and backward pass took 1.4–1.5× as long: `python bench/scale_forms.py`.)
 """
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from tal.batchnorm import FusedBatchNormalization
-from tal.layers.base import AttentionLayer, check_positive_int, hidden_units
+from tal.layers.base import AttentionLayer, check_positive_int, hidden_units, pointwise
 
 
 @keras.saving.register_keras_serializable(package="tal")
@@ -76,10 +77,13 @@ class ScaleAttention(AttentionLayer):
                 )
             self.pools.append(shape[1] // final_h)
             self.stage_channels.append(shape[3])
-        total = sum(self.stage_channels)
+        # stage_of_channel[k, j] = 1 when stacked channel j belongs to stage k.
+        self.stage_of_channel = ops.convert_to_tensor(
+            np.repeat(np.eye(len(input_shape), dtype="float32"), self.stage_channels, axis=1)
+        )
         # Rows of the kernel are the stages' channels in order: rows of stage k are W_k.
         self.projection = layers.Conv2D(self.dim, 1, use_bias=False, name="project")
-        self.projection.build((input_shape[-1][0], final_h, final_w, total))
+        self.projection.build((input_shape[-1][0], final_h, final_w, sum(self.stage_channels)))
         self.norm = FusedBatchNormalization(momentum=self.bn_momentum, name="norm")
         self.norm.build((input_shape[-1][0], final_h, final_w, self.dim))
         self.squeeze = layers.Dense(
@@ -99,8 +103,10 @@ class ScaleAttention(AttentionLayer):
         kernel = ops.reshape(self.projection.kernel, (-1, self.dim))
         summary = ops.matmul(ops.mean(stacked, axis=(1, 2)), kernel)
         weights = ops.softmax(self.logits(self.squeeze(summary)), axis=-1)
-        per_channel = ops.repeat(weights, self.stage_channels, axis=1)  # w_k for each of stage k's channels
-        fused = self.projection(stacked * per_channel[:, None, None, :])
+        # w_k for each of stage k's channels; a matmul with a constant 0/1 matrix
+        # because ops.repeat becomes a boolean mask and a gather on TensorFlow.
+        per_channel = ops.matmul(weights, self.stage_of_channel)
+        fused = pointwise(self.projection, stacked * per_channel[:, None, None, :])
         out = ops.relu(self.norm(fused, training=training))
         if return_attention_maps:
             return out, {"weights": weights}
