@@ -229,9 +229,12 @@ class DataConfig(_JsonMixin):
 class TrainConfig(_JsonMixin):
     """How to train: optimisation settings, the auxiliary weight, the data and the seed."""
 
-    epochs: int = 6
-    batch_size: int = 64
-    learning_rate: float = 2e-3
+    # Batch 128 costs ~25 % less per image than 64 on a 2-core CPU; with the
+    # rate raised to 3e-3 and 8 epochs it matches 64 / 2e-3 / 6 epochs in
+    # accuracy and wall time, and reaches 98.5 % sooner (bench/README.md).
+    epochs: int = 8
+    batch_size: int = 128
+    learning_rate: float = 3e-3
     optimizer: str = "adam"
     lr_schedule: str = "cosine"
     aux_weight: float = 0.5
