@@ -18,6 +18,11 @@ the 15 epochs it is published with; a threshold never reached is reported.
 The contenders train in turns, one evaluation slice each, so a busy spell on
 the machine slows all of them rather than one.
 
+Test accuracy wobbles by a few tenths between evaluations, so a first
+crossing can be a lucky evaluation. Alongside "time to" (first evaluation at
+or above the threshold) the script reports "time to stay": the training time
+from which no later evaluation of the planned run falls below it.
+
     python bench/time_to_accuracy.py
 """
 from __future__ import annotations
@@ -86,7 +91,19 @@ def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epo
             yield
         if len(crossed) == len(THRESHOLDS):
             break
-    return {"curve": curve, "time_to": {f"{100 * t:.1f}": crossed.get(t) for t in THRESHOLDS}}
+    return {"curve": curve, "time_to": {f"{100 * t:.1f}": crossed.get(t) for t in THRESHOLDS},
+            "time_to_stay": {f"{100 * t:.1f}": time_to_stay(curve, t) for t in THRESHOLDS}}
+
+
+def time_to_stay(curve: list[dict], threshold: float) -> float | None:
+    """Training time of the first evaluation after which every evaluation is ≥ `threshold`."""
+    since = None
+    for point in curve:
+        if point["test_accuracy"] < threshold:
+            since = None
+        elif since is None:
+            since = point["train_time_s"]
+    return since
 
 
 def round_robin(races: dict) -> dict:
@@ -145,21 +162,25 @@ def main():
         for name, r in results.items():
             print(name, r["time_to"])
         return
-    print(f"\n{'model':16} " + " ".join(f"{'to ' + k + '%':>10}" for k in results["tal full"]["time_to"]))
-    for name, r in results.items():
-        print(f"{name:16} " + " ".join(f"{v:9.1f}s" if v is not None else f"{'not reached':>10}"
-                                       for v in r["time_to"].values()))
     ratios = {}
-    for key in results["tal full"]["time_to"]:
-        a, b = results["tal full"]["time_to"][key], results["keras example"]["time_to"][key]
-        ratios[key] = None if a is None or b is None else a / b
-    print("tal full / keras example:", {k: (f"{v:.2f}" if v is not None else "n/a") for k, v in ratios.items()},
-          "(target at 98.5%: ≤ 1.0)")
+    for statistic in ("time_to", "time_to_stay"):
+        print(f"\n{statistic.replace('_', ' '):16} " + " ".join(f"{k + '%':>11}" for k in results["tal full"][statistic]))
+        for name, r in results.items():
+            print(f"{name:16} " + " ".join(f"{v:10.1f}s" if v is not None else f"{'not reached':>11}"
+                                           for v in r[statistic].values()))
+        ratios[statistic] = {}
+        for key in results["tal full"][statistic]:
+            a, b = results["tal full"][statistic][key], results["keras example"][statistic][key]
+            ratios[statistic][key] = None if a is None or b is None else a / b
+        print("tal full / keras example:",
+              {k: (f"{v:.2f}" if v is not None else "n/a") for k, v in ratios[statistic].items()},
+              "(target at 98.5%: ≤ 1.0)")
     write_result("time_to_accuracy", {"train_images": int(len(x)), "test_images": int(len(x_test)),
                                       "tal_train_config": {"batch_size": default_train.batch_size,
                                                            "learning_rate": default_train.learning_rate,
                                                            "epochs": default_train.epochs},
-                                      "results": results, "ratio_full_to_keras": ratios, "target": 1.0})
+                                      "results": results, "ratio_full_to_keras": ratios["time_to"],
+                                      "ratio_full_to_keras_stay": ratios["time_to_stay"], "target": 1.0})
 
 
 if __name__ == "__main__":
