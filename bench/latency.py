@@ -24,7 +24,7 @@ def main():
     from PIL import Image, ImageDraw
 
     import tal
-    from tal.models import build_model
+    from tal.core.models import build_model
 
     try:
         run = tal.runs.load_run("mnist-scale_channel_element")

@@ -1,6 +1,6 @@
 """A 1x1 convolution vs the same product as one matmul, forward + backward.
 
-`tal.layers.base.pointwise` applies the branches' 1x1 `Conv2D` layers as one
+`tal.core.layers.base.pointwise` applies the branches' 1x1 `Conv2D` layers as one
 matrix multiply over all positions. This records why: on TensorFlow's CPU
 build, oneDNN's 1x1 convolution on the branches' small grids is slower than
 the plain matmul of the same numbers. Shapes are the default model's (7×7

@@ -1,6 +1,6 @@
 """Two forms of the scale-wise branch, forward + backward time side by side.
 
-- current (tal.layers.ScaleAttention): linear projections, so the weighted sum
+- current (tal.core.layers.ScaleAttention): linear projections, so the weighted sum
   is one 1x1 convolution of the stage-weighted stacked inputs, then one BN+ReLU;
 - earlier: `P_k = ReLU(BN(conv1x1(AvgPool(F_k))))` per stage (three
   convolutions and a BatchNorm over n·D channels), then `Σ_k w_k P_k`.
@@ -24,7 +24,7 @@ def earlier_form(dim):
     import keras
     from keras import layers, ops
 
-    from tal.batchnorm import FusedBatchNormalization
+    from tal.core.batchnorm import FusedBatchNormalization
 
     class EarlierScale(keras.layers.Layer):
         def build(self, shapes):
@@ -60,7 +60,7 @@ def main():
     import numpy as np
     import tensorflow as tf
 
-    from tal.layers import ScaleAttention
+    from tal.core.layers import ScaleAttention
 
     xs = [tf.random.normal(s) for s in ((64, 28, 28, 16), (64, 14, 14, 32), (64, 7, 7, 64))]
     upstream = tf.random.normal((64, 7, 7, 64))

@@ -49,8 +49,8 @@ def main():
     import numpy as np
 
     import tal
-    from tal.models import build_model
-    from tal.training import compile_model
+    from tal.core.models import build_model
+    from tal.engine.training import compile_model
 
     args.batch_size = args.batch_size or tal.TrainConfig().batch_size
     data = tal.load_dataset(tal.DataConfig(train_size=args.batch_size * args.steps, val_fraction=0.0))

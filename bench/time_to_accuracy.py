@@ -131,10 +131,10 @@ def main():
     import keras
 
     import tal
-    from tal.batchnorm import recalibrate_batchnorm
-    from tal.data import class_weights
-    from tal.models import build_model
-    from tal.training import compile_model
+    from tal.core.batchnorm import recalibrate_batchnorm
+    from tal.data.datasets import class_weights
+    from tal.core.models import build_model
+    from tal.engine.training import compile_model
 
     data = tal.load_dataset(tal.DataConfig(val_fraction=0.0))
     x, y, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test

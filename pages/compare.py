@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from tal import viz
+from tal.render import figures as viz
 from tal.ui import compare, guard, loaders, pickers, router, tables
 
 router.ensure_app_ran()

@@ -12,29 +12,29 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "ModelConfig": "tal.config",
-    "DataConfig": "tal.config",
-    "TrainConfig": "tal.config",
-    "ConfigError": "tal.config",
-    "build_model": "tal.models",
-    "inspect": "tal.inspection",
-    "create_attention": "tal.layers",
-    "load_mnist": "tal.data",
-    "load_dataset": "tal.data",
-    "Dataset": "tal.data",
-    "DataNotFoundError": "tal.data",
-    "preprocess_image": "tal.preprocess",
-    "ImageError": "tal.preprocess",
-    "train": "tal.training",
-    "TrainingControl": "tal.training",
-    "TrainingCallback": "tal.callbacks",
-    "Progress": "tal.callbacks",
+    "ModelConfig": "tal.core.config",
+    "DataConfig": "tal.core.config",
+    "TrainConfig": "tal.core.config",
+    "ConfigError": "tal.core.config",
+    "build_model": "tal.core.models",
+    "inspect": "tal.core.inspection",
+    "create_attention": "tal.core.layers",
+    "load_mnist": "tal.data.datasets",
+    "load_dataset": "tal.data.datasets",
+    "Dataset": "tal.data.datasets",
+    "DataNotFoundError": "tal.data.datasets",
+    "preprocess_image": "tal.data.preprocess",
+    "ImageError": "tal.data.preprocess",
+    "train": "tal.engine.training",
+    "TrainingControl": "tal.engine.training",
+    "TrainingCallback": "tal.engine.callbacks",
+    "Progress": "tal.engine.callbacks",
 }
 
 
 def __getattr__(name: str):
     if name == "runs":
-        return importlib.import_module("tal.registry")
+        return importlib.import_module("tal.engine.registry")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tal' has no attribute {name!r}")

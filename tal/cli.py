@@ -17,7 +17,7 @@ import tempfile
 import typing
 from pathlib import Path
 
-from tal.config import ConfigError, DataConfig, ModelConfig, TrainConfig
+from tal.core.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 
 EXIT_USAGE = 2
 # Set from the data, or not supported by the single-label training engine.
@@ -160,11 +160,11 @@ class ProgressPrinter:
 # ----------------------------------------------------------------- commands
 
 def cmd_train(args) -> int:
-    from tal.training import TrainingControl, train
+    from tal.engine.training import TrainingControl, train
 
     model_config, train_config = configs_from_args(args)
     if args.name is not None:
-        from tal.registry import safe_name
+        from tal.engine.registry import safe_name
 
         safe_name(args.name)  # reject an unusable name before training
     callbacks = [] if args.quiet else [ProgressPrinter()]
@@ -191,9 +191,9 @@ def _headline(metrics: dict) -> dict:
 
 
 def cmd_evaluate(args) -> int:
-    from tal.data import load_dataset
-    from tal.registry import load_run
-    from tal.training import evaluate_model
+    from tal.data.datasets import load_dataset
+    from tal.engine.registry import load_run
+    from tal.engine.training import evaluate_model
 
     run = load_run(args.run, args.runs_dir)
     data_config = run.train_config.data
@@ -209,11 +209,11 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from tal.preprocess import ImageError, preprocess_image
-    from tal.registry import load_run
+    from tal.data.preprocess import ImageError, preprocess_image
+    from tal.engine.registry import load_run
 
     run = load_run(args.run, args.runs_dir)
-    from tal.inspection import inspect  # imports TensorFlow: only once the run exists
+    from tal.core.inspection import inspect  # imports TensorFlow: only once the run exists
 
     size = run.model_config.input_shape[0]
     images, errors = [], []
@@ -258,10 +258,10 @@ def _save_npz_atomic(path: Path, **arrays) -> None:
 
 
 def cmd_ablate(args) -> int:
-    from tal.ablation import (PRESETS, build_trials, default_study_name, format_table, run_trials, summarize,
+    from tal.engine.ablation import (PRESETS, build_trials, default_study_name, format_table, run_trials, summarize,
                               write_summary)
-    from tal.data import load_dataset
-    from tal.registry import safe_name
+    from tal.data.datasets import load_dataset
+    from tal.engine.registry import safe_name
 
     if args.list:
         for key, preset in PRESETS.items():
@@ -287,7 +287,7 @@ def cmd_ablate(args) -> int:
               f"{100 * record['test_accuracy']:.2f}% in {record['training_time_s']:.0f}s", file=sys.stderr)
 
     if args.ray:
-        from tal.ablation_ray import run_trials_ray
+        from tal.engine.ablation_ray import run_trials_ray
 
         results = run_trials_ray(trials, runs_dir=args.runs_dir, address=args.ray_address)
         for i, (trial, record) in enumerate(zip(trials, results)):
@@ -303,7 +303,7 @@ def cmd_ablate(args) -> int:
 
 
 def cmd_demos(args) -> int:
-    from tal.demos import demo_specs, make_demos
+    from tal.engine.demos import demo_specs, make_demos
 
     if args.list:
         for spec in demo_specs():
@@ -321,7 +321,7 @@ def cmd_demos(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from tal.registry import list_runs
+    from tal.engine.registry import list_runs
 
     runs = list_runs(args.runs_dir, include_shipped=not args.no_shipped)
     rows = []
@@ -428,9 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _expected_errors():
     """Exception types that mean bad input (imported lazily: some pull in TensorFlow)."""
-    from tal.data import DataFormatError, DataNotFoundError
-    from tal.preprocess import ImageError
-    from tal.registry import RunNotFoundError
+    from tal.data.datasets import DataFormatError, DataNotFoundError
+    from tal.data.preprocess import ImageError
+    from tal.engine.registry import RunNotFoundError
 
     return (UsageError, ConfigError, DataNotFoundError, DataFormatError, ImageError, RunNotFoundError, ValueError)
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from tal import ablation
-from tal.ablation import build_trials, summarize, welch
+from tal.engine import ablation
+from tal.engine.ablation import build_trials, summarize, welch
 
 
 def test_branches_preset_is_all_eight_subsets_plus_cbam():
@@ -79,7 +79,7 @@ def test_summary_files_and_listing(tmp_path):
     assert saved["preset"] == "demo" and len(saved["trials"]) == 2
     assert (folder / "summary.csv").read_text().splitlines()[0].startswith("variant,branches,aux_weight,seeds")
     assert [s["study"] for s in ablation.list_studies(tmp_path)] == ["study-1"]
-    from tal.registry import list_runs
+    from tal.engine.registry import list_runs
 
     assert list_runs(tmp_path) == []  # a study folder is never mistaken for a run
 
@@ -100,7 +100,7 @@ def test_cli_ablate_demo_end_to_end(mnist_path, tmp_path):
 @pytest.mark.slow
 def test_ray_tune_runs_a_tiny_grid_in_local_mode(mnist_path, tmp_path, monkeypatch):
     pytest.importorskip("ray")
-    from tal.ablation_ray import run_trials_ray
+    from tal.engine.ablation_ray import run_trials_ray
 
     monkeypatch.setenv("TAL_DATA_DIR", str(mnist_path))
     trials = build_trials("demo", seeds=1, study="ray", train_overrides={"epochs": 1},
@@ -108,6 +108,6 @@ def test_ray_tune_runs_a_tiny_grid_in_local_mode(mnist_path, tmp_path, monkeypat
     records = run_trials_ray(trials, runs_dir=tmp_path)
     assert [r["variant"] for r in records] == ["baseline", "scale+channel+element"]
     assert all(0 <= r["test_accuracy"] <= 1 for r in records)
-    from tal.registry import list_runs
+    from tal.engine.registry import list_runs
 
     assert sorted(r.name for r in list_runs(tmp_path)) == sorted(r["run"] for r in records)

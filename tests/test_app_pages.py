@@ -58,12 +58,12 @@ def wait_for(predicate, timeout: float = 180.0, at: AppTest | None = None, every
 @pytest.fixture
 def env(runs_dir, mnist_path, monkeypatch, tmp_path):
     """Real MNIST, an empty run registry, no shipped demos."""
-    import tal.registry
+    import tal.engine.registry
 
     monkeypatch.setenv("TAL_DATA_DIR", str(mnist_path))
     shipped = tmp_path / "shipped"
     shipped.mkdir()
-    monkeypatch.setattr(tal.registry, "SHIPPED_DIR", shipped)
+    monkeypatch.setattr(tal.engine.registry, "SHIPPED_DIR", shipped)
     return runs_dir
 
 
@@ -312,7 +312,7 @@ def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
 
 
 def test_compare_shows_an_ablation_summary(env):
-    from tal.ablation import summarize, write_summary
+    from tal.engine.ablation import summarize, write_summary
 
     def rec(variant, branches, seed, acc):
         return {"variant": variant, "seed": seed, "run": f"{variant}{seed}", "branches": branches,
@@ -403,7 +403,7 @@ def test_train_panel_shows_the_phase_while_no_batch_ends():
         import streamlit as st
 
         from tal import ModelConfig, TrainConfig
-        from tal.callbacks import Progress
+        from tal.engine.callbacks import Progress
         from tal.ui import jobs, state, train_panel
         from tal.ui.progress import JobRecorder
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tal.batchnorm import FusedBatchNormalization, batchnorm_layers, recalibrate_batchnorm
+from tal.core.batchnorm import FusedBatchNormalization, batchnorm_layers, recalibrate_batchnorm
 
 
 def _pair(momentum=0.9, **kwargs):

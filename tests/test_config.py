@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tal.config import ConfigError, DataConfig, ModelConfig, TrainConfig
+from tal.core.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 
 
 def test_json_round_trip_keeps_tuples_and_nested_data():

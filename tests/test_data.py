@@ -1,4 +1,4 @@
-"""Tests for tal.data (finding, reading and splitting MNIST) and tal.synthetic.
+"""Tests for tal.data.datasets (finding, reading and splitting MNIST) and tal.data.synthetic.
 
 Real MNIST is read from $TAL_DATA_DIR or ../shared/data/mnist beside the
 repository; those tests skip when it is absent. Everything else builds tiny
@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tal import data, mnist_files
-from tal.config import DataConfig
-from tal.data import DataFormatError, DataNotFoundError
-from tal.synthetic import synthetic_digits
+from tal.data import datasets as data
+
+from tal.data import mnist_files
+from tal.core.config import DataConfig
+from tal.data.datasets import DataFormatError, DataNotFoundError
+from tal.data.synthetic import synthetic_digits
 
 IDX_NAMES = {
     "x_train": "train-images-idx3-ubyte",
@@ -261,7 +263,7 @@ def test_partial_idx_folder_names_missing_files(tmp_path, isolated):
 
 
 def test_tal_data_does_not_import_tensorflow():
-    code = "import sys, tal.data; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys, tal.data.datasets; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
     root = Path(__file__).resolve().parents[1]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
 

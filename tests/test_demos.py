@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from tal import registry
-from tal.demos import MAX_MODEL_BYTES, demo_specs
+from tal.engine import registry
+from tal.engine.demos import MAX_MODEL_BYTES, demo_specs
 
 SHIPPED = sorted(p for p in registry.SHIPPED_DIR.glob("*") if registry.is_complete(p))
 

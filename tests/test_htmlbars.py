@@ -1,4 +1,4 @@
-"""HTML bar charts (tal.htmlbars): heights, tooltips, escaping (no browser)."""
+"""HTML bar charts (tal.render.htmlbars): heights, tooltips, escaping (no browser)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from tal import htmlbars
+from tal.render import htmlbars
 
 
 def test_bar_heights_are_percent_of_ymax_clipped():

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from tal.layers import (
+from tal.core.layers import (
     CBAM,
     ChannelAttention,
     ElementWiseAttention,
@@ -16,7 +16,7 @@ from tal.layers import (
     create_attention,
     spatial_softmax,
 )
-from tal.layers.base import AttentionLayer, pointwise
+from tal.core.layers.base import AttentionLayer, pointwise
 
 
 def sigmoid(x):

@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from tal.config import ModelConfig, TrainConfig
-from tal.losses import WeightedBinaryCrossEntropy, WeightedCrossEntropy, multilabel_class_weights
-from tal.models import build_model
-from tal.training import compile_model
+from tal.core.config import ModelConfig, TrainConfig
+from tal.core.losses import WeightedBinaryCrossEntropy, WeightedCrossEntropy, multilabel_class_weights
+from tal.core.models import build_model
+from tal.engine.training import compile_model
 
 
 def test_weighted_cross_entropy_hand_computed():

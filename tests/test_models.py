@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import tal
-from tal.layers.base import AttentionLayer
-from tal.models import attention_branches, build_model, build_probe
+from tal.core.layers.base import AttentionLayer
+from tal.core.models import attention_branches, build_model, build_probe
 
 SMALL = dict(stage_filters=(8, 16, 16), element_width=8)
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from tal.optimizers import make_optimizer, skip_single_replica_all_reduce
+from tal.engine.optimizers import make_optimizer, skip_single_replica_all_reduce
 
 
 def _fit_once(optimizer, seed=0):

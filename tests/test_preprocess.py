@@ -1,4 +1,4 @@
-"""Tests for tal.preprocess: MNIST-style conversion of uploads and Pillow's traps.
+"""Tests for tal.data.preprocess: MNIST-style conversion of uploads and Pillow's traps.
 
 Every trap image is built in memory with Pillow; each test fails if the trap is
 handled the naive way (e.g. ``convert("L")`` on a 16-bit or transparent image).
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile
 
-from tal.preprocess import (
+from tal.data.preprocess import (
     MAX_PIXELS,
     ImageError,
     PreprocessReport,
@@ -373,7 +373,7 @@ def test_error_messages_name_the_file():
 
 
 def test_module_imports_no_heavy_dependencies():
-    code = ("import sys, tal.preprocess; "
+    code = ("import sys, tal.data.preprocess; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
     env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[1])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""Small maps as PNG pictures (tal.raster): colours, exact upscaling, the ink box (no browser)."""
+"""Small maps as PNG pictures (tal.render.raster): colours, exact upscaling, the ink box (no browser)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tal import raster
+from tal.render import raster
 
 
 def decode(png: bytes) -> np.ndarray:

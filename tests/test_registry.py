@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tal import registry
+from tal.engine import registry
 
 
 class FakeModel:
@@ -66,7 +66,7 @@ def test_run_killed_mid_write_is_not_listed(tmp_path):
     script = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from tal import registry
+        from tal.engine import registry
 
         class SlowModel:
             def save(self, path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tal
-from tal.config import DataConfig, ModelConfig, TrainConfig
+from tal.core.config import DataConfig, ModelConfig, TrainConfig
 
 SMALL_MODEL = ModelConfig()  # the default widths: the smallest that learn fast enough here
 
@@ -100,7 +100,7 @@ def test_set_aux_weight_validates():
 
 
 def test_recalibrated_batchnorm_matches_population_statistics():
-    from tal.batchnorm import recalibrate_batchnorm
+    from tal.core.batchnorm import recalibrate_batchnorm
 
     inputs = keras.Input((3,))
     bn = keras.layers.BatchNormalization(momentum=0.99)
@@ -140,8 +140,8 @@ def test_phases_are_reported_while_no_batch_ends(mnist_path):
 
 
 def test_unknown_phase_is_refused():
-    from tal.callbacks import KerasBridge
+    from tal.engine.callbacks import KerasBridge
 
-    bridge = KerasBridge([], tal.training.TrainingControl(), keras.Variable(1.0), 1, 1, 32)
+    bridge = KerasBridge([], tal.engine.training.TrainingControl(), keras.Variable(1.0), 1, 1, 32)
     with pytest.raises(ValueError, match="phase='resting'"):
         bridge.set_phase("resting")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-import tal.training
+import tal.engine.training
 from tal.ui.jobs import JobManager, TrainingJob
 
 
@@ -35,7 +35,7 @@ def fake_train(monkeypatch):
         control.stop_event.wait(10)
         return FakeResult(stopped=True)
 
-    monkeypatch.setattr(tal.training, "train", train)
+    monkeypatch.setattr(tal.engine.training, "train", train)
     monkeypatch.setattr("tal.ui.progress.JobRecorder", lambda job: type("R", (), {"job": job})())
     return started
 

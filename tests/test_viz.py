@@ -1,11 +1,11 @@
-"""Figure builders of tal.viz: traces, shapes and shared colour ranges (no browser, no TensorFlow)."""
+"""Figure builders of tal.render.figures: traces, shapes and shared colour ranges (no browser, no TensorFlow)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from tal import viz
+from tal.render import figures as viz
 
 
 def maps(h=7, w=7, c=10, seed=0):
@@ -184,7 +184,7 @@ def test_viz_is_ui_free():
 
 
 def _summary_rows():
-    from tal.ablation import summarize
+    from tal.engine.ablation import summarize
 
     def rec(variant, branches, seed, acc):
         return {"variant": variant, "seed": seed, "run": f"{variant}{seed}", "branches": branches, "aux_weight": 0.5,
@@ -198,7 +198,7 @@ def _summary_rows():
 
 
 def test_ablation_figure_has_std_error_bars_and_marks_noise():
-    from tal import viz
+    from tal.render import figures as viz
 
     fig = viz.ablation_figure(_summary_rows())
     bar = fig.data[0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tal.layers import (
+from tal.core.layers import (
     DANet,
     LearnToPayAttention,
     NonLocalBlock,
@@ -15,7 +15,7 @@ from tal.layers import (
     create_attention,
     query_attention,
 )
-from tal.layers.base import AttentionLayer
+from tal.core.layers.base import AttentionLayer
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(1, 2, 3, 4)).astype("float32")  # (B, H, W, K): N = 6 positions, K = 4 channels

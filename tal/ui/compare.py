@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tal import viz
+from tal.render import figures as viz
 from tal.ui import loaders, pickers, tables
 
 
 def ablation_studies(root, *, key: str = "compare.study") -> None:
     """Saved ablation summaries: mean ± std per configuration and the seed-noise verdict."""
-    from tal.ablation import list_studies
+    from tal.engine.ablation import list_studies
 
     studies = list_studies(root, include_shipped=True)
     st.subheader("Ablation studies")

@@ -20,7 +20,7 @@ import time
 import traceback
 import uuid
 
-from tal.training import TrainingControl
+from tal.engine.training import TrainingControl
 
 ACTIVE = ("queued", "loading", "training", "finishing")
 DONE = ("completed", "stopped", "cancelled", "failed")
@@ -149,7 +149,7 @@ class JobManager:
         try:
             job.status = "loading"
             job.started = time.time()
-            from tal.training import train
+            from tal.engine.training import train
             from tal.ui.progress import JobRecorder
 
             result = train(
@@ -175,8 +175,8 @@ class JobManager:
 
 def friendly_error(exc: BaseException) -> str:
     """The library's own message for expected errors; a short summary otherwise."""
-    from tal.config import ConfigError
-    from tal.data import DataFormatError, DataNotFoundError
+    from tal.core.config import ConfigError
+    from tal.data.datasets import DataFormatError, DataNotFoundError
 
     if isinstance(exc, (ConfigError, DataNotFoundError, DataFormatError)):
         return str(exc)

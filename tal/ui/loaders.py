@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from tal.config import DataConfig
+from tal.core.config import DataConfig
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class TestSet:
 
 
 def runs_root() -> Path:
-    from tal.registry import default_root
+    from tal.engine.registry import default_root
 
     return default_root()
 
@@ -51,7 +51,7 @@ def list_runs() -> tuple[list, list[str]]:
     A run folder whose JSON cannot be read is skipped with a message instead
     of breaking every page.
     """
-    from tal.registry import list_runs as _list_runs
+    from tal.engine.registry import list_runs as _list_runs
 
     runs, problems = [], []
     for run in _list_runs(include_shipped=True):
@@ -72,8 +72,8 @@ def _mtime(run) -> float:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _load_model(path: str, mtime: float):
-    from tal.inspection import inspect
-    from tal.registry import Run
+    from tal.core.inspection import inspect
+    from tal.engine.registry import Run
 
     model = Run(Path(path)).load_model()
     inspect(
@@ -128,7 +128,7 @@ def data_config_of(run) -> DataConfig:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _test_set(config_json: str, fallback: bool) -> TestSet:
-    from tal.data import load_dataset
+    from tal.data.datasets import load_dataset
 
     data = load_dataset(DataConfig.from_json(config_json), fallback_to_synthetic=fallback)
     arrays = []
@@ -148,7 +148,7 @@ def test_set(config: DataConfig, *, fallback: bool = False) -> TestSet:
 def _test_predictions(
     path: str, mtime: float, config_json: str, fallback: bool, prediction: str
 ) -> np.ndarray:
-    from tal.inspection import inspect
+    from tal.core.inspection import inspect
 
     model = _load_model(path, mtime)
     x = _test_set(config_json, fallback).x
@@ -172,7 +172,7 @@ def test_predictions(run, config: DataConfig, *, fallback: bool = False) -> np.n
 @st.cache_data(ttl=60, show_spinner=False)
 def mnist_status() -> tuple[bool, str]:
     """(found, where or why not), without downloading anything."""
-    from tal.data import find_mnist
+    from tal.data.datasets import find_mnist
 
     try:
         *_, source = find_mnist(allow_download=False)
@@ -191,11 +191,11 @@ def warm_up() -> threading.Thread:
         try:
             import plotly.graph_objects  # noqa: F401
 
-            import tal.inspection  # noqa: F401
-            import tal.registry  # noqa: F401
-            import tal.training  # noqa: F401
+            import tal.core.inspection  # noqa: F401
+            import tal.engine.registry  # noqa: F401
+            import tal.engine.training  # noqa: F401
             import tal.ui.progress  # noqa: F401
-            import tal.viz  # noqa: F401
+            import tal.render.figures  # noqa: F401
             from tal.ui import streamlit_fixes
 
             streamlit_fixes.preload_lazy_imports()  # no module re-scan on a later run

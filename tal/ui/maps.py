@@ -1,7 +1,7 @@
 """Views of one image's prediction and attention maps (Inspect, Predict, Compare).
 
 `outputs` is always the dict returned by `tal.inspect` for a batch; `i` picks
-the image. Figures come from `tal.viz`; this module only lays them out.
+the image. Figures come from `tal.render.figures`; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ import html
 import numpy as np
 import streamlit as st
 
-from tal import htmlbars, raster, viz
+from tal.render import htmlbars
+
+from tal.render import raster
+
+from tal.render import figures as viz
 
 ABSENT = {
     "element": "**No A, S, U or M maps** — this model was trained without the element-wise branch "
@@ -65,7 +69,7 @@ def prediction_summary(
     with c1:
         if image is not None:
             h, w = np.asarray(image).shape[:2]
-            # a plain PNG, not a chart: one <img> to swap per update (see tal.raster)
+            # a plain PNG, not a chart: one <img> to swap per update (see tal.render.raster)
             st.image(
                 raster.input_png(image, size=224, box=box),
                 caption=caption or f"The {h}×{w} input the model sees.",
@@ -91,7 +95,7 @@ def prediction_summary(
     with c2:
         aux = outputs.get("aux")
         # plain HTML bars with the values as tooltips: a Plotly chart would be mounted afresh
-        # on every update (see tal.htmlbars)
+        # on every update (see tal.render.htmlbars)
         st.html(
             htmlbars.probability_html(
                 p, aux=None if aux is None else aux[i], class_names=names, true_label=true_label
@@ -179,7 +183,7 @@ def _query_picker(side: int, *, key: str) -> tuple[int, int]:
 
 def _query_maps(name, value, query, side) -> list[tuple[str, np.ndarray]]:
     """(title suffix, (side, side) map) for one query: one per head for self-attention."""
-    from tal.layers import query_attention
+    from tal.core.layers import query_attention
 
     if value.ndim == 3:  # (heads, N, N)
         return [(str(h + 1), np.asarray(query_attention(value[None], query, side, side, head=h))[0])

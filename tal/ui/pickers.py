@@ -154,7 +154,7 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
 
 
 def _upload(key: str, size: int):
-    from tal.preprocess import ImageError, preprocess_image
+    from tal.data.preprocess import ImageError, preprocess_image
 
     file = st.file_uploader(
         "Upload a digit image",
@@ -191,7 +191,7 @@ def prepare_uploads(files, size: int) -> list[Upload]:
     """Preprocess every file on its own, so one bad file never stops the others."""
     import traceback
 
-    from tal.preprocess import ImageError, preprocess_image
+    from tal.data.preprocess import ImageError, preprocess_image
 
     out = []
     for file in files:

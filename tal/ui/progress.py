@@ -6,7 +6,7 @@ merely show a job do not pay for the TensorFlow import.
 
 from __future__ import annotations
 
-from tal.callbacks import Progress, TrainingCallback
+from tal.engine.callbacks import Progress, TrainingCallback
 
 
 class JobRecorder(TrainingCallback):

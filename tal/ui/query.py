@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from tal.config import (
+from tal.core.config import (
     BACKBONES,
     CLASS_WEIGHTING,
     DATASETS,

@@ -112,5 +112,5 @@ def preload_lazy_imports() -> None:
     from PIL import Image
 
     Image.init()  # all plugins: what Image.open imports on the first unidentified file
-    import tal.htmlbars  # noqa: F401
-    import tal.raster  # noqa: F401
+    import tal.render.htmlbars  # noqa: F401
+    import tal.render.raster  # noqa: F401

@@ -48,7 +48,7 @@ def per_class_rows(runs, class_names=None) -> list[dict]:
 
 
 def ablation_rows(rows) -> list[dict]:
-    """`tal.ablation.summarize` rows as a readable table."""
+    """`tal.engine.ablation.summarize` rows as a readable table."""
     verdict = {True: "within noise", False: "real", None: "—"}
     out = []
     for r in rows:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from tal import viz
+from tal.render import figures as viz
 from tal.ui import jobs, query, state
 from tal.ui.guard import page_guard, show_error
 
@@ -32,7 +32,7 @@ def current_job():
 
 def start() -> None:
     """Validate the form, then queue this session's job (button callback)."""
-    from tal.config import ConfigError
+    from tal.core.config import ConfigError
     from tal.ui.train_form import current_values
 
     from tal.ui.loaders import runs_root
@@ -244,7 +244,7 @@ def result(job) -> None:
     """Outcome of a finished job: metrics, where it was saved, downloads."""
     if job.status not in ("completed", "stopped") or job.run_path is None:
         return
-    from tal.registry import Run
+    from tal.engine.registry import Run
 
     run = Run(Path(job.run_path))
     m = job.metrics or {}

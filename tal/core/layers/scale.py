@@ -22,8 +22,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from tal.batchnorm import FusedBatchNormalization
-from tal.layers.base import AttentionLayer, check_positive_int, hidden_units, pointwise
+from tal.core.batchnorm import FusedBatchNormalization
+from tal.core.layers.base import AttentionLayer, check_positive_int, hidden_units, pointwise
 
 
 @keras.saving.register_keras_serializable(package="tal")

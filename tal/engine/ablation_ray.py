@@ -14,8 +14,8 @@ from pathlib import Path
 
 def _trainable(config: dict) -> dict:
     """Ray Tune function trainable: train one trial and return its record."""
-    from tal.ablation import Trial, trial_result
-    from tal.training import train
+    from tal.engine.ablation import Trial, trial_result
+    from tal.engine.training import train
 
     trial = Trial.from_dict(config["trial"])
     result = train(trial.model_config, trial.train_config, name=trial.run_name, runs_dir=config["runs_dir"])
@@ -35,7 +35,7 @@ def run_trials_ray(trials, *, runs_dir=None, address: str | None = None, max_con
         from ray import tune
     except ImportError:
         raise ImportError("Ray is not installed: pip install -r requirements-ray.txt") from None
-    from tal.registry import default_root
+    from tal.engine.registry import default_root
 
     runs_dir = str(Path(runs_dir if runs_dir is not None else default_root()).resolve())
     address = address or os.environ.get("RAY_ADDRESS")

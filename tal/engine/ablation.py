@@ -7,7 +7,7 @@ difference to the plain baseline with its standard error, and flags
 differences smaller than two standard errors as within seed noise.
 
 Trials run sequentially in this process by default (`run_trials`), or on Ray
-Tune (`tal.ablation_ray.run_trials_ray`) when one machine is not enough.
+Tune (`tal.engine.ablation_ray.run_trials_ray`) when one machine is not enough.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tal.config import DataConfig, ModelConfig, TrainConfig
+from tal.core.config import DataConfig, ModelConfig, TrainConfig
 
 ABLATIONS_DIR = "_ablations"  # under the runs root; never a run itself (no model.keras)
 BRANCHES = ("scale", "channel", "element")
@@ -187,7 +187,7 @@ def run_trials(trials, *, runs_dir=None, callbacks_for=None, on_trial_end=None, 
         on_trial_end: `(index, trial, record) -> None` after each trial.
         control: a `TrainingControl`; its stop ends the study after the current trial.
     """
-    from tal.training import train
+    from tal.engine.training import train
 
     results = []
     for i, trial in enumerate(trials):
@@ -305,7 +305,7 @@ def format_table(rows: list[dict]) -> str:
 
 def write_summary(study: str, preset: str, rows: list[dict], results: list[dict], *, runs_dir=None) -> Path:
     """Save summary.json and summary.csv for a study (each written atomically)."""
-    from tal.registry import default_root, write_json_atomic, write_text_atomic
+    from tal.engine.registry import default_root, write_json_atomic, write_text_atomic
 
     folder = (Path(runs_dir) if runs_dir is not None else default_root()) / ABLATIONS_DIR / study
     folder.mkdir(parents=True, exist_ok=True)
@@ -318,7 +318,7 @@ def write_summary(study: str, preset: str, rows: list[dict], results: list[dict]
 def list_studies(runs_dir=None, *, include_shipped: bool = False) -> list[dict]:
     """Saved ablation summaries, newest first; with `include_shipped`, then the
     studies shipped in `models/_ablations` (marked `"shipped": True`)."""
-    from tal.registry import SHIPPED_DIR, default_root
+    from tal.engine.registry import SHIPPED_DIR, default_root
 
     studies = _read_studies((Path(runs_dir) if runs_dir is not None else default_root()) / ABLATIONS_DIR)
     if include_shipped:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 RUN_FILES = ("config.json", "history.json", "metrics.json", "model.keras")
 STAGING_PREFIX = ".staging-"
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models"
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 class RunNotFoundError(LookupError):
@@ -66,13 +66,13 @@ class Run:
 
     @property
     def model_config(self):
-        from tal.config import ModelConfig
+        from tal.core.config import ModelConfig
 
         return ModelConfig.from_dict(self.config["model"])
 
     @property
     def train_config(self):
-        from tal.config import TrainConfig
+        from tal.core.config import TrainConfig
 
         return TrainConfig.from_dict(self.config["train"])
 
@@ -80,8 +80,8 @@ class Run:
         """The trained Keras model (safe mode: no arbitrary code is run)."""
         import keras
 
-        import tal.layers  # noqa: F401  (registers the custom layers)
-        import tal.losses  # noqa: F401
+        import tal.core.layers  # noqa: F401  (registers the custom layers)
+        import tal.core.losses  # noqa: F401
 
         return keras.saving.load_model(self.path / "model.keras", compile=False, safe_mode=True)
 

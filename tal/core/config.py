@@ -17,7 +17,7 @@ DATASETS = ("mnist", "translated", "synthetic")
 PREDICTION_MODES = ("main", "mean")
 CLASS_WEIGHTING = ("balanced", "none")
 # Attention modules from the literature, one of which can be added after the
-# triple-attention branches (see tal.layers for each module's paper).
+# triple-attention branches (see tal.core.layers for each module's paper).
 EXTRA_ATTENTION = ("none", "spatial_weights", "danet", "nonlocal", "pay_attention", "mhsa")
 MHSA_SCORES = ("dot", "additive")
 OPTIMIZERS = ("adam", "sgd")

@@ -2,7 +2,7 @@
 
 `train()` builds the model from a `ModelConfig`, trains it on the data named
 by a `TrainConfig`, evaluates it on the test set and writes a run folder (see
-`tal.registry`). It never imports a UI: progress goes to `TrainingCallback`s.
+`tal.engine.registry`). It never imports a UI: progress goes to `TrainingCallback`s.
 It may run in a background thread; Keras's global state (seed, dtype policy)
 is per thread, so it is set here, inside the training thread.
 """
@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from tal.config import ModelConfig, TrainConfig
+from tal.core.config import ModelConfig, TrainConfig
 
 
 class TrainingControl:
@@ -85,8 +85,8 @@ def compile_model(model, model_config: ModelConfig, train_config: TrainConfig, c
     """Compile with class-weighted losses on both heads and λ as a loss-weight variable."""
     import keras
 
-    from tal.losses import WeightedCrossEntropy
-    from tal.optimizers import make_optimizer
+    from tal.core.losses import WeightedCrossEntropy
+    from tal.engine.optimizers import make_optimizer
 
     weights = None if class_weights is None else [float(w) for w in class_weights]
     losses = {"main": WeightedCrossEntropy(weights, name="main_ce")}
@@ -127,7 +127,7 @@ def evaluate_model(model, x, y, num_classes, *, prediction="main", batch_size=51
 def _inference_copy(model, model_config):
     """The trained weights in a fresh, uncompiled model: the saved file holds no
     optimizer state (a third of the size) and loads without the training losses."""
-    from tal.models import build_model
+    from tal.core.models import build_model
 
     copy = build_model(model_config)
     copy.set_weights(model.get_weights())
@@ -175,25 +175,25 @@ def train(
     """
     import keras
 
-    from tal.batchnorm import recalibrate_batchnorm
-    from tal.callbacks import KerasBridge
-    from tal.data import class_weights
-    from tal.models import build_model
+    from tal.core.batchnorm import recalibrate_batchnorm
+    from tal.engine.callbacks import KerasBridge
+    from tal.data.datasets import class_weights
+    from tal.core.models import build_model
 
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     if model_config.multi_label:
-        from tal.config import ConfigError
+        from tal.core.config import ConfigError
 
         raise ConfigError("multi_label models need multi-label targets; the training engine's data (MNIST) "
                           "is single-label. Build the model with tal.build_model and train it yourself with "
-                          "tal.losses.WeightedBinaryCrossEntropy.")
+                          "tal.core.losses.WeightedBinaryCrossEntropy.")
     control = control or TrainingControl(stop_event)
     started = time.perf_counter()
     keras.utils.set_random_seed(train_config.seed)  # per thread: set inside the training thread
 
     if dataset is None:
-        from tal.data import load_dataset
+        from tal.data.datasets import load_dataset
 
         dataset = load_dataset(train_config.data)
     data = dataset
@@ -266,7 +266,7 @@ def train(
     history = {"epochs": bridge.epoch_history, "batches": bridge.batch_history}
     run = None
     if save:
-        from tal.registry import write_run
+        from tal.engine.registry import write_run
 
         run = write_run(name or default_run_name(model_config, train_config), config=config,
                         history=history, metrics=metrics, model=_inference_copy(model, model_config), root=runs_dir)

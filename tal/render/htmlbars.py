@@ -148,7 +148,7 @@ def bar_chart_html(
 
 # --------------------------------------------------------------------------- the charts the pages show
 
-MAIN_COLOR, AUX_COLOR = "#4C78A8", "#F58518"  # tal.viz.PALETTE[0], [1]
+MAIN_COLOR, AUX_COLOR = "#4C78A8", "#F58518"  # tal.render.figures.PALETTE[0], [1]
 
 
 def probability_html(probabilities, *, aux=None, class_names=None, true_label=None, height=170) -> str:

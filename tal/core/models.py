@@ -16,9 +16,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from tal.backbones import build_backbone
-from tal.config import ModelConfig
-from tal.layers import create_attention
+from tal.core.backbones import build_backbone
+from tal.core.config import ModelConfig
+from tal.core.layers import create_attention
 
 # Layer names the probe looks up in a (possibly reloaded) model.
 PART_NAMES = ("backbone", "scale_attention", "channel_attention", "cbam", "extra_attention", "element_attention",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_choice
+from tal.core.layers.base import AttentionLayer, check_choice
 
 COMPATIBILITIES = ("pc", "dp")
 

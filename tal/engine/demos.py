@@ -11,9 +11,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tal.ablation import branch_variants
-from tal.config import DataConfig, ModelConfig, TrainConfig
-from tal.registry import SHIPPED_DIR, write_json_atomic
+from tal.engine.ablation import branch_variants
+from tal.core.config import DataConfig, ModelConfig, TrainConfig
+from tal.engine.registry import SHIPPED_DIR, write_json_atomic
 
 MAX_MODEL_BYTES = 2 * 1024 * 1024
 
@@ -60,8 +60,8 @@ def make_demos(out_dir: Path | str = SHIPPED_DIR, *, data_dir=None, only=None, e
     Each model is trained into a staging registry first and moved into place
     only when complete, so an interrupted remake leaves the old demos intact.
     """
-    from tal.registry import load_run
-    from tal.training import train
+    from tal.engine.registry import load_run
+    from tal.engine.training import train
 
     out_dir = Path(out_dir)
     staging = out_dir / ".staging-demos"

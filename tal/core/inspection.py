@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from tal.models import build_probe
+from tal.core.models import build_probe
 
 _PROBES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 

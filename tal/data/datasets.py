@@ -12,7 +12,7 @@ shipped in the repository, so the loader looks for it in a fixed order
 3. a download through `keras.datasets.mnist.load_data()`.
 
 If all fail, `DataNotFoundError` names these three ways; `dataset="synthetic"`
-(font-rendered digits, see `tal.synthetic`) is the offline fallback.
+(font-rendered digits, see `tal.data.synthetic`) is the offline fallback.
 
 On top of plain MNIST it builds "translated" MNIST (each digit at a random
 place on a larger canvas, where attention has something to find) and applies
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tal.config import DataConfig
-from tal.mnist_files import (  # noqa: F401  (re-exported: tal.data is the public entry point)
+from tal.core.config import DataConfig
+from tal.data.mnist_files import (  # noqa: F401  (re-exported: tal.data.datasets is the public entry point)
     ENV_VAR,
     DataFormatError,
     DataNotFoundError,
@@ -236,7 +236,7 @@ def _raw_arrays(config: DataConfig):
 
 @functools.lru_cache(maxsize=4)
 def _synthetic_cached(n_train: int, n_test: int, seed: int):
-    from tal.synthetic import synthetic_digits
+    from tal.data.synthetic import synthetic_digits
 
     arrays = synthetic_digits(n_train, n_test, seed=seed)
     for array in arrays:
@@ -245,7 +245,7 @@ def _synthetic_cached(n_train: int, n_test: int, seed: int):
 
 
 def _synthetic_raw(config: DataConfig):
-    from tal.synthetic import describe_fonts
+    from tal.data.synthetic import describe_fonts
 
     n_train = config.train_size or SYNTHETIC_TRAIN_SIZE
     n_test = config.test_size or SYNTHETIC_TEST_SIZE
@@ -276,7 +276,7 @@ def load_dataset(
     `test_size` subset of the test set.
 
     Args:
-        config: a `tal.config.DataConfig`; None uses the defaults.
+        config: a `tal.core.config.DataConfig`; None uses the defaults.
         fallback_to_synthetic: when MNIST cannot be found, return synthetic
             digits (with a note saying so) instead of raising.
 
@@ -290,7 +290,7 @@ def load_dataset(
 
     Example:
 
-    >>> from tal.config import DataConfig
+    >>> from tal.core.config import DataConfig
     >>> data = load_dataset(DataConfig(dataset="translated", train_size=1000))  # doctest: +SKIP
     >>> data.input_shape                                                        # doctest: +SKIP
     (48, 48, 1)

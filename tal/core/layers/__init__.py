@@ -5,15 +5,15 @@ Configs name attention modules by string (never by class), as timm's
 """
 from __future__ import annotations
 
-from tal.layers.cbam import CBAM
-from tal.layers.channel import ChannelAttention
-from tal.layers.danet import DANet, query_attention
-from tal.layers.element import ElementWiseAttention, spatial_softmax
-from tal.layers.nonlocal_block import NonLocalBlock
-from tal.layers.pay_attention import LearnToPayAttention
-from tal.layers.scale import ScaleAttention
-from tal.layers.self_attention import PositionSelfAttention
-from tal.layers.spatial_weights import SpatialWeights
+from tal.core.layers.cbam import CBAM
+from tal.core.layers.channel import ChannelAttention
+from tal.core.layers.danet import DANet, query_attention
+from tal.core.layers.element import ElementWiseAttention, spatial_softmax
+from tal.core.layers.nonlocal_block import NonLocalBlock
+from tal.core.layers.pay_attention import LearnToPayAttention
+from tal.core.layers.scale import ScaleAttention
+from tal.core.layers.self_attention import PositionSelfAttention
+from tal.core.layers.spatial_weights import SpatialWeights
 
 ATTENTION_LAYERS = {
     "channel": ChannelAttention,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 from keras import initializers, layers, ops
 
-from tal.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
+from tal.core.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
 
 SCORES = ("dot", "additive")
 
@@ -46,7 +46,7 @@ class PositionSelfAttention(AttentionLayer):
             `{"heads": (B, num_heads, N, N)}`, `N = H·W`, where
             `heads[b, h, i, :]` is head `h`'s attention of query position `i`
             (sums to 1). Draw one with
-            `tal.layers.query_attention(maps["heads"], i, H, W, head=h)`
+            `tal.core.layers.query_attention(maps["heads"], i, H, W, head=h)`
             (`head=None` averages the heads).
 
     Input shape: `(B, H, W, K)`. Output shape: same as input.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from tal.batchnorm import FusedBatchNormalization
+from tal.core.batchnorm import FusedBatchNormalization
 
 # The four dense-block outputs of keras.applications.DenseNet121.
 DENSENET121_STAGES = ("conv2_block6_concat", "conv3_block12_concat", "conv4_block24_concat", "relu")

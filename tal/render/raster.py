@@ -8,7 +8,7 @@ the value range in a caption instead (`value_range_text`).
 
 Pixels are upscaled by an exact integer factor with nearest-neighbour
 repetition, so each map cell stays a crisp square whatever the browser's
-smoothing. Colours follow the Plotly scales of `tal.viz.MAP_STYLES`, so a PNG
+smoothing. Colours follow the Plotly scales of `tal.render.figures.MAP_STYLES`, so a PNG
 and a Plotly heatmap of the same map look the same.
 """
 
@@ -168,7 +168,7 @@ def map_png(
     """
     z = np.asarray(value, dtype="float32")
     if background is not None:
-        from tal.viz import upsample
+        from tal.render.figures import upsample
 
         bg = gray(background)
         rgb = blend(bg, colorize(upsample(z, *bg.shape[:2]), scale=scale, lo=lo, hi=hi), alpha)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_positive_int, feature_map_shape, hidden_units
+from tal.core.layers.base import AttentionLayer, check_positive_int, feature_map_shape, hidden_units
 
 
 @keras.saving.register_keras_serializable(package="tal")

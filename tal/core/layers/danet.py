@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
+from tal.core.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
 
 CHANNEL_SOFTMAX = ("max_minus", "plain")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import keras
 from keras import initializers, layers, ops
 
-from tal.layers.base import AttentionLayer, check_positive_int, feature_map_shape
+from tal.core.layers.base import AttentionLayer, check_positive_int, feature_map_shape
 
 
 @keras.saving.register_keras_serializable(package="tal")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.layers.base import AttentionLayer, check_positive_int, feature_map_shape
+from tal.core.layers.base import AttentionLayer, check_positive_int, feature_map_shape
 
 
 @keras.saving.register_keras_serializable(package="tal")
@@ -35,7 +35,7 @@ class NonLocalBlock(AttentionLayer):
         x: features `(B, H, W, K)` with static `H` and `W`.
         return_attention_maps: if True, also return `{"attention": (B, N, N)}`,
             `N = H·W`, row `i` the attention of query position `i` (rows sum
-            to 1; draw one with `tal.layers.query_attention`).
+            to 1; draw one with `tal.core.layers.query_attention`).
 
     Input shape: `(B, H, W, K)`. Output shape: same as input.
 

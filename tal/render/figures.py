@@ -414,7 +414,7 @@ def single_map_figure(
 def ablation_figure(rows: list[dict], *, height: int = 340) -> go.Figure:
     """Mean test accuracy per configuration with ±1 std error bars over seeds.
 
-    `rows` are `tal.ablation.summarize` rows. Bars whose difference to the
+    `rows` are `tal.engine.ablation.summarize` rows. Bars whose difference to the
     baseline is within seed noise are drawn pale; the baseline's mean is a
     dashed line.
     """

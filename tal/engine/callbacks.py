@@ -69,7 +69,7 @@ class TrainingCallback:
         """When `progress.phase` changes (the numbers are those of the last batch)."""
 
     def on_train_end(self, result) -> None:
-        """With the finished `tal.training.RunResult` (also after a stop)."""
+        """With the finished `tal.engine.training.RunResult` (also after a stop)."""
 
 
 def _record(progress: Progress) -> dict:
@@ -85,7 +85,7 @@ def _float(logs, key):
 class KerasBridge(keras.callbacks.Callback):
     """Keras callback → `TrainingCallback`s, plus stop and λ requests.
 
-    `control` is a `tal.training.TrainingControl`; its stop request sets
+    `control` is a `tal.engine.training.TrainingControl`; its stop request sets
     `model.stop_training`, which Keras checks after every batch, and a new λ
     is assigned to the loss-weight variable before the next batch.
     """
@@ -132,7 +132,7 @@ class KerasBridge(keras.callbacks.Callback):
     def on_test_begin(self, logs=None):
         # Validation inside fit(): evaluate with BatchNorm statistics of the current weights.
         if self.calibration_images is not None:
-            from tal.batchnorm import recalibrate_batchnorm
+            from tal.core.batchnorm import recalibrate_batchnorm
 
             self.set_phase("recalibrating")
             recalibrate_batchnorm(self.model, self.calibration_images, seed=self.step)

@@ -1,0 +1,1 @@
+"""Figures and pictures for maps, probabilities and curves (Plotly, PNG, HTML), UI-free."""
