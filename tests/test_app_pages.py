@@ -21,7 +21,7 @@ def open_page(page: str, query: dict | None = None) -> AppTest:
     if query:
         at.query_params.update(query)
     at.run()
-    if page != "pages/overview.py":
+    if page != "app_pages/overview.py":
         at.switch_page(page)
         at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -104,7 +104,7 @@ def with_runs(trained, env, monkeypatch):
 
 
 def test_overview_explains_with_equations_and_badges(env):
-    at = open_page("pages/overview.py")
+    at = open_page("app_pages/overview.py")
     assert "Triple Attention" in texts(at, "title")[0]
     latex = " ".join(texts(at, "latex"))
     assert r"\sum_{h,w} A_{h,w,c}\, S_{h,w,c}" in latex and r"\sigma(S) \odot A" in latex
@@ -117,7 +117,9 @@ def test_overview_explains_with_equations_and_badges(env):
 # --------------------------------------------------------------------------- empty states
 
 
-@pytest.mark.parametrize("page", ["pages/inspect.py", "pages/predict.py", "pages/compare.py"])
+@pytest.mark.parametrize(
+    "page", ["app_pages/inspect.py", "app_pages/predict.py", "app_pages/compare.py"]
+)
 def test_pages_without_runs_show_call_to_action(env, page):
     at = open_page(page)
     assert any("No runs yet" in t for t in texts(at, "info"))
@@ -129,7 +131,7 @@ def test_pages_without_runs_show_call_to_action(env, page):
 
 def test_train_form_reads_and_writes_the_url(env):
     at = open_page(
-        "pages/train.py",
+        "app_pages/train.py",
         {
             "epochs": "7",
             "element": "0",
@@ -155,7 +157,7 @@ def test_train_form_reads_and_writes_the_url(env):
 
 
 def test_train_invalid_combination_shows_error_not_traceback(env):
-    at = open_page("pages/train.py", {"backbone": "dense"})
+    at = open_page("app_pages/train.py", {"backbone": "dense"})
     at.number_input(key="train.train_size").set_value(5).run()  # below DataConfig's minimum of 10
     at.button(key="train.start").click().run()
     assert any("train_size" in e for e in texts(at, "error"))
@@ -164,7 +166,7 @@ def test_train_invalid_combination_shows_error_not_traceback(env):
 
 def test_missing_data_reports_the_library_message(env, monkeypatch, tmp_path):
     monkeypatch.setenv("TAL_DATA_DIR", str(tmp_path / "nowhere"))
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.number_input(key="train.train_size").set_value(100).run()
     at.button(key="train.start").click().run()
     job = at.session_state["train_job"]
@@ -182,7 +184,7 @@ def test_missing_data_reports_the_library_message(env, monkeypatch, tmp_path):
 
 @pytest.mark.slow
 def test_train_start_change_lambda_stop_and_second_session_waits(env):
-    a = open_page("pages/train.py")
+    a = open_page("app_pages/train.py")
     a.number_input(key="train.train_size").set_value(400).run()
     a.number_input(key="train.test_size").set_value(200).run()
     a.number_input(key="train.epochs").set_value(40).run()  # long enough to be stopped by hand
@@ -196,7 +198,7 @@ def test_train_start_change_lambda_stop_and_second_session_waits(env):
         assert a.get("plotly_chart"), "live curves missing"
 
         # a second browser session sees nothing of it, and its own run waits for the slot
-        b = open_page("pages/train.py")
+        b = open_page("app_pages/train.py")
         assert "train_job" not in b.session_state
         b.number_input(key="train.train_size").set_value(100).run()
         b.button(key="train.start").click().run()
@@ -236,7 +238,7 @@ def test_train_start_change_lambda_stop_and_second_session_waits(env):
 
 def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     full, _ = with_runs
-    at = open_page("pages/inspect.py")
+    at = open_page("app_pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(full.path)).run()
     # the grid is the one Plotly chart per image; input and M are PNGs, the bars plain HTML
     # (each changed Plotly chart is mounted afresh in the browser on every update)
@@ -264,7 +266,7 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
 
 def test_inspect_upload_corrupt_and_good(with_runs):
     full, _ = with_runs
-    at = open_page("pages/inspect.py")
+    at = open_page("app_pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(full.path)).run()
     at.segmented_control(key="inspect.source").set_value("Upload").run()
     at.file_uploader(key="inspect.upload").set_value(
@@ -278,7 +280,7 @@ def test_inspect_upload_corrupt_and_good(with_runs):
 
 def test_inspect_baseline_says_which_maps_are_absent(with_runs):
     _, base = with_runs
-    at = open_page("pages/inspect.py")
+    at = open_page("app_pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(base.path)).run()
     info = " ".join(texts(at, "info"))
     assert (
@@ -292,7 +294,7 @@ def test_inspect_baseline_says_which_maps_are_absent(with_runs):
 
 def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
     full, _ = with_runs
-    at = open_page("pages/predict.py")
+    at = open_page("app_pages/predict.py")
     at.selectbox(key="predict.run").set_value(str(full.path)).run()
     at.file_uploader(key="predict.files").set_value(
         [
@@ -322,7 +324,7 @@ def test_compare_shows_an_ablation_summary(env):
     results = [rec("baseline", [], s, a) for s, a in enumerate([0.97, 0.98, 0.99])]
     results += [rec("scale", ["scale"], s, a) for s, a in enumerate([1.00, 1.01, 1.02])]
     write_summary("my-study", "branches", summarize(results), results, runs_dir=env)
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     assert not at.exception
     assert "my-study" in at.selectbox(key="compare.study").format_func(at.selectbox(key="compare.study").value)
     (table,) = [d.value for d in at.dataframe if "verdict" in d.value.columns]
@@ -332,7 +334,7 @@ def test_compare_shows_an_ablation_summary(env):
 
 def test_compare_two_runs(with_runs):
     full, base = with_runs
-    at = open_page("pages/compare.py")
+    at = open_page("app_pages/compare.py")
     at.multiselect(key="compare.runs").set_value([str(full.path), str(base.path)]).run()
     assert len(at.dataframe) == 2
     assert (
@@ -346,7 +348,7 @@ def test_compare_two_runs(with_runs):
 def test_inspect_shows_the_extra_literature_module_maps(trained, env, monkeypatch):
     root, _, _, zoo = trained
     monkeypatch.setenv("TAL_RUNS_DIR", str(root))
-    at = open_page("pages/inspect.py")
+    at = open_page("app_pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(zoo.path)).run()
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "DANet position attention of the query" in specs and "DANet channel affinity" in specs
@@ -367,7 +369,7 @@ def test_unloadable_model_gets_a_friendly_error(with_runs, tmp_path, monkeypatch
     shutil.copytree(full.path, broken)
     (broken / "model.keras").write_bytes(b"this is not a keras archive")
     monkeypatch.setenv("TAL_RUNS_DIR", str(root))
-    for page in ("pages/inspect.py", "pages/predict.py"):
+    for page in ("app_pages/inspect.py", "app_pages/predict.py"):
         at = open_page(page)
         if page.endswith("predict.py"):
             at.file_uploader(key="predict.files").set_value(
@@ -378,7 +380,7 @@ def test_unloadable_model_gets_a_friendly_error(with_runs, tmp_path, monkeypatch
 
 
 def test_extra_literature_module_is_a_form_choice(env):
-    at = open_page("pages/train.py", {"extra_attention": "danet"})
+    at = open_page("app_pages/train.py", {"extra_attention": "danet"})
     assert at.selectbox(key="train.extra_attention").value == "danet"
 
 
@@ -390,7 +392,7 @@ def test_inspect_without_test_data_offers_uploads(with_runs, monkeypatch):
         raise tal.DataNotFoundError("MNIST not found (test).")
 
     monkeypatch.setattr(loaders, "test_set", missing)
-    at = open_page("pages/inspect.py")
+    at = open_page("app_pages/inspect.py")
     assert any("only uploads can be inspected" in w for w in texts(at, "warning"))
     assert at.segmented_control(key="inspect.source").options == ["Upload"]
     assert not at.exception

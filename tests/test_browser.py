@@ -196,7 +196,7 @@ def test_user_journey(server, browser):
 def journey(page, browser, url, runs, started):
 
     # ---- first page: a shared Train link, straight after the server start (no visit to "/" before:
-    # Streamlit's legacy pages-folder mode must not take over, see tal/ui/router.py)
+    # the page must still run through app.py, see tal/ui/router.py)
     page.goto(f"{url}/train?train_size=400&test_size=200&epochs=30&name=browser-run")
     page.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").wait_for(timeout=30_000)
@@ -206,6 +206,9 @@ def journey(page, browser, url, runs, started):
     TIMINGS["start_to_first_page_s"] = round(time.perf_counter() - started, 2)
     page.get_by_text("Data:").first.wait_for()  # the shared sidebar: app.py ran
     settle(page)
+    main_width = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()["width"]
+    assert main_width > 900, f"not the wide layout: main column {main_width:.0f} px"
+    shot(page, "00-first-visit-train")
     assert "train_size=400" in page.url
     page.get_by_role("button", name="Start training").click()
     bar = page.locator('[data-testid="stProgress"]')

@@ -29,7 +29,7 @@ def no_runs_message() -> None:
         "under a minute), or from a terminal run `python -m tal train`.",
         icon=":material/info:",
     )
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 
 def runs_or_stop() -> list:

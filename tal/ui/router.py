@@ -1,14 +1,10 @@
-"""The app's pages, and a guard that makes every page run go through `app.py`.
+"""The app's page table and per-run timing helpers.
 
-Streamlit trap (1.67): while a `pages/` folder sits beside the entry script,
-Streamlit starts in its legacy pages-folder mode, and only the public
-`st.navigation` switches it off. Until some session has run `app.py`, a
-visit that lands directly on a page URL (a shared `/train?...` link right
-after a server start, or an open tab reconnecting after a restart) runs the
-page file on its own: no wide layout, no shared sidebar, a file-name menu.
-`app.py` marks every run; a page run without the mark calls `st.navigation`
-(which leaves legacy mode for the whole server) and reruns, this time
-through `app.py` — at most twice in a row, so it can never loop.
+The pages live in `app_pages/`, not `pages/`: a folder named `pages/` beside
+the entry script puts Streamlit (1.67) into its legacy multipage mode, in
+which a first visit straight to a page URL runs that page without `app.py`
+(no wide layout, no shared sidebar). With `st.navigation` and no `pages/`
+folder, every run goes through `app.py`.
 """
 
 from __future__ import annotations
@@ -19,14 +15,12 @@ import streamlit as st
 
 # (script, title, icon); the first page is the default
 PAGES = (
-    ("pages/overview.py", "Overview", ":material/school:"),
-    ("pages/train.py", "Train", ":material/model_training:"),
-    ("pages/inspect.py", "Inspect", ":material/visibility:"),
-    ("pages/predict.py", "Predict", ":material/upload_file:"),
-    ("pages/compare.py", "Compare", ":material/compare:"),
+    ("app_pages/overview.py", "Overview", ":material/school:"),
+    ("app_pages/train.py", "Train", ":material/model_training:"),
+    ("app_pages/inspect.py", "Inspect", ":material/visibility:"),
+    ("app_pages/predict.py", "Predict", ":material/upload_file:"),
+    ("app_pages/compare.py", "Compare", ":material/compare:"),
 )
-_MARK = "_tal_app_ran"
-_RETRIES = "_tal_router_retries"
 _STARTED = "_tal_run_started"
 
 
@@ -38,9 +32,8 @@ def pages() -> list:
     ]
 
 
-def mark_app_run() -> None:
-    """Called by app.py on every run, before the page runs."""
-    st.session_state[_MARK] = True
+def mark_run_start() -> None:
+    """Called by app.py first on every run; `run_ms` counts from here."""
     st.session_state[_STARTED] = time.perf_counter()
 
 
@@ -55,15 +48,3 @@ def fragment_rerun() -> bool:
 
     ctx = get_script_run_ctx()
     return bool(ctx is not None and ctx.fragment_ids_this_run)
-
-
-def ensure_app_ran() -> None:
-    """Called first by every page: rerun through app.py if this run bypassed it."""
-    if st.session_state.pop(_MARK, False):
-        st.session_state[_RETRIES] = 0
-        return
-    retries = st.session_state.get(_RETRIES, 0)
-    if retries < 2:
-        st.session_state[_RETRIES] = retries + 1
-        st.navigation(pages(), position="hidden")  # leaves the legacy pages-folder mode
-        st.rerun()

@@ -52,4 +52,4 @@ def _job_status() -> None:
     else:
         text = "Preparing the training run…"
     st.info(text, icon=":material/model_training:")
-    st.page_link("pages/train.py", label="Open the Train page")
+    st.page_link("app_pages/train.py", label="Open the Train page")

@@ -280,6 +280,6 @@ def result(job) -> None:
         on_click="ignore",
         key="train.dl_card",
     )
-    c3.page_link("pages/inspect.py", label="Inspect its maps", icon=":material/visibility:")
-    c4.page_link("pages/compare.py", label="Compare runs", icon=":material/compare:")
+    c3.page_link("app_pages/inspect.py", label="Inspect its maps", icon=":material/visibility:")
+    c4.page_link("app_pages/compare.py", label="Compare runs", icon=":material/compare:")
     st.session_state[state.SELECTED_RUN] = str(run.path)

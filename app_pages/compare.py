@@ -3,9 +3,8 @@
 import streamlit as st
 
 from tal.render import figures as viz
-from tal.ui import compare, guard, loaders, pickers, router, tables
+from tal.ui import compare, guard, loaders, pickers, tables
 
-router.ensure_app_ran()
 st.title("Compare runs")
 st.caption(
     "Ablations side by side: which branches, which λ, how many parameters, how long, how accurate."

@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from tal.ui import guard, router, theory
+from tal.ui import guard, theory
 
-router.ensure_app_ran()
 st.title("Triple Attention Learning, explained")
 st.caption(
     "A3Net (Wang et al., 2021) combines three attention mechanisms on top of a CNN backbone. "
@@ -55,7 +54,7 @@ with guard.page_guard("the overview"):
 
     st.subheader("Where to go next")
     for name, text in theory.WHERE_IN_APP:
-        st.page_link(f"pages/{name.lower()}.py", label=f"**{name}** — {text}")
+        st.page_link(f"app_pages/{name.lower()}.py", label=f"**{name}** — {text}")
 
     with st.expander("References and badges"):
         for badge, text in theory.REFERENCES:

@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from tal.ui import guard, pickers, router, views
+from tal.ui import guard, pickers, views
 
-router.ensure_app_ran()
 st.title("Predict your own digits")
 st.caption(
     "Drag in one or many images (PNG, JPEG, BMP, GIF, WebP). Each is converted the MNIST way — "

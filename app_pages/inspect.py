@@ -3,9 +3,8 @@
 import streamlit as st
 
 import tal
-from tal.ui import guard, loaders, pickers, router, views
+from tal.ui import guard, loaders, pickers, views
 
-router.ensure_app_ran()
 st.title("Inspect the attention maps")
 st.caption(
     "Pick a trained model and an image. Every map the model's branches produce is shown for all "

@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from tal.ui import guard, router, train_form, train_panel
+from tal.ui import guard, train_form, train_panel
 
-router.ensure_app_ran()
 st.title("Train a model")
 st.caption(
     "Switch attention branches on and off, train on (a subset of) MNIST in the background and watch "
