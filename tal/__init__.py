@@ -19,7 +19,6 @@ _EXPORTS = {
     "build_model": "tal.core.models",
     "inspect": "tal.core.inspection",
     "create_attention": "tal.core.layers",
-    "load_mnist": "tal.data.datasets",
     "load_dataset": "tal.data.datasets",
     "Dataset": "tal.data.datasets",
     "DataNotFoundError": "tal.data.datasets",

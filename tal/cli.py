@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import typing
 from pathlib import Path
 
@@ -237,24 +236,12 @@ def cmd_predict(args) -> int:
         for i, path in enumerate(args.images)
     ]
     if args.maps:
-        _save_npz_atomic(Path(args.maps), files=np.array([str(p) for p in args.images]),
-                         images=np.stack(images), **out)
+        from tal.engine.files import save_npz_atomic
+
+        save_npz_atomic(args.maps, files=np.array([str(p) for p in args.images]),
+                        images=np.stack(images), **out)
     print(json.dumps({"run": run.name, "results": results}, indent=2))
     return 0
-
-
-def _save_npz_atomic(path: Path, **arrays) -> None:
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_ablate(args) -> int:

@@ -187,9 +187,9 @@ def test_cached_arrays_are_read_only(tmp_path, isolated):
     x_train, *_ = data.find_mnist(folder)
     with pytest.raises(ValueError):
         x_train[0, 0, 0] = 1
-    loaded = data.load_mnist(folder)
+    loaded = plain_mnist(folder)
     loaded.x_train[:] = 0  # callers own their float copies
-    assert data.load_mnist(folder).x_train.any()
+    assert plain_mnist(folder).x_train.any()
 
 
 # --------------------------------------------------------------------------- resolution order
@@ -268,11 +268,16 @@ def test_tal_data_does_not_import_tensorflow():
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
 
 
-# --------------------------------------------------------------------------- load_mnist
+# --------------------------------------------------------------------------- plain MNIST
 
 
-def test_load_mnist_real(mnist_dir):
-    ds = data.load_mnist(mnist_dir)
+def plain_mnist(folder, **changes) -> data.Dataset:
+    """All of MNIST (or the seeded subsets in `changes`), no validation split."""
+    return data.load_dataset(DataConfig(data_dir=str(folder), val_fraction=0.0, **changes))
+
+
+def test_real_mnist_without_validation_split(mnist_dir):
+    ds = plain_mnist(mnist_dir)
     assert ds.name == "mnist" and ds.input_shape == (28, 28, 1)
     assert ds.x_train.shape == (24345, 28, 28, 1) and ds.x_test.shape == (10000, 28, 28, 1)
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
@@ -286,7 +291,7 @@ def test_load_mnist_real(mnist_dir):
 
 
 def test_ink_boxes_contain_all_ink(mnist_dir):
-    ds = data.load_mnist(mnist_dir, train_size=300, seed=0)
+    ds = plain_mnist(mnist_dir, train_size=300, subset_seed=0)
     assert_boxes_hold_ink(ds.x_train, ds.boxes_train)
 
 
@@ -304,9 +309,9 @@ def assert_boxes_hold_ink(images, boxes):
 
 
 def test_subset_size_and_determinism(mnist_dir):
-    a = data.load_mnist(mnist_dir, train_size=100, test_size=50, seed=1)
-    b = data.load_mnist(mnist_dir, train_size=100, test_size=50, seed=1)
-    c = data.load_mnist(mnist_dir, train_size=100, test_size=50, seed=2)
+    a = plain_mnist(mnist_dir, train_size=100, test_size=50, subset_seed=1)
+    b = plain_mnist(mnist_dir, train_size=100, test_size=50, subset_seed=1)
+    c = plain_mnist(mnist_dir, train_size=100, test_size=50, subset_seed=2)
     assert a.x_train.shape == (100, 28, 28, 1) and a.x_test.shape == (50, 28, 28, 1)
     np.testing.assert_array_equal(a.x_train, b.x_train)
     np.testing.assert_array_equal(a.y_test, b.y_test)
@@ -318,7 +323,7 @@ def test_subset_size_and_determinism(mnist_dir):
 
 def test_train_size_above_available_is_clipped_with_note(tmp_path, isolated):
     folder = write_idx_folder(tmp_path / "idx", tiny_mnist(count=20))
-    ds = data.load_mnist(folder, train_size=500)
+    ds = plain_mnist(folder, train_size=500)
     assert len(ds.y_train) == 20
     assert any("train_size=500" in note for note in ds.notes)
 
@@ -439,6 +444,25 @@ def test_synthetic_classes_look_different():
     zeros = x_train[y_train == 0].mean(axis=0)
     assert np.abs(ones - zeros).mean() > 20  # a '0' is a ring, a '1' is a bar
     assert zeros[14, 14] < ones[14, 14]  # the 0 has a hole where the 1 has ink
+
+
+def test_synthetic_digits_are_fitted_and_centred_like_user_images():
+    from tal.data.synthetic import render_digit
+
+    x_train, _, _, _ = synthetic_digits(100, 0, seed=4)
+    ink = x_train.astype(np.float64)
+    ys, xs = np.indices((28, 28))
+    cy = (ink * ys).sum(axis=(1, 2)) / ink.sum(axis=(1, 2))
+    cx = (ink * xs).sum(axis=(1, 2)) / ink.sum(axis=(1, 2))
+    # centred by mass on pixel 14 as in tal.data.preprocess, plus at most 1 px jitter
+    assert np.abs(cy - 14).max() <= 1.5 and np.abs(cx - 14).max() <= 1.5
+    boxes = data.ink_boxes(x_train)
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    assert (sides <= 20).all() and (sides >= 19).mean() > 0.9  # long side fitted to 20 px
+    big = render_digit(3, size=48)
+    assert big.shape == (48, 48) and not big[:10].any() and not big[-10:].any()
+    with pytest.raises(ValueError, match="size >= 28"):
+        synthetic_digits(1, 0, size=20)
 
 
 def test_load_dataset_synthetic():

@@ -101,6 +101,27 @@ def test_write_json_atomic_never_leaves_temp_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
 
 
+def test_save_npz_atomic_keeps_the_name_and_cleans_up(tmp_path):
+    import numpy as np
+
+    from tal.engine.files import save_npz_atomic
+
+    target = tmp_path / "out" / "maps.npz"
+    save_npz_atomic(target, a=np.arange(3))
+    with np.load(target) as saved:
+        assert saved["a"].tolist() == [0, 1, 2]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+    class Broken:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("no array")
+
+    with pytest.raises(RuntimeError):
+        save_npz_atomic(target, ok=np.arange(2), b=Broken())
+    assert sorted(p.name for p in target.parent.iterdir()) == ["maps.npz"]
+    with np.load(target) as saved:
+        assert list(saved) == ["a"]  # the failed write left the old file alone
+
+
 def test_listing_is_newest_first_and_delete(tmp_path):
     old = _write(tmp_path, "old")
     os.utime(old.path, (time.time() - 100, time.time() - 100))

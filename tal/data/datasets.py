@@ -377,48 +377,6 @@ def _assemble(name, train, test, split, source, notes) -> Dataset:
     return Dataset(name=name, class_names=CLASS_NAMES, source=source, notes=tuple(notes), **parts)
 
 
-def load_mnist(
-    data_dir=None,
-    *,
-    train_size: int | None = None,
-    test_size: int | None = None,
-    seed: int = 0,
-    allow_download: bool = True,
-) -> Dataset:
-    """Loads real 28x28 MNIST (no validation split).
-
-    Args:
-        data_dir: folder with the IDX files or mnist.npz; None follows the
-            search order of `find_mnist`.
-        train_size: size of a seeded random training subset; None keeps all,
-            a size above the available count keeps all and adds a note.
-        test_size: the same for the test set.
-        seed: seed of the subsets.
-        allow_download: whether `keras.datasets.mnist.load_data()` may be tried.
-
-    Returns:
-        A `Dataset` named "mnist" with float32 images (N, 28, 28, 1) in
-        [0, 1], int32 labels, ink boxes, and empty validation arrays.
-
-    Raises:
-        DataNotFoundError: when no MNIST can be found.
-        DataFormatError: when a found file is corrupt.
-
-    Example:
-
-    >>> data = load_mnist(train_size=1000, seed=0)  # doctest: +SKIP
-    >>> data.x_train.shape, data.source             # doctest: +SKIP
-    ((1000, 28, 28, 1), 'IDX files in /work/shared/data/mnist')
-    """
-    x_train, y_train, x_test, y_test, source = find_mnist(data_dir, allow_download)
-    notes = _clip_note("train", train_size, len(y_train))
-    notes += _clip_note("test", test_size, len(y_test))
-    fit_idx = subset_indices(len(y_train), train_size, _stream(seed, "train_subset"))
-    test_idx = subset_indices(len(y_test), test_size, _stream(seed, "test_subset"))
-    split = (fit_idx, np.arange(0), test_idx)
-    return _assemble("mnist", (x_train, y_train), (x_test, y_test), split, source, notes)
-
-
 def class_weights(labels, num_classes: int) -> np.ndarray:
     """Inverse-frequency class weights, normalised to mean 1 over the present classes.
 

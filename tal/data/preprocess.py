@@ -266,8 +266,25 @@ def crop_to_ink(ink):
     return ink[top:bottom, left:right], (int(left), int(top), int(right), int(bottom))
 
 
-def fit_and_centre(crop, size=MNIST_SIZE):
-    """Fit `crop` into 20x20 (aspect kept) and centre it by mass in size x size."""
+def fit_and_centre(crop, size=MNIST_SIZE, *, jitter=(0, 0)):
+    """Fit `crop` into 20x20 (aspect kept) and centre it by mass in size x size.
+
+    The one MNIST-style fit of the package: user images here, and the
+    font-rendered digits of `tal.data.synthetic`.
+
+    Args:
+        crop: float array (h, w), ink high, cropped to the ink (`crop_to_ink`).
+        size: output side, >= 28; larger sizes put the 28x28 field in the
+            middle of a black canvas.
+        jitter: (dy, dx) pixels added to the centred position (clamped, like
+            the centring itself, so that no ink is cut off).
+
+    Returns:
+        float32 array (size, size) in [0, 1] whose maximum is 1.
+
+    Raises:
+        ImageError: if the marks vanish when scaled down.
+    """
     h, w = crop.shape
     scale = DIGIT_BOX / max(h, w)
     new_w, new_h = (max(1, min(DIGIT_BOX, round(n * scale))) for n in (w, h))
@@ -280,8 +297,8 @@ def fit_and_centre(crop, size=MNIST_SIZE):
     ys, xs = np.indices(patch.shape)
     cy, cx = (patch * ys).sum() / patch.sum(), (patch * xs).sum() / patch.sum()
     # Shift so the mass centre lands on pixel 14; clamp so that no ink is cut off.
-    top = min(max(int(np.floor(MNIST_CENTRE - cy + 0.5)), 0), MNIST_SIZE - new_h)
-    left = min(max(int(np.floor(MNIST_CENTRE - cx + 0.5)), 0), MNIST_SIZE - new_w)
+    top = min(max(int(np.floor(MNIST_CENTRE - cy + 0.5)) + jitter[0], 0), MNIST_SIZE - new_h)
+    left = min(max(int(np.floor(MNIST_CENTRE - cx + 0.5)) + jitter[1], 0), MNIST_SIZE - new_w)
     out = np.zeros((size, size), dtype=np.float32)
     offset = (size - MNIST_SIZE) // 2
     out[offset + top:offset + top + new_h, offset + left:offset + left + new_w] = patch

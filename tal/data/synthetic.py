@@ -5,7 +5,8 @@ be found and nothing can be downloaded (an offline laptop, a sandboxed CI job).
 These digits are rendered locally with Pillow from whatever TrueType fonts the
 machine has (Pillow's built-in scalable font when it has none), randomly
 distorted (font, size, stroke width, rotation, shear, aspect, a one-pixel
-jitter) and then normalised the way MNIST was: white ink on black, fitted into
+jitter) and then normalised the way MNIST was, by the same crop / fit / centre
+steps as user images (`tal.data.preprocess`): white ink on black, fitted into
 a 20x20 box keeping the aspect ratio, centred by centre of mass in 28x28.
 
 They are NOT MNIST. Accuracy on them says nothing about handwriting, so every
@@ -22,6 +23,8 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from tal.data.preprocess import MNIST_SIZE, crop_to_ink, fit_and_centre
+
 # Folders searched for TrueType / OpenType fonts (missing ones are skipped).
 FONT_DIRS = (
     "/usr/share/fonts",
@@ -37,11 +40,10 @@ _SKIP_WORDS = ("symbol", "emoji", "math", "dingbat", "wingding", "icon", "awesom
 _MAX_FONTS = 64
 
 _RENDER_SIZES = (28, 36, 44)  # font sizes in points; the glyph is rescaled to 20x20 anyway
-_FIT = 20  # MNIST fits each digit into 20x20 ...
 _MAX_ROTATION_DEG = 15.0
 _MAX_SHEAR = 0.25
 _ASPECT_RANGE = (0.8, 1.2)
-_MAX_JITTER = 1  # ... and centres it by mass in 28x28; we add at most 1 px jitter
+_MAX_JITTER = 1  # pixels added to MNIST's centring by mass
 
 
 def find_fonts() -> tuple[str, ...]:
@@ -129,39 +131,6 @@ def _distort(glyph: np.ndarray, rotation_deg: float, shear: float, aspect: float
     return np.asarray(image)
 
 
-def _fit_box(ink: np.ndarray, fit: int = _FIT) -> np.ndarray:
-    """Crops to the ink and resizes so the longer side is `fit` pixels (aspect kept)."""
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    height, width = crop.shape
-    scale = fit / max(height, width)
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = np.asarray(Image.fromarray(crop).resize(new_size, Image.Resampling.LANCZOS))
-    peak = resized.max()
-    if peak == 0:
-        return resized
-    return np.clip(resized.astype(np.float32) * (255.0 / peak), 0, 255).astype(np.uint8)
-
-
-def _centre_by_mass(patch: np.ndarray, size: int, jitter: tuple[int, int]) -> np.ndarray:
-    """Pastes `patch` into a size x size black image with its centre of mass centred."""
-    height, width = patch.shape
-    weights = patch.astype(np.float64)
-    total = weights.sum()
-    if total > 0:
-        centre_y = (weights.sum(axis=1) @ np.arange(height)) / total
-        centre_x = (weights.sum(axis=0) @ np.arange(width)) / total
-    else:
-        centre_y, centre_x = (height - 1) / 2, (width - 1) / 2
-    top = int(round((size - 1) / 2 - centre_y)) + jitter[0]
-    left = int(round((size - 1) / 2 - centre_x)) + jitter[1]
-    top = min(max(top, 0), size - height)
-    left = min(max(left, 0), size - width)
-    out = np.zeros((size, size), np.uint8)
-    out[top : top + height, left : left + width] = patch
-    return out
-
-
 def render_digit(
     digit: int,
     font_path: str | None = None,
@@ -185,7 +154,8 @@ def render_digit(
         shear: horizontal shear factor.
         aspect: horizontal stretch (1.0 keeps the font's proportions).
         jitter: (dy, dx) pixel offset added after centring.
-        size: output side in pixels (28 for MNIST; the fit box scales with it).
+        size: output side in pixels, >= 28 (28 for MNIST; larger sizes put the
+            28x28 field in the middle of a black canvas).
 
     Returns:
         uint8 array of shape (size, size), 0 = background, 255 = ink.
@@ -197,12 +167,14 @@ def render_digit(
     """
     if not 0 <= int(digit) <= 9:
         raise ValueError(f"Expected a digit 0-9. Received: digit={digit!r}")
+    if size < MNIST_SIZE:
+        raise ValueError(f"Expected size >= {MNIST_SIZE}. Received: size={size!r}")
     glyph = _draw_glyph(str(int(digit)), _font(font_path, font_size), stroke)
     warped = _distort(glyph, rotation_deg, shear, aspect)
     if not warped.any():  # degenerate font / warp: fall back to the undistorted glyph
         warped = glyph
-    fit = max(1, round(_FIT * size / 28))
-    return _centre_by_mass(_fit_box(warped, fit), size, jitter)
+    crop, _ = crop_to_ink(warped / float(warped.max()))
+    return np.round(fit_and_centre(crop, size, jitter=jitter) * 255).astype(np.uint8)
 
 
 def _random_digits(labels: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -240,7 +212,7 @@ def synthetic_digits(n_train: int, n_test: int, seed: int = 0, size: int = 28):
         n_train: number of training images (>= 0).
         n_test: number of test images (>= 0).
         seed: random seed; the same seed gives the same images on one machine.
-        size: image side in pixels (28 matches MNIST).
+        size: image side in pixels, >= 28 (28 matches MNIST).
 
     Returns:
         Tuple `(x_train, y_train, x_test, y_test)`: uint8 images of shape
@@ -248,7 +220,7 @@ def synthetic_digits(n_train: int, n_test: int, seed: int = 0, size: int = 28):
         0-9 with each digit equally often (to within one).
 
     Raises:
-        ValueError: if a count is negative or `size` is below 8.
+        ValueError: if a count is negative or `size` is below 28.
 
     Example:
 
@@ -259,8 +231,8 @@ def synthetic_digits(n_train: int, n_test: int, seed: int = 0, size: int = 28):
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if not isinstance(value, (int, np.integer)) or value < 0:
             raise ValueError(f"Expected {name} to be an integer >= 0. Received: {name}={value!r}")
-    if size < 8:
-        raise ValueError(f"Expected size >= 8. Received: size={size!r}")
+    if size < MNIST_SIZE:
+        raise ValueError(f"Expected size >= {MNIST_SIZE}. Received: size={size!r}")
     arrays = []
     for stream, count in ((0, int(n_train)), (1, int(n_test))):
         rng = np.random.default_rng([int(seed), stream])

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tal.engine.files import write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
+
 RUN_FILES = ("config.json", "history.json", "metrics.json", "model.keras")
 STAGING_PREFIX = ".staging-"
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -139,33 +141,6 @@ def _unique(root: Path, name: str) -> Path:
     while path.exists():
         path, k = root / f"{name}-{k}", k + 1
     return path
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write beside `path`, then rename over it: readers never see a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; runs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """`write_text_atomic` for JSON (NumPy arrays become lists)."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=_jsonable))
-
-
-def _jsonable(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def write_run(name: str, *, config: dict, history: dict, metrics: dict, model, root: str | Path | None = None) -> Run:

@@ -25,8 +25,8 @@ class TrainingControl:
     Both take effect between two training batches.
     """
 
-    def __init__(self, stop_event: threading.Event | None = None):
-        self.stop_event = stop_event or threading.Event()
+    def __init__(self):
+        self.stop_event = threading.Event()
         self._lock = threading.Lock()
         self._aux_weight: float | None = None
 
@@ -145,7 +145,6 @@ def train(
     *,
     callbacks=(),
     control: TrainingControl | None = None,
-    stop_event: threading.Event | None = None,
     name: str | None = None,
     runs_dir=None,
     save: bool = True,
@@ -159,7 +158,6 @@ def train(
         train_config: optimisation, λ, seed and data (default `TrainConfig()`).
         callbacks: `tal.TrainingCallback`s receiving progress.
         control: a `TrainingControl` to stop or change λ from another thread.
-        stop_event: shortcut for `TrainingControl(stop_event)`.
         name: run folder name (default: dataset, branches, seed and time).
         runs_dir: registry root (default `$TAL_RUNS_DIR` or `./runs`).
         save: write the run folder (False for throw-away runs in tests).
@@ -188,7 +186,7 @@ def train(
         raise ConfigError("multi_label models need multi-label targets; the training engine's data (MNIST) "
                           "is single-label. Build the model with tal.build_model and train it yourself with "
                           "tal.core.losses.WeightedBinaryCrossEntropy.")
-    control = control or TrainingControl(stop_event)
+    control = control or TrainingControl()
     started = time.perf_counter()
     keras.utils.set_random_seed(train_config.seed)  # per thread: set inside the training thread
 
