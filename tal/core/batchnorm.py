@@ -2,7 +2,7 @@
 
 BatchNorm's moving averages trail the weights: in a short live run the
 weights move so fast that inference-mode accuracy can sit far below training
-accuracy (seen: 79 % vs 30 % after 60 steps, DESIGN §4). Before every
+accuracy (seen: 79 % vs 30 % after 60 steps). Before every
 validation and after training we recompute each BatchNorm layer's statistics
 as the exact mean over a few training batches under the current weights.
 

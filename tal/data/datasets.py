@@ -3,8 +3,7 @@
 Why this module exists: training, the explorer pages, the CLI and the
 benchmarks must all see the same images, split the same way for the same
 seed, and must be able to say where the images came from. MNIST is never
-shipped in the repository, so the loader looks for it in a fixed order
-(DESIGN.md section 5):
+shipped in the repository, so the loader looks for it in a fixed order:
 
 1. an explicit folder (`data_dir`), else the `TAL_DATA_DIR` environment
    variable: the four IDX files (`.gz` or uncompressed) or an `mnist.npz`;

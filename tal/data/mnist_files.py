@@ -1,6 +1,6 @@
 """Finding and reading MNIST files: IDX (gzipped or not) and mnist.npz.
 
-The resolution order of DESIGN §5 lives here: an explicit folder or
+The resolution order (see `tal.data.datasets`) lives here: an explicit folder or
 `$TAL_DATA_DIR`, then the Keras cache, then a download through Keras. When all
 fail, `DataNotFoundError` names the three ways to provide the data. Decoded
 files are cached per (path, size, mtime) for the process, read-only.

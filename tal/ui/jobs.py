@@ -1,7 +1,7 @@
 """Background training jobs: one per browser session, a server-wide cap on concurrent runs.
 
 Training never runs in the script thread (any widget click reruns the script
-and would kill `fit()`, DESIGN §4). A `TrainingJob` is created by the Train
+and would kill `fit()`). A `TrainingJob` is created by the Train
 page, kept in that session's `st.session_state` (so other sessions never see
 it), and run by the process-wide `JobManager` in a daemon thread.
 

@@ -5,9 +5,9 @@ After every script run (fragment runs included) Streamlit
 1. calls `keras.backend.clear_session()` whenever Keras is imported
    (`script_runner._clean_problem_modules`). That clears TensorFlow's kernel
    cache, so the next forward pass takes ~50 ms instead of ~2 ms; it resets
-   every thread's Keras global state, a training thread's included (DESIGN
-   §4: never clear the session while another session may be training); and it
-   runs a full `gc.collect()`.
+   every thread's Keras global state, a training thread's included (never
+   clear the session while another session may be training); and it runs a
+   full `gc.collect()`.
 2. runs another full `gc.collect(2)` (the `runner.postScriptGC` option).
 
 3. re-scans the file paths of every module in `sys.modules` (for its

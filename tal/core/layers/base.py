@@ -2,7 +2,7 @@
 
 Every attention layer has the call signature `call(x, return_attention_maps=False)`.
 With `True` it returns `(output, maps)`, where `maps` is a dict of tensors
-named as in DESIGN §1. Keras derives output specs from `compute_output_shape`,
+named as in docs/maths.md. Keras derives output specs from `compute_output_shape`,
 which only describes the plain output, so with maps requested we let Keras
 trace `call` symbolically instead.
 """
