@@ -18,6 +18,8 @@ import time
 
 from _common import timed_steps, write_result
 
+from tal.core import catalogue
+
 VARIANTS = {
     "baseline": dict(scale=False, channel=False, element=False),
     "+scale": dict(scale=True, channel=False, element=False),
@@ -27,14 +29,8 @@ VARIANTS = {
     "full (scale+channel+element)": dict(scale=True, channel=True, element=True),
 }
 OFF = dict(scale=False, channel=False, element=False)
-ZOO = {
-    "+spatial_weights": dict(OFF, extra_attention="spatial_weights"),
-    "+danet": dict(OFF, extra_attention="danet"),
-    "+nonlocal": dict(OFF, extra_attention="nonlocal"),
-    "+pay_attention": dict(OFF, extra_attention="pay_attention"),
-    "+mhsa (dot)": dict(OFF, extra_attention="mhsa", mhsa_score="dot"),
-    "+mhsa (additive)": dict(OFF, extra_attention="mhsa", mhsa_score="additive"),
-}
+# every literature module alone on the plain backbone, as the zoo study trains them
+ZOO = {f"+{name}": dict(OFF, **overrides) for m in catalogue.literature() for name, overrides in m.ablation_variants()}
 
 
 def main():

@@ -32,11 +32,11 @@ def test_probability_chart_has_one_bar_per_class_and_head_with_exact_tooltips():
 
 
 def test_gates_chart_labels_few_channels_and_checks_lengths():
-    html = htmlbars.gates_html(scale_weights=[0.2, 0.3, 0.5], channel_gate=np.linspace(0, 1, 64))
+    html = htmlbars.gates_html({"scale_weights": [0.2, 0.3, 0.5], "channel_gate": np.linspace(0, 1, 64)})
     assert "Scale weights" in html and "Channel gate g (64 channels)" in html
     assert html.count('title="channel ') == 64 and "channel 63 · g: 1.000" in html
     assert "stage 3 · w: 0.500" in html
     with pytest.raises(ValueError, match="Expected 3 values"):
         htmlbars.bar_chart_html([("x", [1, 2], "red")], ["a", "b", "c"])
-    with pytest.raises(ValueError, match="neither"):
-        htmlbars.gates_html()
+    with pytest.raises(ValueError, match="none"):
+        htmlbars.gates_html({})

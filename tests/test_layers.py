@@ -1,7 +1,6 @@
 """Hand-computed checks of every attention layer on tiny inputs."""
 from __future__ import annotations
 
-import math
 
 import keras
 import numpy as np
@@ -16,7 +15,7 @@ from tal.core.layers import (
     create_attention,
     spatial_softmax,
 )
-from tal.core.layers.base import AttentionLayer, pointwise
+from tal.core.layers.base import pointwise
 
 
 def sigmoid(x):
@@ -224,12 +223,7 @@ def test_scale_rejects_stage_sizes_that_do_not_nest():
 
 # ---------------------------------------------------------------- factory, config, errors
 
-def test_factory_creates_each_kind_and_rejects_unknown():
-    assert available_attention() == [
-        "cbam", "channel", "danet", "element", "mhsa", "nonlocal", "pay_attention", "scale", "spatial_weights",
-    ]
-    assert isinstance(create_attention("channel", reduction_ratio=4), ChannelAttention)
-    assert isinstance(create_attention("element", num_classes=3), ElementWiseAttention)
+def test_factory_rejects_unknown_kinds_listing_the_valid_ones():
     with pytest.raises(ValueError) as err:
         create_attention("transformer")
     for kind in available_attention():
@@ -249,32 +243,3 @@ def test_factory_creates_each_kind_and_rejects_unknown():
 def test_invalid_arguments_name_the_argument(make, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         make()
-
-
-@pytest.mark.parametrize("kind, kwargs", [
-    ("channel", {"reduction_ratio": 4, "min_hidden": 3}),
-    ("element", {"num_classes": 4, "width": 6, "feature_mode": "gate"}),
-    ("scale", {"dim": 7, "reduction_ratio": 2, "bn_momentum": 0.5}),
-    ("cbam", {"reduction_ratio": 2, "kernel_size": 5}),
-])
-def test_get_config_round_trip(kind, kwargs):
-    layer = create_attention(kind, **kwargs)
-    clone = type(layer).from_config(layer.get_config())
-    for key, value in kwargs.items():
-        assert getattr(clone, key) == value
-
-
-def test_all_layers_share_the_base_class():
-    for kind in available_attention():
-        assert issubclass(type(create_attention(kind, **({"num_classes": 2} if kind == "element" else {"dim": 2} if kind == "scale" else {}))), AttentionLayer)
-
-
-def test_symbolic_shapes_with_and_without_maps():
-    x = keras.Input((7, 7, 32))
-    features, score = ElementWiseAttention(10, 8)(x)
-    assert tuple(features.shape) == (None, 7, 7, 32) and tuple(score.shape) == (None, 10)
-    (features, score), maps = ElementWiseAttention(10, 8)(x, return_attention_maps=True)
-    assert tuple(maps["A"].shape) == (None, 7, 7, 10) and tuple(maps["M"].shape) == (None, 7, 7)
-    out, maps = CBAM()(x, return_attention_maps=True)
-    assert tuple(maps["spatial"].shape) == (None, 7, 7)
-    assert math.isclose(1.0, 1.0)

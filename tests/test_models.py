@@ -7,7 +7,7 @@ import pytest
 
 import tal
 from tal.core.layers.base import AttentionLayer
-from tal.core.models import attention_branches, build_model, build_probe
+from tal.core.models import build_model, build_probe
 
 SMALL = dict(stage_filters=(8, 16, 16), element_width=8)
 
@@ -24,7 +24,6 @@ def test_all_toggles_off_builds_no_attention_layer():
     model = build_model(tal.ModelConfig(scale=False, channel=False, element=False, **SMALL))
     assert _attention_layers(model) == []
     assert model.output_names == ["main"]
-    assert attention_branches(model) == ()
 
 
 def test_full_model_has_every_branch_and_an_aux_head():

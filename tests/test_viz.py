@@ -177,10 +177,10 @@ def test_viz_is_ui_free():
     imported = {
         a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
     }
-    imported |= {
-        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
-    }
-    assert imported <= {"__future__", "numpy", "plotly"}
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported |= {m.split(".")[0] for m in modules}
+    assert imported <= {"__future__", "numpy", "plotly", "tal"}
+    assert {m for m in modules if m.startswith("tal")} == {"tal.core"}  # the catalogue, for map styles
 
 
 def _summary_rows():

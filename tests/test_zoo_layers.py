@@ -15,7 +15,6 @@ from tal.core.layers import (
     create_attention,
     query_attention,
 )
-from tal.core.layers.base import AttentionLayer
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(1, 2, 3, 4)).astype("float32")  # (B, H, W, K): N = 6 positions, K = 4 channels
@@ -268,84 +267,8 @@ def test_mhsa_without_positions_is_permutation_equivariant(score):
     assert not hasattr(layer, "position_embedding")
 
 
-# ---------------------------------------------------------------- shared contract: factory, config, shapes, save/load
-
-KINDS = {
-    "spatial_weights": ({"width": 3, "num_convs": 2, "normalize_gradient": False}, ["weights"]),
-    "danet": ({"reduction_ratio": 2, "channel_softmax": "plain"}, ["position_attention", "channel_affinity"]),
-    "nonlocal": ({"inner_dim": 3}, ["attention"]),
-    "mhsa": ({"num_heads": 3, "key_dim": 4, "score": "additive", "positional_embedding": False}, ["heads"]),
-    "pay_attention": ({"compatibility": "dp"}, ["stage_1", "stage_2"]),
-}
-
-
-def _inputs(kind):
-    if kind == "pay_attention":
-        return [keras.Input((4, 4, 3)), keras.Input((2, 2, 5)), keras.Input((2, 2, 5))]
-    return keras.Input((2, 3, 4))
-
-
-def _data(kind):
-    if kind == "pay_attention":
-        return [RNG.normal(size=s).astype("float32") for s in ((2, 4, 4, 3), (2, 2, 2, 5), (2, 2, 2, 5))]
-    return RNG.normal(size=(2, 2, 3, 4)).astype("float32")
-
-
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_factory_default_construction_and_base_class(kind):
-    layer = create_attention(kind)
-    assert isinstance(layer, AttentionLayer)
-
-
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_get_config_round_trip(kind):
-    kwargs, _ = KINDS[kind]
-    layer = create_attention(kind, **kwargs)
-    clone = type(layer).from_config(layer.get_config())
-    for key, value in kwargs.items():
-        assert getattr(clone, key) == value
-
-
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_symbolic_shapes_with_and_without_maps(kind):
-    kwargs, names = KINDS[kind]
-    out = create_attention(kind, **kwargs)(_inputs(kind))
-    out_maps, maps = create_attention(kind, **kwargs)(_inputs(kind), return_attention_maps=True)
-    expected = (None, 8) if kind == "pay_attention" else (None, 2, 3, 4)
-    assert tuple(out.shape) == expected and tuple(out_maps.shape) == expected
-    assert sorted(maps) == sorted(names)
-    shapes = {name: tuple(m.shape) for name, m in maps.items()}
-    want = {
-        "spatial_weights": {"weights": (None, 2, 3)},
-        "danet": {"position_attention": (None, 6, 6), "channel_affinity": (None, 4, 4)},
-        "nonlocal": {"attention": (None, 6, 6)},
-        "mhsa": {"heads": (None, 3, 6, 6)},
-        "pay_attention": {"stage_1": (None, 4, 4), "stage_2": (None, 2, 2)},
-    }[kind]
-    assert shapes == want
-    layer = create_attention(kind, **kwargs)
-    shape_in = [tuple(i.shape) for i in _inputs(kind)] if kind == "pay_attention" else (None, 2, 3, 4)
-    assert tuple(layer.compute_output_shape(shape_in)) == expected
-
-
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_save_load_in_a_functional_model_gives_identical_outputs(kind, tmp_path):
-    kwargs, _ = KINDS[kind]
-    inputs = _inputs(kind)
-    layer = create_attention(kind, **kwargs)
-    model = keras.Model(inputs, layer(inputs))
-    randomize(layer, seed=6)  # non-zero γ / W_z, so the residual blocks are not the identity
-    if kind == "spatial_weights":
-        layer.convs[-1].bias.assign([1.0])  # a non-zero map
-    data = _data(kind)
-    expected = np.asarray(model.predict(data, verbose=0))
-    path = tmp_path / f"{kind}.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)  # safe mode: no Lambda layers
-    np.testing.assert_allclose(np.asarray(loaded.predict(data, verbose=0)), expected, rtol=1e-6, atol=1e-6)
-    if kind != "pay_attention":
-        assert not np.allclose(expected, data) and np.abs(expected).max() > 0.1
-
+# ---------------------------------------------------------------- argument checks
+# (building, shapes, maps, get_config and save/load of every module: tests/test_catalogue.py)
 
 @pytest.mark.parametrize(
     "make, message",

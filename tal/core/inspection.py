@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from tal.core.models import build_probe
+from tal.core.models import build_probe, head_probabilities
 
 _PROBES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -47,17 +47,16 @@ def inspect(model, images, *, prediction: str = "main", batch_size: int = 256) -
 
     Returns:
         A dict of NumPy arrays: `probabilities` `(N, C)`, `prediction` `(N,)`,
-        `main` and (if present) `aux` probabilities, plus the maps that the
-        model's branches provide: `scale_weights` `(N, n)`, `channel_gate`
-        `(N, K)`, `cbam_channel_gate`, `cbam_spatial` `(N, h, w)`, `A`, `S`,
-        `U` `(N, h, w, C)`, `M` `(N, h, w)` and `score` `(N, C)`.
+        `main` and (if present) `aux` probabilities, plus the maps of the
+        model's attention modules under their `tal.core.catalogue` names, e.g.
+        `scale_weights` `(N, n)`, `channel_gate` `(N, K)`, `A`, `S`, `U`
+        `(N, h, w, C)`, `M` `(N, h, w)` and `score` `(N, C)`
+        (`tal.core.catalogue.map_spec(key)` describes each).
 
     Example:
     >>> out = tal.inspect(model, x_test[:4])
     >>> out["A"].sum(axis=(1, 2))  # every class's attention sums to 1
     """
-    if prediction not in ("main", "mean"):
-        raise ValueError(f"Expected one of {{'main', 'mean'}}. Received: prediction={prediction!r}")
     probe = _PROBES.get(model)
     if probe is None:
         probe = _PROBES[model] = build_probe(model)
@@ -66,11 +65,6 @@ def inspect(model, images, *, prediction: str = "main", batch_size: int = 256) -
     # eager call for one image, which is what Inspect and Predict mostly ask for.
     chunks = [probe.predict_on_batch(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     out = {key: np.concatenate([np.asarray(c[key]) for c in chunks]) for key in chunks[0]}
-    if prediction == "mean":
-        if "aux" not in out:
-            raise ValueError("prediction='mean' needs the element-wise branch (an auxiliary head).")
-        out["probabilities"] = (out["main"] + out["aux"]) / 2.0
-    else:
-        out["probabilities"] = out["main"]
+    out["probabilities"] = head_probabilities(out, prediction)
     out["prediction"] = out["probabilities"].argmax(axis=-1)
     return out

@@ -3,34 +3,27 @@
 Data flow [A3Net cascade; CBAM and extra-module placement ours]:
 `stages → [scale] → [channel] → [cbam] → [extra] → [element] → GAP → Dense(C)`
 = main head; the element branch adds the auxiliary head `softmax(score)`.
-Every bracket is a toggle; with all off this is the plain baseline of the
-backbone. The extra module is one of the literature's attention blocks
-(`ModelConfig.extra_attention`); "pay_attention" replaces GAP with
-attention-pooled descriptors of every stage, steered by the final features.
+Every bracket is a slot of `tal.core.catalogue.SLOTS`, filled by the modules
+the configuration switches on; with none on this is the plain baseline of the
+backbone. A module in the "pool" slot (Learn to Pay Attention) replaces GAP
+with attention-pooled descriptors of every stage.
 
 The training model and the probe share one function, `_assemble`, and the
-same layer objects: the probe only asks each attention layer for its maps.
+same layer objects: the probe only asks each attention layer for its maps,
+named as the catalogue says.
 """
 from __future__ import annotations
 
 import keras
 from keras import layers
 
+from tal.core import catalogue
 from tal.core.backbones import build_backbone
 from tal.core.config import ModelConfig
 from tal.core.layers import create_attention
 
-# Layer names the probe looks up in a (possibly reloaded) model.
-PART_NAMES = ("backbone", "scale_attention", "channel_attention", "cbam", "extra_attention", "element_attention",
-              "pay_attention", "pool", "dropout", "main", "aux")
-# How each extra module's maps are named in the probe's outputs.
-EXTRA_MAP_NAMES = {
-    "weights": "sw_weights",
-    "position_attention": "danet_position",
-    "channel_affinity": "danet_channel",
-    "attention": "nonlocal_attention",
-    "heads": "mhsa_heads",
-}
+# Layers every built model has besides its attention modules (the probe finds parts by name).
+HEAD_PARTS = ("backbone", "pool", "dropout", "main", "aux")
 
 
 def build_model(config: ModelConfig | None = None, **overrides) -> keras.Model:
@@ -59,71 +52,45 @@ def build_model(config: ModelConfig | None = None, **overrides) -> keras.Model:
         "dropout": layers.Dropout(config.dropout, name="dropout") if config.dropout else None,
         "main": layers.Dense(config.num_classes, activation=head, name="main"),
     }
-    common = {"reduction_ratio": config.reduction_ratio, "min_hidden": config.min_hidden}
-    if config.scale:
-        parts["scale_attention"] = create_attention(
-            "scale", dim=config.scale_dim or stage_widths[-1], bn_momentum=config.bn_momentum,
-            name="scale_attention", **common,
+    for module in catalogue.selected(config):
+        parts[module.layer_name] = create_attention(
+            module.name, name=module.layer_name, **module.arguments(config, stage_widths)
         )
-    if config.channel:
-        parts["channel_attention"] = create_attention("channel", name="channel_attention", **common)
-    if config.cbam:
-        parts["cbam"] = create_attention("cbam", name="cbam", **common)
-    if config.extra_attention == "pay_attention":
-        parts["pay_attention"] = create_attention("pay_attention", name="pay_attention")
-    elif config.extra_attention != "none":
-        parts["extra_attention"] = create_attention(
-            config.extra_attention, name="extra_attention", **_extra_kwargs(config)
-        )
-    if config.element:
-        parts["element_attention"] = create_attention(
-            "element", num_classes=config.num_classes, width=config.element_width,
-            feature_mode=config.feature_mode, name="element_attention",
-        )
-        parts["aux"] = layers.Activation(head, name="aux")
+        if catalogue.SLOTS_BY_NAME[module.slot].gives == "features+score":
+            parts["aux"] = layers.Activation(head, name="aux")
     inputs = keras.Input(tuple(config.input_shape), name="image")
     outputs, _ = _assemble(inputs, parts, with_maps=False)
     return keras.Model(inputs, outputs, name=f"tal_{config.label.replace('+', '_')}")
 
 
-def _extra_kwargs(config: ModelConfig) -> dict:
-    """Arguments of the extra attention module, in the configuration's vocabulary."""
-    if config.extra_attention == "danet":
-        return {"reduction_ratio": max(config.reduction_ratio // 2, 1)}  # the paper's 8 where SE uses 16
-    if config.extra_attention == "mhsa":
-        return {"num_heads": config.num_heads, "score": config.mhsa_score}
-    return {}
-
-
-def _call(layer, x, with_maps, maps, rename):
-    """Call an attention layer, collecting its maps under new names when asked."""
+def _call(layer, x, with_maps, maps):
+    """Call an attention layer, collecting its maps under the catalogue's output names when asked."""
     if not with_maps:
         return layer(x)
     out, layer_maps = layer(x, return_attention_maps=True)
-    maps.update({rename.get(k, k): v for k, v in layer_maps.items()})
+    module = catalogue.by_class(type(layer).__name__)
+    maps.update({module.output_key(k): v for k, v in layer_maps.items()})
     return out
 
 
 def _assemble(inputs, parts, with_maps):
     maps = {}
     stages = parts["backbone"](inputs)
-    stages = stages if isinstance(stages, (list, tuple)) else [stages]
-    x = stages[-1]
-    if parts.get("scale_attention") is not None:
-        x = _call(parts["scale_attention"], list(stages), with_maps, maps, {"weights": "scale_weights"})
-    if parts.get("channel_attention") is not None:
-        x = _call(parts["channel_attention"], x, with_maps, maps, {"gate": "channel_gate"})
-    if parts.get("cbam") is not None:
-        x = _call(parts["cbam"], x, with_maps, maps, {"channel_gate": "cbam_channel_gate", "spatial": "cbam_spatial"})
-    if parts.get("extra_attention") is not None:
-        x = _call(parts["extra_attention"], x, with_maps, maps, EXTRA_MAP_NAMES)
-    score = None
-    if parts.get("element_attention") is not None:
-        x, score = _call(parts["element_attention"], x, with_maps, maps, {})
-    if parts.get("pay_attention") is not None:
-        rename = {f"stage_{k + 1}": f"ltpa_stage_{k + 1}" for k in range(len(stages))}
-        pooled = _call(parts["pay_attention"], [*stages, x], with_maps, maps, rename)
-    else:
+    stages = list(stages) if isinstance(stages, (list, tuple)) else [stages]
+    x, score, pooled = stages[-1], None, None
+    for slot in catalogue.SLOTS:
+        layer = parts.get(slot.layer_name)
+        if layer is None:
+            continue
+        if slot.takes == "stages":
+            x = _call(layer, stages, with_maps, maps)
+        elif slot.takes == "stages+features":
+            pooled = _call(layer, [*stages, x], with_maps, maps)
+        elif slot.gives == "features+score":
+            x, score = _call(layer, x, with_maps, maps)
+        else:
+            x = _call(layer, x, with_maps, maps)
+    if pooled is None:
         pooled = parts["pool"](x)
     if parts.get("dropout") is not None:
         pooled = parts["dropout"](pooled)
@@ -133,18 +100,28 @@ def _assemble(inputs, parts, with_maps):
     return outputs, maps
 
 
+def head_probabilities(outputs: dict, prediction: str = "main"):
+    """The probabilities a model predicts with: the main head, or the `"mean"` of main and aux.
+
+    Args:
+        outputs: the model's (or the probe's) outputs, with `"main"` and, for
+            `"mean"`, `"aux"`.
+        prediction: `"main"` or `"mean"` (`ModelConfig.prediction`).
+    """
+    if prediction not in ("main", "mean"):
+        raise ValueError(f"Expected one of {{'main', 'mean'}}. Received: prediction={prediction!r}")
+    if prediction == "main":
+        return outputs["main"]
+    if "aux" not in outputs:
+        raise ValueError("prediction='mean' needs the element-wise branch (an auxiliary head).")
+    return (outputs["main"] + outputs["aux"]) / 2.0
+
+
 def model_parts(model: keras.Model) -> dict:
-    """The named parts of a model built by `build_model` (absent toggles map to None)."""
+    """The named parts of a model built by `build_model` (absent ones are left out)."""
     names = {layer.name for layer in model.layers}
-    return {name: model.get_layer(name) if name in names else None for name in PART_NAMES}
-
-
-def attention_branches(model: keras.Model) -> tuple[str, ...]:
-    """Which attention branches a built or reloaded model contains."""
-    parts = model_parts(model)
-    keys = {"scale": "scale_attention", "channel": "channel_attention", "cbam": "cbam",
-            "extra": "extra_attention", "pay_attention": "pay_attention", "element": "element_attention"}
-    return tuple(b for b, name in keys.items() if parts[name] is not None)
+    wanted = (*HEAD_PARTS, *(slot.layer_name for slot in catalogue.SLOTS))
+    return {name: model.get_layer(name) for name in wanted if name in names}
 
 
 class ProbeModel(keras.Model):
@@ -157,7 +134,7 @@ class ProbeModel(keras.Model):
 
     def __init__(self, model: keras.Model, **kwargs):
         super().__init__(name=f"{model.name}_probe", **kwargs)
-        self.parts = {k: v for k, v in model_parts(model).items() if v is not None}
+        self.parts = model_parts(model)
         if "backbone" not in self.parts or "main" not in self.parts:
             raise ValueError("This model was not built by tal.build_model (no 'backbone' or 'main' layer).")
 
@@ -169,8 +146,8 @@ class ProbeModel(keras.Model):
 def build_probe(model: keras.Model) -> ProbeModel:
     """A model sharing `model`'s weights that also outputs every attention map.
 
-    Outputs: `main`, `aux` (if present) and the maps: `scale_weights`,
-    `channel_gate`, `cbam_channel_gate`, `cbam_spatial`, `A`, `S`, `U`, `M`,
-    `score` — whichever the model's branches provide.
+    Outputs: `main`, `aux` (if present) and the maps of the model's attention
+    modules, under the `output` names of their `tal.core.catalogue` entries
+    (`scale_weights`, `channel_gate`, `A`, `S`, `U`, `M`, `score`, …).
     """
     return ProbeModel(model)

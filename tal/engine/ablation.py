@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tal.core import catalogue
 from tal.core.config import DataConfig, ModelConfig, TrainConfig
 
 ABLATIONS_DIR = "_ablations"  # under the runs root; never a run itself (no model.keras)
-BRANCHES = ("scale", "channel", "element")
+# A3Net's three branches, whose every subset the "branches" preset trains.
+BRANCHES = tuple(m.toggle for m in catalogue.of_group("triple"))
 
 
 @dataclass(frozen=True)
@@ -44,46 +46,56 @@ class Preset:
     data: dict  # DataConfig overrides
 
 
-def _toggles(scale=False, channel=False, element=False, cbam=False) -> dict:
-    return {"scale": scale, "channel": channel, "element": element, "cbam": cbam}
+def _toggles(**on) -> dict:
+    """Every module toggle off, except those named."""
+    return {t: bool(on.get(t, False)) for t in catalogue.toggles()}
 
 
 def _label(model: dict) -> str:
     return ModelConfig(**model).label
 
 
+def _alone(module) -> tuple[Variant, ...]:
+    """A module on the plain backbone, in each of its ablation variants."""
+    return tuple(Variant(name, {**_toggles(), **overrides}) for name, overrides in module.ablation_variants())
+
+
 def branch_variants() -> tuple[Variant, ...]:
-    """All 8 subsets of scale/channel/element, plus CBAM on the plain backbone."""
+    """All subsets of A3Net's branches, plus the comparison modules (CBAM) on the plain backbone."""
     variants = []
-    for bits in itertools.product((False, True), repeat=3):
+    for bits in itertools.product((False, True), repeat=len(BRANCHES)):
         model = _toggles(**dict(zip(BRANCHES, bits)))
         variants.append(Variant(_label(model), model))
-    variants.append(Variant("cbam", _toggles(cbam=True)))
+    for module in catalogue.of_group("comparison"):
+        variants.extend(_alone(module))
     return tuple(variants)
 
 
 def lambda_variants(values=(0.0, 0.25, 0.5, 1.0, 2.0)) -> tuple[Variant, ...]:
-    full = _toggles(scale=True, channel=True, element=True)
+    full = _toggles(**{b: True for b in BRANCHES})
     return (Variant("baseline", _toggles()),) + tuple(
-        Variant(f"scale+channel+element λ={v:g}", full, aux_weight=v) for v in values
+        Variant(f"{_label(full)} λ={v:g}", full, aux_weight=v) for v in values
     )
 
 
 def zoo_variants() -> tuple[Variant, ...]:
     """Triple attention and CBAM next to each module from the literature, on the same backbone."""
-    variants = [Variant("baseline", _toggles()), Variant("scale+channel+element", _toggles(True, True, True)),
-                Variant("cbam", _toggles(cbam=True))]
-    for extra in ("spatial_weights", "danet", "nonlocal", "pay_attention"):
-        variants.append(Variant(extra, {**_toggles(), "extra_attention": extra}))
-    for score in ("dot", "additive"):
-        variants.append(Variant(f"mhsa-{score}", {**_toggles(), "extra_attention": "mhsa", "mhsa_score": score}))
+    full = _toggles(**{b: True for b in BRANCHES})
+    variants = [Variant("baseline", _toggles()), Variant(_label(full), full)]
+    for module in (*catalogue.of_group("comparison"), *catalogue.literature()):
+        variants.extend(_alone(module))
     return tuple(variants)
+
+
+def _zoo_names() -> str:
+    names = [m.title.split(":")[0] for m in catalogue.literature()]
+    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 PRESETS = {
     "demo": Preset(
         "baseline vs the full model on 5,000 images, 2 epochs: a quick look (minutes)",
-        (Variant("baseline", _toggles()), Variant("scale+channel+element", _toggles(True, True, True))),
+        (Variant("baseline", _toggles()), Variant("scale+channel+element", _toggles(scale=True, channel=True, element=True))),
         {"epochs": 2},
         {"train_size": 5000},
     ),
@@ -100,8 +112,7 @@ PRESETS = {
         {},
     ),
     "zoo": Preset(
-        "triple attention and CBAM against spatial weights, DANet, non-local, Learn-to-Pay-Attention and "
-        "self-attention (dot and additive), each on the plain backbone (3 epochs)",
+        f"triple attention and CBAM against {_zoo_names()}, each on the plain backbone (3 epochs)",
         zoo_variants(),
         {"epochs": 3},
         {},

@@ -25,18 +25,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# Map type -> (title, colour scale, signed?)
-MAP_STYLES = {
-    "A": ("A: attention (spatial softmax per class)", "Viridis", False),
-    "S": ("S: confidence (per-pixel class logit)", "RdBu_r", True),
-    "AS": ("A⊙S: contribution to the aux logit", "RdBu_r", True),
-    "U": ("U = σ(S)⊙A: weighted attention", "Magma", False),
-    "M": ("M = Σ_c U, rescaled to [0, 1]", "Magma", False),
-    "cbam_spatial": ("CBAM spatial gate", "Cividis", False),
-    "spatial": ("spatial attention", "Viridis", False),
-    "query": ("attention of the query", "Viridis", False),
-}
-MAP_LABELS = {"A": "A", "S": "S", "AS": "A⊙S", "U": "U", "M": "M", "cbam_spatial": "gate"}
+from tal.core import catalogue
+
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
 GAP = 1  # empty cells between tiles, in map cells
 PALETTE = (
@@ -51,6 +41,17 @@ PALETTE = (
     "#BAB0AC",
     "#EECA3B",
 )
+
+
+def map_style(key: str) -> catalogue.MapSpec:
+    """Title, colour scale, sign and symbol of a map, from the catalogue entry that declares it.
+
+    A key no module declares (a map of the caller's own) gets a plain sequential style.
+    """
+    try:
+        return catalogue.map_spec(key)
+    except KeyError:
+        return catalogue.MapSpec(key, key, key, "picture", (), key)
 
 
 def _gray_image(z, **kwargs) -> go.Heatmap:
@@ -265,7 +266,7 @@ def map_grid_figure(
         gap = max(1, W // w)
     else:
         H, W, gap = h, w, GAP
-    titles = [(row_titles or {}).get(k, MAP_STYLES[k][0]) for k in kinds]
+    titles = [(row_titles or {}).get(k, map_style(k).title) for k in kinds]
     n = len(kinds)
     spacing = 0.12 / n
     height = (1 - spacing * (n - 1)) / n
@@ -274,7 +275,8 @@ def map_grid_figure(
     background_tile = tile(np.repeat(bg[..., None], c, axis=2), gap) if use_overlay else None
     data, layout, annotations, shapes = [], {}, [], []
     for r, kind in enumerate(kinds, start=1):
-        _, scale, signed = MAP_STYLES[kind]
+        style = map_style(kind)
+        scale, signed, symbol = style.colorscale, style.signed, style.symbol
         values = np.asarray(maps[kind], dtype="float32")
         lo, hi = (ranges or {}).get(kind) or color_range(values, signed=signed)
         suffix = "" if r == 1 else str(r)
@@ -297,7 +299,7 @@ def map_grid_figure(
                 yaxis=ya,
                 hoverongaps=False,
                 hovertemplate=f"class %{{customdata[0]}} · row %{{y}}, col %{{customdata[1]}}"
-                f"<br>{MAP_LABELS.get(kind, kind)} = %{{z:.4g}}<extra></extra>",
+                f"<br>{symbol} = %{{z:.4g}}<extra></extra>",
                 name=kind,
             )
         )
@@ -308,7 +310,7 @@ def map_grid_figure(
             colorbar=_colorbar(
                 y=top - height / 2,
                 len=0.85 / n,
-                title=dict(text=MAP_LABELS.get(kind, kind), side="right"),
+                title=dict(text=symbol, side="right"),
             ),
         )
         layout[f"xaxis{suffix}"] = dict(
@@ -334,7 +336,7 @@ def map_grid_figure(
         )  # square cells
         annotations.append(
             dict(
-                text=f"<b>{MAP_LABELS.get(kind, kind)}</b>" if compact else _row_label(kind, titles[r - 1]),
+                text=f"<b>{symbol}</b>" if compact else _row_label(kind, titles[r - 1]),
                 xref="paper",
                 x=-0.005,
                 xanchor="right",
@@ -383,7 +385,8 @@ def single_map_figure(
     height: int = 260,
 ) -> go.Figure:
     """One 2-D map (`M`, the CBAM spatial gate …), optionally over the input."""
-    label, scale, signed = MAP_STYLES.get(kind, (kind, "Viridis", False))
+    style = map_style(kind)
+    label, scale, signed = style.title, style.colorscale, style.signed
     z = np.asarray(value, dtype="float32")
     lo, hi = color_range(z, signed=signed)
     fig = go.Figure()
@@ -682,7 +685,7 @@ def shared_ranges(map_sets, kinds=("A", "S")) -> dict:
     """Colour ranges covering several images' / runs' maps, for side-by-side grids."""
     ranges = {}
     for kind in kinds:
-        _, _, signed = MAP_STYLES[kind]
+        signed = map_style(kind).signed
         values = [np.asarray(m[kind]).ravel() for m in map_sets if kind in m]
         if values:
             ranges[kind] = color_range(np.concatenate(values), signed=signed)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tal.core import catalogue
+
 GRID_COLOR = "rgba(128, 128, 128, 0.25)"
 MUTED = "rgba(128, 128, 128, 0.95)"
 
@@ -170,22 +172,25 @@ def probability_html(probabilities, *, aux=None, class_names=None, true_label=No
     )
 
 
-def gates_html(*, scale_weights=None, channel_gate=None, height: int = 130) -> str:
-    """The scale weights w_k and the channel gate g of one image, side by side."""
+def gates_html(bars: dict, *, height: int = 130) -> str:
+    """Per-stage and per-channel maps of one image (scale weights, gates) side by side.
+
+    Args:
+        bars: `{tal.inspect output key: values}`, e.g. `{"scale_weights": w, "channel_gate": g}`;
+            titles and axes come from the catalogue entry that declares each map.
+    """
     parts = []
-    if scale_weights is not None:
-        w = np.asarray(scale_weights, dtype="float64").ravel()
-        parts.append((1, bar_chart_html(
-            [Series("w", w, MAIN_COLOR)], [f"stage {k + 1}" for k in range(len(w))],
-            title="Scale weights w_k (softmax over stages)", ylabel="weight", xlabel="stage",
-            height=height, item="")))
-    if channel_gate is not None:
-        g = np.asarray(channel_gate, dtype="float64").ravel()
-        parts.append((2, bar_chart_html(
-            [Series("g", g, MAIN_COLOR)], range(len(g)),
-            title=f"Channel gate g ({len(g)} channels)", ylabel="gate σ(·)", xlabel="channel",
-            height=height, label_every=max(1, len(g) // 4), item="channel")))
+    for key, values in bars.items():
+        style = catalogue.map_spec(key)
+        v = np.asarray(values, dtype="float64").ravel()
+        if style.axis == "stage":
+            labels, every, title, grow = [f"stage {k + 1}" for k in range(len(v))], 1, style.title, 1
+        else:
+            labels, every, title, grow = range(len(v)), max(1, len(v) // 4), f"{style.title} ({len(v)} {style.axis}s)", 2
+        parts.append((grow, bar_chart_html(
+            [Series(style.symbol, v, MAIN_COLOR)], labels, title=title, ylabel=style.symbol, xlabel=style.axis,
+            height=height, label_every=every, item="" if style.axis == "stage" else style.axis)))
     if not parts:
-        raise ValueError("Expected scale_weights or channel_gate. Received: neither")
+        raise ValueError("Expected at least one map to draw as bars. Received: none")
     cells = "".join(f'<div style="flex:{grow};min-width:0">{body}</div>' for grow, body in parts)
     return f'<div style="display:flex;gap:24px">{cells}</div>'

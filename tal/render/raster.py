@@ -8,7 +8,7 @@ the value range in a caption instead (`value_range_text`).
 
 Pixels are upscaled by an exact integer factor with nearest-neighbour
 repetition, so each map cell stays a crisp square whatever the browser's
-smoothing. Colours follow the Plotly scales of `tal.render.figures.MAP_STYLES`, so a PNG
+smoothing. Colours follow the Plotly scales the catalogue gives each map, so a PNG
 and a Plotly heatmap of the same map look the same.
 """
 

@@ -1,7 +1,9 @@
 """Views of one image's prediction and attention maps (Inspect, Predict, Compare).
 
 `outputs` is always the dict returned by `tal.inspect` for a batch; `i` picks
-the image. Figures come from `tal.render.figures`; this module only lays them out.
+the image. Each map is drawn by the view its catalogue entry names
+(`tal.core.catalogue.VIEWS`): the per-class grid, bars, pictures, query maps
+and matrices. Figures come from `tal.render`; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -11,39 +13,37 @@ import html
 import numpy as np
 import streamlit as st
 
-from tal.render import htmlbars
-
-from tal.render import raster
-
+from tal.core import catalogue
 from tal.render import figures as viz
-
-ABSENT = {
-    "element": "**No A, S, U or M maps** — this model was trained without the element-wise branch "
-    "(`element` off), so it has no per-class maps and no auxiliary head.",
-    "channel": "**No channel gate** — channel-wise (SE) attention was off for this model.",
-    "scale": "**No scale weights** — scale-wise attention was off; the model uses the last backbone stage alone.",
-}
-
-GRID_NOTE = (
-    "Rows: " + "; ".join(viz.MAP_STYLES[k][0] for k in ("A", "S", "AS", "U")) + ". A sums to 1 over the grid for every class (spatial softmax); S is each cell's logit for "
-    "the class; their product summed over the grid is the auxiliary logit. One colour scale per "
-    "row, shared by all classes: S and A⊙S are centred on 0 (red +, blue −). Hover a cell for its value."
-)
+from tal.render import htmlbars, raster
 
 
-# Maps of the literature modules (ModelConfig.extra_attention): output key prefix -> (view, title)
-EXTRA_VIEWS = {
-    "sw_weights": ("spatial", "Spatial weights W (one weight per position)"),
-    "ltpa_stage_": ("spatial", "Learn to Pay Attention, stage {k} (softmax over positions)"),
-    "danet_position": ("query", "DANet position attention of the query"),
-    "nonlocal_attention": ("query", "Non-local attention of the query"),
-    "mhsa_heads": ("query", "Self-attention of the query, head {h}"),
-    "danet_channel": ("matrix", "DANet channel affinity (rows sum to 1)"),
-}
+def _keys(outputs, view: str) -> list[str]:
+    """The output keys drawn as `view`, in catalogue order (stage maps in stage order)."""
+    keys = []
+    for _, spec in catalogue.map_specs():
+        if spec.view != view:
+            continue
+        if "{k}" in spec.output:
+            k = 1
+            while spec.output.format(k=k) in outputs:
+                keys.append(spec.output.format(k=k))
+                k += 1
+        elif spec.output in outputs or (spec.computed and view == "class_grid" and "A" in outputs):
+            keys.append(spec.output)
+    return keys
 
 
-def extra_keys(outputs) -> list[str]:
-    return [k for k in outputs if any(k.startswith(prefix) for prefix in EXTRA_VIEWS)]
+def _grid_note() -> str:
+    titles = "; ".join(spec.title for _, spec in catalogue.map_specs() if spec.view == "class_grid")
+    return (
+        f"Rows: {titles}. A sums to 1 over the grid for every class (spatial softmax); S is each cell's logit "
+        "for the class; their product summed over the grid is the auxiliary logit. One colour scale per row, "
+        "shared by all classes: S and A⊙S are centred on 0 (red +, blue −). Hover a cell for its value."
+    )
+
+
+GRID_NOTE = _grid_note()
 
 
 def class_names_of(outputs, class_names=None) -> list[str]:
@@ -104,14 +104,11 @@ def prediction_summary(
 
 
 def absent_notes(outputs) -> list[str]:
-    notes = []
-    if "A" not in outputs:
-        notes.append(ABSENT["element"])
-    if "channel_gate" not in outputs:
-        notes.append(ABSENT["channel"])
-    if "scale_weights" not in outputs:
-        notes.append(ABSENT["scale"])
-    return notes
+    """One note per A3Net branch the model lacks (it has none of the branch's maps)."""
+    return [
+        m.absent for m in catalogue.MODULES
+        if m.absent and not any(spec.output in outputs for spec in m.maps if not spec.computed)
+    ]
 
 
 def map_grid(
@@ -122,15 +119,15 @@ def map_grid(
     class_names=None,
     key: str,
     overlay: bool = False,
-    kinds=("A", "S", "AS", "U"),
+    kinds=None,
     highlight=None,
 ) -> None:
     """The per-class grid: rows A, S, A⊙S, U; one column per class; shared colour scales."""
-    maps = {k: outputs[k][i] for k in ("A", "S", "U") if k in outputs}
+    maps = {k: outputs[k][i] for k in _keys(outputs, "class_grid") if k in outputs}
     fig = viz.map_grid_figure(
         maps,
         class_names=class_names_of(outputs, class_names),
-        kinds=kinds,
+        kinds=kinds or _keys(outputs, "class_grid"),
         background=image,
         overlay=overlay,
         highlight=highlight,
@@ -142,12 +139,12 @@ def map_grid(
 def attention_maps(
     outputs, i: int, *, image=None, class_names=None, key: str, equation: bool = True
 ) -> None:
-    """Everything the model's branches expose for image `i`, and notes on what is absent."""
+    """Everything the model's attention modules expose for image `i`, by view, and notes on what is absent."""
     names = class_names_of(outputs, class_names)
     pred = int(outputs["prediction"][i])
     for note in absent_notes(outputs):
         st.info(note, icon=":material/visibility_off:")
-    if "A" in outputs:
+    if _keys(outputs, "class_grid"):
         h, w = outputs["A"].shape[1:3]
         top = st.columns([3, 2])
         # the explanation is in the heading's element: one element fewer to lay out per update
@@ -163,10 +160,52 @@ def attention_maps(
         map_grid(
             outputs, i, image=image, class_names=names, key=key, overlay=overlay, highlight=pred
         )
-        if equation:
+        if equation and _keys(outputs, "scores"):
             equation_panel(outputs, i, names, key=key)
-    _gates_and_mask(outputs, i, image=image, key=key)
-    _extra_maps(outputs, i, image=image, key=key)
+    _bars_and_pictures(outputs, i, image=image)
+    _relational_maps(outputs, i, image=image, key=key)
+
+
+def _bars_and_pictures(outputs, i, *, image) -> None:
+    """Per-stage and per-channel maps as HTML bars; 2-D maps (M, gates, spatial weights) as PNGs."""
+    bars = {k: outputs[k][i] for k in _keys(outputs, "bars")}
+    pictures = _keys(outputs, "picture")
+    if not bars and not pictures:
+        return
+    if bars:
+        cols = st.columns([len(bars) + 1, 2]) if len(pictures) == 1 else [st.container()]
+        notes = " ".join(catalogue.map_spec(k).note for k in bars)
+        with cols[0]:
+            # the note inside the bars' HTML: one element fewer to lay out per update
+            st.html(
+                htmlbars.gates_html(bars)
+                + f'<div style="{CHECK_LABEL};margin-top:6px">{html.escape(notes + " Hover a bar for its value.")}</div>'
+            )
+        if len(pictures) == 1:
+            with cols[1]:
+                _map_picture(outputs[pictures[0]][i], pictures[0], image=image)
+            return
+    for row in range(0, len(pictures), 3):
+        cols = st.columns(3)
+        for col, name in zip(cols, pictures[row : row + 3]):
+            with col:
+                _map_picture(outputs[name][i], name, image=image)
+
+
+def _map_picture(value, name: str, *, image=None) -> None:
+    """One small map as a PNG with a colour bar (no hover: the caption gives its range)."""
+    style = catalogue.map_spec(name)
+    lo, hi = viz.color_range(value, signed=style.signed)
+    stage = name.rsplit("_", 1)[-1] if "{k}" in style.output else ""
+    st.markdown(f"**{style.title.format(k=stage)}**")
+    where = " over the input (bilinearly upsampled)" if image is not None else ""
+    st.image(
+        raster.map_png(value, scale=style.colorscale, lo=lo, hi=hi, background=image, size=224),
+        width=242,  # 224 px of map, its colour bar beside
+        output_format="PNG",
+        caption=f"{raster.value_range_text(value, symbol=style.symbol)}{where}; "
+        f"colour bar from {lo:.3g} (bottom) to {hi:.3g} (top). {style.note}",
+    )
 
 
 def _query_picker(side: int, *, key: str) -> tuple[int, int]:
@@ -181,8 +220,8 @@ def _query_picker(side: int, *, key: str) -> tuple[int, int]:
     return row, col
 
 
-def _query_maps(name, value, query, side) -> list[tuple[str, np.ndarray]]:
-    """(title suffix, (side, side) map) for one query: one per head for self-attention."""
+def _query_maps(value, query, side) -> list[tuple[str, np.ndarray]]:
+    """(head number or "", (side, side) map) for one query: one per head for multi-head attention."""
     from tal.core.layers import query_attention
 
     if value.ndim == 3:  # (heads, N, N)
@@ -191,82 +230,33 @@ def _query_maps(name, value, query, side) -> list[tuple[str, np.ndarray]]:
     return [("", np.asarray(query_attention(value[None], query, side, side))[0])]
 
 
-def _extra_maps(outputs, i, *, image, key) -> None:
-    """Maps of the extra literature module, when the model has one."""
-    keys = extra_keys(outputs)
-    if not keys:
+def _relational_maps(outputs, i, *, image, key) -> None:
+    """Position-to-position attention (for one query) and affinity matrices."""
+    queries, matrices = _keys(outputs, "query"), _keys(outputs, "matrix")
+    if not queries and not matrices:
         return
-    st.markdown("**Maps of the extra (literature) module**")
-    panels = []  # (title, view, value)
+    st.markdown(f"**Maps of the {catalogue.owner((queries or matrices)[0]).title} module**")
+    panels = []  # (title, key, value, query cell or None)
     query = side = None
-    for name in keys:
-        prefix = next(p for p in EXTRA_VIEWS if name.startswith(p))
-        view, title = EXTRA_VIEWS[prefix]
+    for name in queries:
         value = outputs[name][i]
-        if view == "query":
-            side = int(round(np.sqrt(value.shape[-1])))
-            if query is None:
-                query = _query_picker(side, key=key)
-            for head, grid in _query_maps(name, value, query, side):
-                panels.append((title.format(h=head), "query", grid))
-        else:
-            panels.append((title.format(k=name[len(prefix):]), view, value))
+        side = int(round(np.sqrt(value.shape[-1])))
+        if query is None:
+            query = _query_picker(side, key=key)
+        for head, grid in _query_maps(value, query, side):
+            panels.append((catalogue.map_spec(name).title.format(h=head), name, grid, query))
+    panels += [(catalogue.map_spec(name).title, name, outputs[name][i], None) for name in matrices]
     cols = st.columns(min(len(panels), 3))
-    for n, (title, view, value) in enumerate(panels):
+    for n, (title, name, value, cell) in enumerate(panels):
         with cols[n % len(cols)]:
-            if view == "matrix":
-                fig = viz.matrix_figure(value, title=title, xlabel="channel", ylabel="channel")
+            if cell is None:
+                axis = catalogue.map_spec(name).axis
+                fig = viz.matrix_figure(value, title=title, xlabel=axis, ylabel=axis)
             else:
-                fig = viz.single_map_figure(value, kind="query" if view == "query" else "spatial",
-                                            background=image, overlay=image is not None, title=title,
-                                            height=260)
-                if view == "query":
-                    viz.mark_cell(fig, query, side, None if image is None else np.asarray(image).squeeze().shape)
+                fig = viz.single_map_figure(value, kind=name, background=image, overlay=image is not None,
+                                            title=title, height=260)
+                viz.mark_cell(fig, cell, side, None if image is None else np.asarray(image).squeeze().shape)
             st.plotly_chart(fig, key=f"{key}.extra.{n}", config={"displayModeBar": False})
-
-
-def _gates_and_mask(outputs, i, *, image, key) -> None:
-    """Scale weights and channel gate as HTML bars; M and the CBAM gate as PNG pictures."""
-    bars = {k: outputs[k][i] for k in ("scale_weights", "channel_gate") if k in outputs}
-    pictures = [k for k in ("M", "cbam_spatial") if k in outputs]
-    if not bars and not pictures:
-        return
-    cols = iter(st.columns([len(bars) + 1] * bool(bars) + [2] * len(pictures)))
-    if bars:
-        with next(cols):
-            notes = {
-                "scale_weights": "Scale weights: stage 1 is the finest grid; the weights sum to 1.",
-                "channel_gate": "Channel gate (squeeze-and-excitation): each feature channel is "
-                "multiplied by its gate.",
-            }
-            note = " ".join(notes[k] for k in bars) + " Hover a bar for its value."
-            # the note inside the bars' HTML: one element fewer to lay out per update
-            st.html(
-                htmlbars.gates_html(**bars)
-                + f'<div style="{CHECK_LABEL};margin-top:6px">{html.escape(note)}</div>'
-            )
-    for name in pictures:
-        with next(cols):
-            _map_picture(outputs[name][i], name, image=image if name == "M" else None)
-
-
-def _map_picture(value, kind: str, *, image=None) -> None:
-    """One small map as a PNG with a colour bar (no hover: the caption gives its range)."""
-    title, scale, signed = viz.MAP_STYLES[kind]
-    lo, hi = viz.color_range(value, signed=signed)
-    st.markdown(f"**{title}**")
-    where = " over the input (bilinearly upsampled)" if image is not None else ""
-    about = {
-        "M": "The features passed on are E⊙(1+M) in residual mode.",
-        "cbam_spatial": "CBAM's spatial gate (for comparison).",
-    }[kind]
-    st.image(
-        raster.map_png(value, scale=scale, lo=lo, hi=hi, background=image, size=224),
-        width=242,  # 224 px of map, its colour bar beside
-        output_format="PNG",
-        caption=f"{raster.value_range_text(value, symbol=viz.MAP_LABELS[kind])}{where}; "
-        f"colour bar from {lo:.3g} (bottom) to {hi:.3g} (top). {about}",
-    )
 
 
 def equation_panel(outputs, i: int, names, *, key: str) -> None:

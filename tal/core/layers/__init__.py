@@ -1,31 +1,26 @@
 """Attention layers and the string factory that creates them.
 
 Configs name attention modules by string (never by class), as timm's
-`create_attn` does; `create_attention` maps those names to layer classes.
+`create_attn` does. Which file and class each name stands for is declared in
+`tal.core.catalogue`; importing this package imports every one of them, which
+also registers them with Keras for `keras.saving.load_model`.
 """
 from __future__ import annotations
 
-from tal.core.layers.cbam import CBAM
-from tal.core.layers.channel import ChannelAttention
-from tal.core.layers.danet import DANet, query_attention
-from tal.core.layers.element import ElementWiseAttention, spatial_softmax
-from tal.core.layers.nonlocal_block import NonLocalBlock
-from tal.core.layers.pay_attention import LearnToPayAttention
-from tal.core.layers.scale import ScaleAttention
-from tal.core.layers.self_attention import PositionSelfAttention
-from tal.core.layers.spatial_weights import SpatialWeights
+import importlib
 
-ATTENTION_LAYERS = {
-    "channel": ChannelAttention,
-    "element": ElementWiseAttention,
-    "scale": ScaleAttention,
-    "cbam": CBAM,
-    "spatial_weights": SpatialWeights,
-    "danet": DANet,
-    "nonlocal": NonLocalBlock,
-    "pay_attention": LearnToPayAttention,
-    "mhsa": PositionSelfAttention,
-}
+from tal.core import catalogue
+from tal.core.layers.base import AttentionLayer, query_attention
+from tal.core.layers.element import spatial_softmax
+
+
+def _load(spec: str) -> type:
+    file, class_name = spec.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{file}"), class_name)
+
+
+ATTENTION_LAYERS = {m.name: _load(m.layer) for m in catalogue.MODULES}
+globals().update({cls.__name__: cls for cls in ATTENTION_LAYERS.values()})
 
 
 def create_attention(kind: str, **kwargs):
@@ -55,15 +50,8 @@ def available_attention() -> list[str]:
 
 
 __all__ = [
-    "CBAM",
-    "ChannelAttention",
-    "DANet",
-    "ElementWiseAttention",
-    "LearnToPayAttention",
-    "NonLocalBlock",
-    "PositionSelfAttention",
-    "ScaleAttention",
-    "SpatialWeights",
+    "AttentionLayer",
+    *sorted(cls.__name__ for cls in ATTENTION_LAYERS.values()),
     "available_attention",
     "create_attention",
     "query_attention",

@@ -32,50 +32,6 @@ from tal.core.layers.base import AttentionLayer, check_choice, check_positive_in
 CHANNEL_SOFTMAX = ("max_minus", "plain")
 
 
-def query_attention(attention, query_index, height, width, head=None):
-    """One query position's attention over all positions, as an image.
-
-    Args:
-        attention: `(B, N, N)` with row `i` the attention of query `i` (DANet's
-            `position_attention`, the non-local `attention`), or
-            `(B, heads, N, N)` (the self-attention `heads`).
-        query_index: the query position, either `row * width + col` or a
-            `(row, col)` pair.
-        height, width: the feature grid, `height * width == N`.
-        head: for a 4-D `attention`, the head to show; `None` averages heads.
-
-    Returns:
-        `(B, height, width)`; each map sums to 1 (softmax rows).
-
-    Example:
-    >>> a = keras.ops.ones((1, 4, 4)) / 4
-    >>> tuple(query_attention(a, (1, 0), 2, 2).shape)
-    (1, 2, 2)
-    """
-    if isinstance(query_index, (tuple, list)):
-        row, col = query_index
-        if not (0 <= row < height and 0 <= col < width):
-            raise ValueError(
-                f"Expected 0 <= row < {height} and 0 <= col < {width}. "
-                f"Received: query_index={tuple(query_index)}"
-            )
-        query_index = row * width + col
-    if not isinstance(query_index, int) or not 0 <= query_index < height * width:
-        raise ValueError(
-            f"Expected an integer in [0, {height * width}). Received: query_index={query_index!r}"
-        )
-    if attention.shape[-1] is not None and attention.shape[-1] != height * width:
-        raise ValueError(
-            f"Expected height * width == {attention.shape[-1]} positions. "
-            f"Received: height={height}, width={width}"
-        )
-    if len(attention.shape) == 4:
-        attention = ops.mean(attention, axis=1) if head is None else attention[:, head]
-    elif len(attention.shape) != 3:
-        raise ValueError(f"Expected attention of rank 3 or 4. Received: shape={tuple(attention.shape)}")
-    return ops.reshape(attention[:, query_index, :], (-1, height, width))
-
-
 @keras.saving.register_keras_serializable(package="tal")
 class DANet(AttentionLayer):
     """Dual attention: position and channel self-attention, fused residually.
