@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tal.core.layers import (
     DANet,
+    EfficientChannelAttention,
     LearnToPayAttention,
     NonLocalBlock,
     PositionSelfAttention,
@@ -15,6 +16,7 @@ from tal.core.layers import (
     create_attention,
     query_attention,
 )
+from tal.core.layers.eca import adaptive_kernel_size
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(1, 2, 3, 4)).astype("float32")  # (B, H, W, K): N = 6 positions, K = 4 channels
@@ -267,6 +269,28 @@ def test_mhsa_without_positions_is_permutation_equivariant(score):
     assert not hasattr(layer, "position_embedding")
 
 
+# ---------------------------------------------------------------- ECA
+
+def test_eca_adaptive_kernel_size_follows_the_paper():
+    # k = |(log2 K + 1) / 2|_odd: 16 → 2.5 → 2 → 3; 64 → 3.5 → 3; 128 → 4 → 5; 512 → 5
+    assert [adaptive_kernel_size(k) for k in (16, 32, 64, 128, 256, 512)] == [3, 3, 3, 5, 5, 5]
+
+
+def test_eca_gate_hand_computed_with_zero_padding():
+    x = np.zeros((1, 1, 2, 4), "float32")
+    x[0, 0, 0] = [1.0, 2.0, 3.0, 4.0]
+    x[0, 0, 1] = [3.0, 2.0, 1.0, 0.0]  # pooled y = [2, 2, 2, 2]
+    layer = EfficientChannelAttention(kernel_size=3)
+    layer.build(x.shape)
+    layer.conv.kernel.assign(np.array([0.5, -1.0, 2.0], "float32").reshape(3, 1, 1))
+    out, maps = layer(x, return_attention_maps=True)
+    # ω_c = σ(0.5·y_{c-1} − 1·y_c + 2·y_{c+1}), y outside the channels = 0
+    logits = np.array([-2 + 4, 1 - 2 + 4, 1 - 2 + 4, 1 - 2], "float32")
+    gate = 1 / (1 + np.exp(-logits))
+    np.testing.assert_allclose(np.asarray(maps["gate"])[0], gate, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out), x * gate, rtol=1e-6)
+
+
 # ---------------------------------------------------------------- argument checks
 # (building, shapes, maps, get_config and save/load of every module: tests/test_catalogue.py)
 
@@ -284,6 +308,8 @@ def test_mhsa_without_positions_is_permutation_equivariant(score):
         (lambda: PositionSelfAttention(key_dim=True), "key_dim=True"),
         (lambda: PositionSelfAttention(score="luong"), "score='luong'"),
         (lambda: PositionSelfAttention(positional_embedding=1), "positional_embedding=1"),
+        (lambda: EfficientChannelAttention(kernel_size=4), "kernel_size=4"),
+        (lambda: EfficientChannelAttention(gamma=0), "gamma=0"),
     ],
 )
 def test_invalid_arguments_name_the_argument(make, message):

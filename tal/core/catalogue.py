@@ -454,6 +454,29 @@ MODULES = (
             "Inspect: one query position's attention for each head.",
         ),),
     ),
+    Module(
+        name="eca",
+        title="ECA: efficient channel attention",
+        layer="eca:EfficientChannelAttention",
+        slot="extra",
+        group="literature",
+        arguments=lambda c, widths: {},
+        maps=(
+            MapSpec("gate", "eca_gate", "ECA channel gate ω", "bars", ("B", "K"), "ω", axis="channel",
+                    note="ECA's gate: each channel's weight comes from its k neighbours' pooled values."),
+        ),
+        references=(Reference("ECA", "Q. Wang et al., “ECA-Net: efficient channel attention for deep "
+                                     "convolutional neural networks”, CVPR 2020, arXiv:1910.03151."),),
+        equations=(Equation(
+            "ECA: efficient channel attention (extra module: eca)",
+            ("ECA",),
+            (r"\omega = \sigma\big(\mathrm{conv1d}_k(\mathrm{GAP}(X))\big),\qquad X' = X \odot \omega",
+             r"k = \Big|\frac{\log_2 K + b}{\gamma}\Big|_{\mathrm{odd}},\quad \gamma = 2,\ b = 1"),
+            "A channel gate like squeeze-and-excitation, without its bottleneck: one small convolution across the "
+            "pooled channels, so each gate depends on its k neighbouring channels only (k grows with K).",
+            "Inspect: the *ECA channel gate* bar chart.",
+        ),),
+    ),
 )
 
 # The paper every triple-attention branch comes from, and this project's own choices.
