@@ -78,9 +78,9 @@ def query_attention(attention, query_index, height, width, head=None):
     """One query position's attention over all positions, as an image.
 
     Args:
-        attention: `(B, N, N)` with row `i` the attention of query `i` (DANet's
-            `position_attention`, the non-local `attention`), or
-            `(B, heads, N, N)` (the self-attention `heads`).
+        attention: `(B, N, N)` with row `i` the attention of query `i` (a map
+            whose catalogue view is "query"), or `(B, heads, N, N)` for
+            multi-head attention.
         query_index: the query position, either `row * width + col` or a
             `(row, col)` pair.
         height, width: the feature grid, `height * width == N`.
