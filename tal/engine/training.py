@@ -105,9 +105,10 @@ def compile_model(model, model_config: ModelConfig, train_config: TrainConfig, c
 
 def evaluate_model(model, x, y, num_classes, *, prediction="main", batch_size=512) -> dict:
     """Test accuracy, per-class accuracy and the confusion matrix (rows: true class)."""
+    from tal.core.models import head_probabilities
+
     outputs = model.predict(x, batch_size=batch_size, verbose=0)
-    probs = outputs["main"] if prediction == "main" else (outputs["main"] + outputs["aux"]) / 2
-    predicted = probs.argmax(axis=-1)
+    predicted = head_probabilities(outputs, prediction).argmax(axis=-1)
     y = np.asarray(y).astype(int)
     confusion = np.zeros((num_classes, num_classes), dtype=int)
     np.add.at(confusion, (y, predicted), 1)
