@@ -16,7 +16,7 @@ import sys
 import typing
 from pathlib import Path
 
-from tal.core.config import ConfigError, DataConfig, ModelConfig, TrainConfig
+from tal.core.config import ConfigError, DataConfig, ModelConfig, TrainConfig, specs
 
 EXIT_USAGE = 2
 # Set from the data, or not supported by the single-label training engine.
@@ -61,21 +61,41 @@ def _parse_value(hint, text: str):
     return text
 
 
+def _flag_help(spec) -> str:
+    """A flag's help from its field's metadata: label, help text, choices or bounds, default."""
+    default = spec.default
+    if spec.optional:  # _parse_value reads "none" / "all" as None
+        word = "all" if spec.none == "all" else "none"
+        none = f'"{word}"' + (f" ({spec.none})" if spec.none and spec.none != word else "")
+    if isinstance(default, tuple):
+        shown = ",".join(map(str, default)) or "empty"
+    else:
+        shown = word if default is None and spec.optional else default
+    parts = [f"{spec.label}." if spec.label != spec.name else "", spec.help]
+    if spec.choices:
+        parts.append(f"One of: {', '.join(spec.choices)}.")
+    elif spec.bounds_text():
+        parts.append(f"Range: {spec.bounds_text()}" + (f", or {none}." if spec.optional else "."))
+    elif spec.optional:
+        parts.append(f"Or {none}.")
+    if spec.kind == "tuple":
+        parts.append("Comma-separated integers.")
+    parts.append(f"(default: {shown})")
+    return " ".join(p for p in parts if p).replace("%", "%%")  # argparse formats help with %
+
+
 def _add_config_flags(parser: argparse.ArgumentParser, cls, title: str) -> None:
+    """One flag per field of the config class `cls`, described by the field's metadata (tal.core.config.setting)."""
     group = parser.add_argument_group(title)
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if f.name in _NOT_FLAGS:
+    for spec in specs(cls):
+        if spec.name in _NOT_FLAGS:
             continue
-        hint = hints[f.name]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        if hint is bool:
-            group.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
-                               default=None, help=f"(default: {shown})")
+        if spec.kind == "bool":
+            group.add_argument(_flag(spec.name), dest=spec.name, action=argparse.BooleanOptionalAction,
+                               default=None, help=_flag_help(spec))
         else:
-            group.add_argument(_flag(f.name), dest=f.name, default=None, metavar=f.name.upper(),
-                               type=lambda text, h=hint: _parse_value(h, text), help=f"(default: {shown})")
+            group.add_argument(_flag(spec.name), dest=spec.name, default=None, metavar=spec.name.upper(),
+                               type=lambda text, h=spec.hint: _parse_value(h, text), help=_flag_help(spec))
 
 
 def _overrides(args, cls) -> dict:

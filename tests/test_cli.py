@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,48 @@ def test_help_lists_every_config_field():
     for flag in ("--scale", "--no-channel", "--aux-weight", "--element-width", "--feature-mode",
                  "--reduction-ratio", "--dataset", "--train-size", "--learning-rate", "--seed"):
         assert flag in text.getvalue()
+
+
+def _train_help(monkeypatch) -> str:
+    from tal.cli import build_parser
+
+    monkeypatch.setenv("COLUMNS", "100000")  # one line per flag: no hyphenated words split
+
+    text = io.StringIO()
+    parser = build_parser()
+    parser._subparsers._group_actions[0].choices["train"].print_help(text)
+    return " ".join(text.getvalue().split())
+
+
+def test_help_shows_each_fields_label_help_and_bounds(monkeypatch):
+    from tal.core import config
+
+    text = _train_help(monkeypatch)
+    assert "--aux-weight AUX_WEIGHT λ: auxiliary loss weight. L = CE(main) + λ·CE(softmax(score))" in text
+    assert "Range: aux_weight >= 0. (default: 0.5)" in text
+    assert "Range: 0 <= val_fraction < 0.9." in text and "Range: learning_rate > 0." in text
+    assert 'Range: train_size >= 10, or "all". (default: all)' in text
+    assert "One of: residual, gate, none. (default: residual)" in text
+    for cls in (config.ModelConfig, config.TrainConfig, config.DataConfig):
+        for spec in config.specs(cls):
+            if spec.name not in ("input_shape", "num_classes", "multi_label", "data"):
+                assert f"{spec.label}. {spec.help}" in text, spec.name
+
+
+def test_help_follows_the_metadata(monkeypatch):
+    from tal.core import config
+
+    f = config.TrainConfig.__dataclass_fields__["epochs"]
+    monkeypatch.setattr(f, "metadata", types.MappingProxyType({**f.metadata, "label": "Passes", "max": 50}))
+    monkeypatch.setattr(config, "EXTRA_ATTENTION", (*config.EXTRA_ATTENTION, "fancy"))
+    text = _train_help(monkeypatch)
+    assert "--epochs EPOCHS Passes." in text and "Range: 1 <= epochs <= 50. (default: 8)" in text
+    assert "pay_attention, mhsa, fancy. (default: none)" in text
+
+
+def test_an_out_of_bounds_flag_names_the_bound(tmp_path):
+    proc = tal_cli("train", "--val-fraction", "0.95", env_extra={"TAL_RUNS_DIR": str(tmp_path / "runs")},
+                   cwd=tmp_path)
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("tal")]
+    assert errors == ["tal: error: Expected 0 <= val_fraction < 0.9. Received: val_fraction=0.95"]

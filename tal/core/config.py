@@ -33,17 +33,186 @@ def _one_of(name: str, value, allowed) -> None:
         raise ConfigError(f"Expected {name} to be one of {set(allowed)}. Received: {name}={value!r}")
 
 
-def _positive(name: str, value, *, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"Expected {name} {bound}. Received: {name}={value!r}")
+# ----------------------------------------------------------------- settings
+# Every config field declares its label, help text, bounds, choices and (for
+# the fields on the app's Train form) its form group once, in its dataclass
+# `metadata`. The validation below, the CLI's flags (tal.cli) and the app's
+# Train form and links (tal.ui.query) all read them from there.
+
+FORM_GROUPS = ("model", "data", "train")
 
 
-def _int(name: str, value, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"Expected {name} to be an integer >= {minimum}. Received: {name}={value!r}")
+def setting(
+    label: str,
+    help: str = "",
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    min_open: bool = False,
+    max_open: bool = False,
+    ui_min: float | None = None,
+    ui_max: float | None = None,
+    choices: str | None = None,
+    none: str | None = None,
+    form: str | None = None,
+) -> dict:
+    """The `metadata` of one config field: `field(default=..., metadata=setting(...))`.
+
+    Args:
+        label: short name shown by the app and the CLI.
+        help: one or two sentences on what the setting does.
+        min, max: bounds that validation enforces; `min_open` / `max_open`
+            exclude the bound itself (`learning_rate > 0`).
+        ui_min, ui_max: the narrower range the app's widgets offer (default:
+            `min` / `max`); values outside it stay valid in configs.
+        choices: the name of this module's tuple of allowed values (such as
+            "BACKBONES"), looked up whenever it is used, never copied.
+        none: what None means for an optional field ("all").
+        form: the Train form group that shows the field (one of FORM_GROUPS);
+            None: not on the form.
+    """
+    if form is not None and form not in FORM_GROUPS:
+        raise ValueError(f"Expected form to be one of {FORM_GROUPS}. Received: form={form!r}")
+    if choices is not None and not isinstance(choices, str):
+        raise TypeError(f"Expected choices to name a tuple of {__name__}. Received: {choices!r}")
+    return {
+        "label": label,
+        "help": help,
+        "min": min,
+        "max": max,
+        "min_open": min_open,
+        "max_open": max_open,
+        "ui_min": ui_min,
+        "ui_max": ui_max,
+        "choices": choices,
+        "none": none,
+        "form": form,
+    }
+
+
+def _fmt(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One config field and its `setting` metadata, as validation, the CLI and the app read it."""
+
+    owner: type
+    name: str
+    hint: object
+    label: str
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False
+    max_open: bool = False
+    ui_min: float | None = None
+    ui_max: float | None = None
+    choices_from: str | None = None
+    none: str | None = None
+    form: str | None = None
+
+    @property
+    def default(self):
+        f = next(f for f in dataclasses.fields(self.owner) if f.name == self.name)
+        return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+    @property
+    def choices(self) -> tuple:
+        """The allowed values, read from this module now (so a tuple replaced later is the one used)."""
+        return tuple(globals()[self.choices_from]) if self.choices_from else ()
+
+    @property
+    def optional(self) -> bool:
+        return type(None) in typing.get_args(self.hint)
+
+    @property
+    def base(self):
+        """The type without None: `int` for `int | None`."""
+        args = [a for a in typing.get_args(self.hint) if a is not type(None)]
+        return args[0] if self.optional and len(args) == 1 else self.hint
+
+    @property
+    def kind(self) -> str:
+        """"choice", "bool", "int", "float", "str", "tuple" or "config" (a nested config)."""
+        if self.choices_from:
+            return "choice"
+        base = self.base
+        for kind in (bool, int, float, str):
+            if base is kind:
+                return kind.__name__
+        return "tuple" if typing.get_origin(base) is tuple else "config"
+
+    def within(self, value) -> bool:
+        """Whether the number `value` is inside `min` / `max` (False for NaN when bounded)."""
+        if self.min is not None and not (value > self.min if self.min_open else value >= self.min):
+            return False
+        if self.max is not None and not (value < self.max if self.max_open else value <= self.max):
+            return False
+        return True
+
+    def bounds_text(self) -> str:
+        """The bounds as text: '0 <= val_fraction < 0.9', 'epochs >= 1', or '' when unbounded."""
+        lower = "<" if self.min_open else "<="
+        upper = "<" if self.max_open else "<="
+        if self.min is not None and self.max is not None:
+            return f"{_fmt(self.min)} {lower} {self.name} {upper} {_fmt(self.max)}"
+        if self.min is not None:
+            return f"{self.name} {'>' if self.min_open else '>='} {_fmt(self.min)}"
+        if self.max is not None:
+            return f"{self.name} {upper} {_fmt(self.max)}"
+        return ""
+
+    def check(self, value) -> None:
+        """Raise ConfigError unless `value` has the field's kind, is one of its choices and within its bounds."""
+        name, kind = self.name, self.kind
+        if value is None and self.optional:
+            return
+        if kind == "choice":
+            _one_of(name, value, self.choices)
+        elif kind == "bool" and not isinstance(value, bool):
+            raise ConfigError(f"Expected {name} to be true or false. Received: {name}={value!r}")
+        elif kind == "int" and not (isinstance(value, int) and not isinstance(value, bool) and self.within(value)):
+            if self.min is not None and self.max is None:
+                bound = f" {'>' if self.min_open else '>='} {_fmt(self.min)}"
+            else:
+                bound = f" with {self.bounds_text()}" if self.bounds_text() else ""
+            raise ConfigError(f"Expected {name} to be an integer{bound}. Received: {name}={value!r}")
+        elif kind == "float" and not (_is_number(value) and self.within(value)):
+            expected = self.bounds_text() or f"{name} to be a number"
+            raise ConfigError(f"Expected {expected}. Received: {name}={value!r}")
+
+
+def specs(cls) -> tuple[Spec, ...]:
+    """The `Spec` of every field of the config class `cls`, in field order (read afresh on each call)."""
+    hints = _hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        meta = dict(f.metadata)
+        meta["choices_from"] = meta.pop("choices", None)
+        meta.setdefault("label", f.name)
+        out.append(Spec(owner=cls, name=f.name, hint=hints[f.name], **meta))
+    return tuple(out)
+
+
+_HINTS: dict = {}
+
+
+def _hints(cls) -> dict:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _check_settings(config) -> None:
+    """Validate every field of `config` against its metadata (kind, choices, bounds)."""
+    for spec in specs(type(config)):
+        spec.check(getattr(config, spec.name))
 
 
 class _JsonMixin:
@@ -112,35 +281,65 @@ class ModelConfig(_JsonMixin):
     All four toggles off gives the plain baseline of the same backbone.
     """
 
-    backbone: str = "plain"
-    stage_filters: tuple[int, ...] = (16, 32, 64)
-    convs_per_stage: int = 1
-    input_shape: tuple[int, int, int] = (28, 28, 1)
-    num_classes: int = 10
-    scale: bool = True
-    channel: bool = True
-    element: bool = True
-    cbam: bool = False
-    extra_attention: str = "none"
-    mhsa_score: str = "dot"
-    num_heads: int = 2
-    reduction_ratio: int = 16
-    min_hidden: int = 8
-    element_width: int = 16
-    feature_mode: str = "residual"
-    scale_dim: int | None = None  # None: the last stage's width
-    bn_momentum: float = 0.9
-    dropout: float = 0.0
-    multi_label: bool = False
-    prediction: str = "main"
+    backbone: str = field(default="plain", metadata=setting(
+        "Backbone",
+        "plain: small CNN; dense: DenseNet-style blocks; densenet121: Keras DenseNet-121 "
+        "(needs inputs of at least 32×32, i.e. translated MNIST, and is slow on CPU).",
+        choices="BACKBONES", form="model"))
+    stage_filters: tuple[int, ...] = field(default=(16, 32, 64), metadata=setting(
+        "Stage filters", "Filters of each backbone stage, one positive integer per stage."))
+    convs_per_stage: int = field(default=1, metadata=setting(
+        "Convolutions per stage", "Convolution layers in each backbone stage.", min=1))
+    input_shape: tuple[int, int, int] = field(default=(28, 28, 1), metadata=setting(
+        "Input shape", "(height, width, channels) of the images; set from the data."))
+    num_classes: int = field(default=10, metadata=setting(
+        "Classes", "Number of classes; set from the data.", min=2))
+    scale: bool = field(default=True, metadata=setting(
+        "Scale-wise attention", "Weighted fusion of the backbone stages [ours].", form="model"))
+    channel: bool = field(default=True, metadata=setting(
+        "Channel-wise attention", "Squeeze-and-excitation gate [A3Net, SE].", form="model"))
+    element: bool = field(default=True, metadata=setting(
+        "Element-wise attention",
+        "Per-class attention A and confidence S maps with an auxiliary head [SRN, A3Net].", form="model"))
+    cbam: bool = field(default=False, metadata=setting(
+        "CBAM (for comparison)", "Convolutional block attention [CBAM].", form="model"))
+    extra_attention: str = field(default="none", metadata=setting(
+        "Extra module from the literature (for comparison)",
+        "Inserted before the element-wise branch: spatial weights, DANet, non-local, learn-to-pay-attention "
+        "(replaces global pooling) or multi-head self-attention.",
+        choices="EXTRA_ATTENTION", form="model"))
+    mhsa_score: str = field(default="dot", metadata=setting(
+        "MHSA score", "Score of multi-head self-attention: scaled dot product or additive.",
+        choices="MHSA_SCORES"))
+    num_heads: int = field(default=2, metadata=setting(
+        "MHSA heads", "Attention heads of multi-head self-attention.", min=1))
+    reduction_ratio: int = field(default=16, metadata=setting(
+        "SE reduction ratio r", "Hidden width of the channel gate is max(K/r, min_hidden).",
+        min=1, ui_max=64, form="model"))
+    min_hidden: int = field(default=8, metadata=setting(
+        "Minimum hidden width", "Lower limit of the channel gate's hidden width.", min=1))
+    element_width: int = field(default=16, metadata=setting(
+        "Element-wise width w", "Hidden width of the attention estimator (the paper uses 512).",
+        min=1, ui_max=512, form="model"))
+    feature_mode: str = field(default="residual", metadata=setting(
+        "Feature mode", "How the element branch feeds the main path: residual E⊙(1+M), gate E⊙M, or none.",
+        choices="FEATURE_MODES", form="model"))
+    scale_dim: int | None = field(default=None, metadata=setting(
+        "Scale-wise width", "Width the scale-wise branch projects every stage to.",
+        min=1, none="the last stage's width"))
+    bn_momentum: float = field(default=0.9, metadata=setting(
+        "Batch-norm momentum", "Momentum of the batch-normalisation moving averages.",
+        min=0.0, max=1.0, max_open=True))
+    dropout: float = field(default=0.0, metadata=setting(
+        "Dropout", "Dropout rate before the classifier heads.", min=0.0, max=1.0, max_open=True))
+    multi_label: bool = field(default=False, metadata=setting(
+        "Multi-label", "Sigmoid outputs for multi-label data (the training engine's data is single-label)."))
+    prediction: str = field(default="main", metadata=setting(
+        "Prediction", "main: the main head; mean: the average of the main and auxiliary heads "
+        "(needs element-wise attention).", choices="PREDICTION_MODES"))
 
     def __post_init__(self):
-        _one_of("backbone", self.backbone, BACKBONES)
-        _one_of("feature_mode", self.feature_mode, FEATURE_MODES)
-        _one_of("prediction", self.prediction, PREDICTION_MODES)
-        _one_of("extra_attention", self.extra_attention, EXTRA_ATTENTION)
-        _one_of("mhsa_score", self.mhsa_score, MHSA_SCORES)
-        _int("num_heads", self.num_heads)
+        _check_settings(self)  # kinds, choices and bounds from each field's metadata
         if not self.stage_filters or not all(
             isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in self.stage_filters
         ):
@@ -154,20 +353,6 @@ class ModelConfig(_JsonMixin):
             raise ConfigError(
                 f"Expected input_shape (height, width, channels). Received: {self.input_shape!r}"
             )
-        _int("convs_per_stage", self.convs_per_stage)
-        _int("num_classes", self.num_classes, 2)
-        _int("reduction_ratio", self.reduction_ratio)
-        _int("min_hidden", self.min_hidden)
-        _int("element_width", self.element_width)
-        if self.scale_dim is not None:
-            _int("scale_dim", self.scale_dim)
-        for name in ("scale", "channel", "element", "cbam", "multi_label"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"Expected {name} to be true or false. Received: {getattr(self, name)!r}")
-        if not 0.0 <= self.bn_momentum < 1.0:
-            raise ConfigError(f"Expected 0 <= bn_momentum < 1. Received: bn_momentum={self.bn_momentum!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"Expected 0 <= dropout < 1. Received: dropout={self.dropout!r}")
         if self.prediction == "mean" and not self.element:
             raise ConfigError("prediction='mean' averages the main and auxiliary heads; it needs element=True")
 
@@ -195,33 +380,40 @@ class DataConfig(_JsonMixin):
     images, so the class-weighted loss has something to correct.
     """
 
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    train_size: int | None = None
-    test_size: int | None = None
-    val_fraction: float = 0.1
-    canvas_size: int = 48
-    imbalance_classes: tuple[int, ...] = ()
-    imbalance_keep: float = 1.0
-    subset_seed: int = 0
-    allow_download: bool = True
+    dataset: str = field(default="mnist", metadata=setting(
+        "Dataset",
+        "mnist: 28×28 digits; translated: each digit at a random place on a larger canvas; "
+        "synthetic: font-rendered digits (no download needed).",
+        choices="DATASETS", form="data"))
+    data_dir: str | None = field(default=None, metadata=setting(
+        "MNIST folder", "Folder (or .npz file) with MNIST.", none="$TAL_DATA_DIR, then the Keras cache"))
+    train_size: int | None = field(default=None, metadata=setting(
+        "Training images", "A seeded random subset of the training images; small subsets train in seconds.",
+        min=10, ui_max=60000, none="all", form="data"))
+    test_size: int | None = field(default=None, metadata=setting(
+        "Test images", "A seeded subset of the test set used for the final evaluation.",
+        min=1, ui_max=10000, none="all", form="data"))
+    val_fraction: float = field(default=0.1, metadata=setting(
+        "Validation fraction", "Share of the training subset held out for validation accuracy.",
+        min=0.0, max=0.9, max_open=True, ui_max=0.5, form="data"))
+    canvas_size: int = field(default=48, metadata=setting(
+        "Canvas size (translated)", "Side of the canvas the digits are placed on (translated MNIST only).",
+        min=28, ui_max=128, form="data"))
+    imbalance_classes: tuple[int, ...] = field(default=(), metadata=setting(
+        "Imbalanced classes", "Digits (0-9) whose training images are thinned to imbalance_keep."))
+    imbalance_keep: float = field(default=1.0, metadata=setting(
+        "Kept share of imbalanced classes", "Share of the imbalanced classes' training images that is kept.",
+        min=0.0, min_open=True, max=1.0))
+    subset_seed: int = field(default=0, metadata=setting(
+        "Subset seed", "Seed of the training and test subsets and of generated images.", min=0))
+    allow_download: bool = field(default=True, metadata=setting(
+        "Allow download", "Download MNIST with Keras when no local copy is found."))
 
     def __post_init__(self):
-        _one_of("dataset", self.dataset, DATASETS)
-        if self.train_size is not None:
-            _int("train_size", self.train_size, 10)
-        if self.test_size is not None:
-            _int("test_size", self.test_size, 1)
-        if not 0.0 <= self.val_fraction < 0.9:
-            raise ConfigError(f"Expected 0 <= val_fraction < 0.9. Received: val_fraction={self.val_fraction!r}")
-        _int("canvas_size", self.canvas_size, 28)
+        _check_settings(self)  # kinds, choices and bounds from each field's metadata
         if not all(isinstance(c, int) and 0 <= c <= 9 for c in self.imbalance_classes):
             raise ConfigError(
                 f"Expected imbalance_classes to be digits 0-9. Received: {self.imbalance_classes!r}"
-            )
-        if not 0.0 < self.imbalance_keep <= 1.0:
-            raise ConfigError(
-                f"Expected 0 < imbalance_keep <= 1. Received: imbalance_keep={self.imbalance_keep!r}"
             )
 
 
@@ -232,24 +424,29 @@ class TrainConfig(_JsonMixin):
     # Batch 128 costs ~25 % less per image than 64 on a 2-core CPU; with the
     # rate raised to 3e-3 and 8 epochs it matches 64 / 2e-3 / 6 epochs in
     # accuracy and wall time, and reaches 98.5 % sooner (bench/README.md).
-    epochs: int = 8
-    batch_size: int = 128
-    learning_rate: float = 3e-3
-    optimizer: str = "adam"
-    lr_schedule: str = "cosine"
-    aux_weight: float = 0.5
-    class_weighting: str = "balanced"
-    seed: int = 0
-    data: DataConfig = field(default_factory=DataConfig)
+    epochs: int = field(default=8, metadata=setting(
+        "Epochs", "Passes over the training images.", min=1, ui_max=100, form="train"))
+    batch_size: int = field(default=128, metadata=setting(
+        "Batch size", "Images per training step.", min=1, ui_min=8, ui_max=1024, form="train"))
+    learning_rate: float = field(default=3e-3, metadata=setting(
+        "Learning rate", "The optimizer's initial learning rate.",
+        min=0.0, min_open=True, ui_min=1e-5, ui_max=1.0, form="train"))
+    optimizer: str = field(default="adam", metadata=setting(
+        "Optimizer", "adam, or sgd with Nesterov momentum 0.9.", choices="OPTIMIZERS", form="train"))
+    lr_schedule: str = field(default="cosine", metadata=setting(
+        "Learning-rate schedule", "cosine decays to zero at the last step.", choices="LR_SCHEDULES", form="train"))
+    aux_weight: float = field(default=0.5, metadata=setting(
+        "λ: auxiliary loss weight", "L = CE(main) + λ·CE(softmax(score)). Can be changed while training.",
+        min=0.0, ui_max=5.0, form="train"))
+    class_weighting: str = field(default="balanced", metadata=setting(
+        "Class weighting", "balanced: inverse class frequency (matters on imbalanced data).",
+        choices="CLASS_WEIGHTING", form="train"))
+    seed: int = field(default=0, metadata=setting(
+        "Seed", "Same seed and settings → same run.", min=0, ui_max=2**31 - 1, form="train"))
+    data: DataConfig = field(default_factory=DataConfig, metadata=setting(
+        "Data", "Which images to train and test on (a DataConfig)."))
 
     def __post_init__(self):
-        _int("epochs", self.epochs)
-        _int("batch_size", self.batch_size)
-        _positive("learning_rate", self.learning_rate)
-        _positive("aux_weight", self.aux_weight, allow_zero=True)
-        _one_of("optimizer", self.optimizer, OPTIMIZERS)
-        _one_of("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _one_of("class_weighting", self.class_weighting, CLASS_WEIGHTING)
-        _int("seed", self.seed, 0)
+        _check_settings(self)  # kinds, choices and bounds from each field's metadata
         if not isinstance(self.data, DataConfig):
             raise ConfigError(f"Expected data to be a DataConfig. Received: {type(self.data).__name__}")

@@ -1,7 +1,9 @@
 """The Train form's fields, and their round trip through the page URL.
 
-One `Field` per setting: its default (read from the config classes, never
-hard-coded), bounds and labels. The same table drives the widgets
+One `Field` per setting, derived from the metadata of the config fields
+that name a form group (`tal.core.config.setting(..., form=...)`): label,
+help, bounds, choices and default are declared there once, never here. The
+run name is the one form-only field. The same table drives the widgets
 (`tal.ui.train_form`), the URL (`encode` / `decode`, so a configuration can
 be shared as a link) and the configs (`to_configs`). UI-free.
 
@@ -15,18 +17,11 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from tal.core.config import (
-    BACKBONES,
-    CLASS_WEIGHTING,
-    DATASETS,
-    EXTRA_ATTENTION,
-    FEATURE_MODES,
-    LR_SCHEDULES,
-    OPTIMIZERS,
-    DataConfig,
-    ModelConfig,
-    TrainConfig,
-)
+from tal.core import config
+from tal.core.config import DataConfig, ModelConfig, TrainConfig
+
+# The configs the form fills; each form value goes to the one that declares it.
+CONFIGS = (ModelConfig, DataConfig, TrainConfig)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -47,187 +42,40 @@ class Field:
     group: str = "model"
 
 
+# The one form-only field: the run's folder name in the registry.
+RUN_NAME = Field("name", "str", "", "Run name", "Folder name in the run registry; empty: automatic.", group="run")
+
+
+def _field(spec: config.Spec) -> Field:
+    """The form field of a config field whose metadata names a form group."""
+    if spec.kind not in ("bool", "int", "float", "choice", "str"):
+        raise TypeError(f"{spec.owner.__name__}.{spec.name}: a {spec.kind} setting cannot be on the Train form")
+    default, label = spec.default, spec.label
+    low = spec.min if spec.ui_min is None else spec.ui_min
+    high = spec.max if spec.ui_max is None else spec.ui_max
+    if spec.optional:  # the form has no "none": 0 stands for None
+        if spec.kind not in ("int", "float"):
+            raise TypeError(f"{spec.owner.__name__}.{spec.name}: only numbers can be optional on the Train form")
+        default = 0 if default is None else default
+        label = f"{label} (0 = {spec.none or 'none'})"
+        low = 0
+    return Field(spec.name, spec.kind, default, label, spec.help, low, high, spec.choices, spec.form)
+
+
+def form_specs() -> tuple[config.Spec, ...]:
+    """The config fields on the Train form (those whose metadata names a form group), in form order:
+    by group (`config.FORM_GROUPS`), then in `CONFIGS` order and each class's field order."""
+    found = [spec for cls in CONFIGS for spec in config.specs(cls) if spec.form]
+    names = [spec.name for spec in found] + [RUN_NAME.name]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Train form fields must have distinct names. Received: {names}")
+    return tuple(sorted(found, key=lambda spec: config.FORM_GROUPS.index(spec.form)))
+
+
 def fields() -> tuple[Field, ...]:
-    """All settings, defaults taken from `ModelConfig()`, `TrainConfig()` and `DataConfig()`."""
-    m, t, d = ModelConfig(), TrainConfig(), DataConfig()
-    return (
-        # attention branches
-        Field(
-            "scale",
-            "bool",
-            m.scale,
-            "Scale-wise attention",
-            "Weighted fusion of the backbone stages [ours].",
-        ),
-        Field(
-            "channel",
-            "bool",
-            m.channel,
-            "Channel-wise attention",
-            "Squeeze-and-excitation gate [A3Net, SE].",
-        ),
-        Field(
-            "element",
-            "bool",
-            m.element,
-            "Element-wise attention",
-            "Per-class attention A and confidence S maps with an auxiliary head [SRN, A3Net].",
-        ),
-        Field(
-            "cbam", "bool", m.cbam, "CBAM (for comparison)", "Convolutional block attention [CBAM]."
-        ),
-        Field(
-            "extra_attention",
-            "choice",
-            m.extra_attention,
-            "Extra module from the literature (for comparison)",
-            "Inserted before the element-wise branch: spatial weights, DANet, non-local, learn-to-pay-attention "
-            "(replaces global pooling) or multi-head self-attention.",
-            choices=EXTRA_ATTENTION,
-        ),
-        # model hyper-parameters
-        Field(
-            "aux_weight",
-            "float",
-            t.aux_weight,
-            "λ: auxiliary loss weight",
-            "L = CE(main) + λ·CE(softmax(score)). Can be changed while training.",
-            0.0,
-            5.0,
-            group="train",
-        ),
-        Field(
-            "element_width",
-            "int",
-            m.element_width,
-            "Element-wise width w",
-            "Hidden width of the attention estimator (the paper uses 512).",
-            1,
-            512,
-        ),
-        Field(
-            "feature_mode",
-            "choice",
-            m.feature_mode,
-            "Feature mode",
-            "How the element branch feeds the main path: residual E⊙(1+M), gate E⊙M, or none.",
-            choices=FEATURE_MODES,
-        ),
-        Field(
-            "reduction_ratio",
-            "int",
-            m.reduction_ratio,
-            "SE reduction ratio r",
-            "Hidden width of the channel gate is max(K/r, min_hidden).",
-            1,
-            64,
-        ),
-        Field(
-            "backbone",
-            "choice",
-            m.backbone,
-            "Backbone",
-            "plain: small CNN; dense: DenseNet-style blocks; densenet121: Keras DenseNet-121 "
-            "(needs inputs of at least 32×32, i.e. translated MNIST, and is slow on CPU).",
-            choices=BACKBONES,
-        ),
-        # data
-        Field(
-            "dataset",
-            "choice",
-            d.dataset,
-            "Dataset",
-            "mnist: 28×28 digits; translated: each digit at a random place on a larger canvas; "
-            "synthetic: font-rendered digits (no download needed).",
-            choices=DATASETS,
-            group="data",
-        ),
-        Field(
-            "train_size",
-            "int",
-            d.train_size or 0,
-            "Training images (0 = all)",
-            "A seeded random subset of the training images; small subsets train in seconds.",
-            0,
-            60000,
-            group="data",
-        ),
-        Field(
-            "test_size",
-            "int",
-            d.test_size or 0,
-            "Test images (0 = all)",
-            "A seeded subset of the test set used for the final evaluation.",
-            0,
-            10000,
-            group="data",
-        ),
-        Field(
-            "val_fraction",
-            "float",
-            d.val_fraction,
-            "Validation fraction",
-            "Share of the training subset held out for validation accuracy.",
-            0.0,
-            0.5,
-            group="data",
-        ),
-        Field(
-            "canvas_size",
-            "int",
-            d.canvas_size,
-            "Canvas size (translated)",
-            "Side of the canvas the digits are placed on (translated MNIST only).",
-            28,
-            128,
-            group="data",
-        ),
-        # optimisation
-        Field("epochs", "int", t.epochs, "Epochs", "", 1, 100, group="train"),
-        Field("batch_size", "int", t.batch_size, "Batch size", "", 8, 1024, group="train"),
-        Field(
-            "learning_rate", "float", t.learning_rate, "Learning rate", "", 1e-5, 1.0, group="train"
-        ),
-        Field(
-            "optimizer", "choice", t.optimizer, "Optimizer", "", choices=OPTIMIZERS, group="train"
-        ),
-        Field(
-            "lr_schedule",
-            "choice",
-            t.lr_schedule,
-            "Learning-rate schedule",
-            "cosine decays to zero at the last step.",
-            choices=LR_SCHEDULES,
-            group="train",
-        ),
-        Field(
-            "class_weighting",
-            "choice",
-            t.class_weighting,
-            "Class weighting",
-            "balanced: inverse class frequency (matters on imbalanced data).",
-            choices=CLASS_WEIGHTING,
-            group="train",
-        ),
-        Field(
-            "seed",
-            "int",
-            t.seed,
-            "Seed",
-            "Same seed and settings → same run.",
-            0,
-            2**31 - 1,
-            group="train",
-        ),
-        Field(
-            "name",
-            "str",
-            "",
-            "Run name",
-            "Folder name in the run registry; empty: automatic.",
-            group="run",
-        ),
-    )
+    """All settings: the config fields on the form (labels, help, bounds, choices and defaults
+    from their metadata, read afresh on each call), then the run name."""
+    return tuple(_field(spec) for spec in form_specs()) + (RUN_NAME,)
 
 
 def field_map() -> dict[str, Field]:
@@ -266,6 +114,10 @@ def _parse(field: Field, raw: str):
     if (field.min is not None and value < field.min) or (
         field.max is not None and value > field.max
     ):
+        if field.max is None:
+            raise ValueError(f"expected a value of at least {_fmt(field.min)}")
+        if field.min is None:
+            raise ValueError(f"expected a value of at most {_fmt(field.max)}")
         raise ValueError(f"expected a value from {_fmt(field.min)} to {_fmt(field.max)}")
     return value
 
@@ -318,33 +170,21 @@ def to_configs(values: Mapping[str, object]) -> tuple[ModelConfig, TrainConfig, 
     combination is invalid.
     """
     v = {**defaults(), **values}
-    model = ModelConfig().replace(
-        backbone=v["backbone"],
-        scale=bool(v["scale"]),
-        channel=bool(v["channel"]),
-        element=bool(v["element"]),
-        cbam=bool(v["cbam"]),
-        extra_attention=v["extra_attention"],
-        element_width=int(v["element_width"]),
-        feature_mode=v["feature_mode"],
-        reduction_ratio=int(v["reduction_ratio"]),
-    )
-    data = DataConfig().replace(
-        dataset=v["dataset"],
-        train_size=int(v["train_size"]) or None,
-        test_size=int(v["test_size"]) or None,
-        val_fraction=float(v["val_fraction"]),
-        canvas_size=int(v["canvas_size"]),
-    )
-    train = TrainConfig().replace(
-        epochs=int(v["epochs"]),
-        batch_size=int(v["batch_size"]),
-        learning_rate=float(v["learning_rate"]),
-        optimizer=v["optimizer"],
-        lr_schedule=v["lr_schedule"],
-        aux_weight=float(v["aux_weight"]),
-        class_weighting=v["class_weighting"],
-        seed=int(v["seed"]),
-        data=data,
-    )
+    changes = {cls: {} for cls in CONFIGS}
+    for spec in form_specs():
+        changes[spec.owner][spec.name] = _config_value(spec, v[spec.name])
+    model = ModelConfig().replace(**changes[ModelConfig])
+    data = DataConfig().replace(**changes[DataConfig])
+    train = TrainConfig().replace(**changes[TrainConfig], data=data)
     return model, train, (str(v["name"]).strip() or None)
+
+
+def _config_value(spec: config.Spec, value):
+    """A form value as its config field wants it (0 for an optional number: None)."""
+    if spec.kind == "bool":
+        return bool(value)
+    if spec.kind in ("int", "float"):
+        value = int(value) if spec.kind == "int" else float(value)
+        if spec.optional and not value:
+            return None
+    return value

@@ -42,15 +42,19 @@ def _widget(field: query.Field, *, disabled: bool = False, container=st):
         return container.slider(field.label, float(field.min), float(field.max), step=0.05, **kw)
     if field.kind == "int":
         return container.number_input(
-            field.label, int(field.min), int(field.max), step=_int_step(field), **kw
+            field.label, _bound(field.min, int), _bound(field.max, int), step=_int_step(field), **kw
         )
     if field.name == "learning_rate":
         return container.number_input(
-            field.label, float(field.min), float(field.max), step=1e-4, format="%.5f", **kw
+            field.label, _bound(field.min, float), _bound(field.max, float), step=1e-4, format="%.5f", **kw
         )
     return container.number_input(
-        field.label, float(field.min), float(field.max), step=0.05, format="%.2f", **kw
+        field.label, _bound(field.min, float), _bound(field.max, float), step=0.05, format="%.2f", **kw
     )
+
+
+def _bound(value, kind):
+    return None if value is None else kind(value)
 
 
 def _int_step(field) -> int:
@@ -67,7 +71,18 @@ def render() -> dict:
     """Draw the form; returns the current values (also written to the URL)."""
     values = initial_values()
     spec = query.field_map()
-    for name, value in values.items():  # seed widgets once; never pass value= as well
+    drawn: set[str] = set()
+
+    def draw(name: str, **kw):
+        drawn.add(name)
+        return _widget(spec[name], **kw)
+
+    def draw_rest(group: str):  # form fields of this group without a place in the layout below
+        for name, field in spec.items():
+            if field.group == group and name not in drawn:
+                draw(name)
+
+    for name, value in {**query.defaults(), **values}.items():  # seed widgets once; never pass value= as well
         if _key(name) not in st.session_state:
             st.session_state[_key(name)] = value
     for warning in st.session_state.get(state.FORM_WARNINGS, []):
@@ -76,45 +91,50 @@ def render() -> dict:
     st.markdown("##### Attention branches")
     cols = st.columns(4)
     for col, name in zip(cols, ("scale", "channel", "element", "cbam")):
-        _widget(spec[name], container=col)
-    _widget(spec["extra_attention"])
+        draw(name, container=col)
+    draw("extra_attention")
     element_on = st.session_state[_key("element")]
     gated = any(st.session_state[_key(n)] for n in ("scale", "channel", "cbam"))
 
     c1, c2, c3 = st.columns(3)
-    _widget(spec["aux_weight"], disabled=not element_on, container=c1)
-    _widget(spec["element_width"], disabled=not element_on, container=c2)
-    _widget(spec["reduction_ratio"], disabled=not gated, container=c3)
+    draw("aux_weight", disabled=not element_on, container=c1)
+    draw("element_width", disabled=not element_on, container=c2)
+    draw("reduction_ratio", disabled=not gated, container=c3)
     c1, c2 = st.columns([2, 1])
-    _widget(spec["feature_mode"], disabled=not element_on, container=c1)
-    _widget(spec["backbone"], container=c2)
+    draw("feature_mode", disabled=not element_on, container=c1)
+    draw("backbone", container=c2)
     if not element_on:
         st.caption(
             "λ, the element-wise width and the feature mode only matter with element-wise attention on."
         )
 
+    draw_rest("model")
+
     st.markdown("##### Data")
     c1, c2, c3 = st.columns([2, 1, 1])
-    _widget(spec["dataset"], container=c1)
-    _widget(spec["train_size"], container=c2)
-    _widget(spec["test_size"], container=c3)
+    draw("dataset", container=c1)
+    draw("train_size", container=c2)
+    draw("test_size", container=c3)
     c1, c2 = st.columns(2)
-    _widget(spec["val_fraction"], container=c1)
-    _widget(
-        spec["canvas_size"],
+    draw("val_fraction", container=c1)
+    draw(
+        "canvas_size",
         disabled=st.session_state[_key("dataset")] != "translated",
         container=c2,
     )
 
+    draw_rest("data")
+
     st.markdown("##### Training")
     c1, c2, c3, c4 = st.columns(4)
     for col, name in zip((c1, c2, c3, c4), ("epochs", "batch_size", "learning_rate", "seed")):
-        _widget(spec[name], container=col)
+        draw(name, container=col)
     with st.expander("Optimizer, schedule and class weighting"):
         c1, c2, c3 = st.columns(3)
         for col, name in zip((c1, c2, c3), ("optimizer", "lr_schedule", "class_weighting")):
-            _widget(spec[name], container=col)
-    _widget(spec["name"])
+            draw(name, container=col)
+    draw_rest("train")
+    draw("name")
 
     values = {name: st.session_state[_key(name)] for name in spec}
     st.session_state[state.FORM] = values

@@ -15,9 +15,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from tal.core.config import FEATURE_MODES  # declared once, with the config (no Keras import there)
 from tal.core.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape, pointwise
-
-FEATURE_MODES = ("residual", "gate", "none")
 
 
 def spatial_softmax(logits):
