@@ -176,6 +176,10 @@ def test_a_new_form_field_is_drawn_by_the_train_form(monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     heads = at.number_input(key="train.num_heads")
     assert heads.label == "MHSA heads" and heads.value == 2
+    assert heads.disabled  # only self-attention reads it (tal.core.catalogue), and it is off
+    at.selectbox(key="train.extra_attention").set_value("mhsa").run()
+    heads = at.number_input(key="train.num_heads")
+    assert not heads.disabled
     heads.set_value(3).run()
     assert at.query_params["num_heads"] in ("3", ["3"])
     assert at.number_input(key="train.epochs").max is None

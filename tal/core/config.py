@@ -11,14 +11,16 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tal.core import catalogue
+
 BACKBONES = ("plain", "dense", "densenet121")
 FEATURE_MODES = ("residual", "gate", "none")
 DATASETS = ("mnist", "translated", "synthetic")
 PREDICTION_MODES = ("main", "mean")
 CLASS_WEIGHTING = ("balanced", "none")
 # Attention modules from the literature, one of which can be added after the
-# triple-attention branches (see tal.core.layers for each module's paper).
-EXTRA_ATTENTION = ("none", "spatial_weights", "danet", "nonlocal", "pay_attention", "mhsa")
+# triple-attention branches (each declared in tal.core.catalogue).
+EXTRA_ATTENTION = ("none", *(m.name for m in catalogue.literature()))
 MHSA_SCORES = ("dot", "additive")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("cosine", "constant")
@@ -305,8 +307,8 @@ class ModelConfig(_JsonMixin):
         "CBAM (for comparison)", "Convolutional block attention [CBAM].", form="model"))
     extra_attention: str = field(default="none", metadata=setting(
         "Extra module from the literature (for comparison)",
-        "Inserted before the element-wise branch: spatial weights, DANet, non-local, learn-to-pay-attention "
-        "(replaces global pooling) or multi-head self-attention.",
+        "One module at a time, inserted before the element-wise branch (a pooling module replaces global "
+        f"average pooling): {', '.join(m.title for m in catalogue.literature())}.",
         choices="EXTRA_ATTENTION", form="model"))
     mhsa_score: str = field(default="dot", metadata=setting(
         "MHSA score", "Score of multi-head self-attention: scaled dot product or additive.",
@@ -358,12 +360,8 @@ class ModelConfig(_JsonMixin):
 
     @property
     def branches(self) -> tuple[str, ...]:
-        """The attention modules that are on, in data-flow order."""
-        toggles = tuple(b for b in ("scale", "channel", "element", "cbam") if getattr(self, b))
-        if self.extra_attention == "none":
-            return toggles
-        extra = f"mhsa-{self.mhsa_score}" if self.extra_attention == "mhsa" else self.extra_attention
-        return toggles + (extra,)
+        """The attention modules that are on, in catalogue order, as they appear in labels."""
+        return tuple(m.label_of(self) for m in catalogue.selected(self))
 
     @property
     def label(self) -> str:

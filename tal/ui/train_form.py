@@ -7,8 +7,11 @@ widgets that are not drawn, so the values are also kept in
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import streamlit as st
 
+from tal.core import catalogue
 from tal.ui import query, state
 
 
@@ -80,7 +83,7 @@ def render() -> dict:
     def draw_rest(group: str):  # form fields of this group without a place in the layout below
         for name, field in spec.items():
             if field.group == group and name not in drawn:
-                draw(name)
+                draw(name, disabled=name in unused)
 
     for name, value in {**query.defaults(), **values}.items():  # seed widgets once; never pass value= as well
         if _key(name) not in st.session_state:
@@ -89,24 +92,24 @@ def render() -> dict:
         st.warning(warning, icon=":material/link_off:")
 
     st.markdown("##### Attention branches")
-    cols = st.columns(4)
-    for col, name in zip(cols, ("scale", "channel", "element", "cbam")):
+    toggles = catalogue.toggles()
+    for col, name in zip(st.columns(len(toggles)), toggles):
         draw(name, container=col)
     draw("extra_attention")
-    element_on = st.session_state[_key("element")]
-    gated = any(st.session_state[_key(n)] for n in ("scale", "channel", "cbam"))
+    # settings read only by modules that are off are greyed out (the catalogue says who reads what)
+    chosen = SimpleNamespace(**{n: st.session_state[_key(n)] for n in (*toggles, "extra_attention")})
+    unused = catalogue.module_settings() - catalogue.settings_in_use(chosen)
 
     c1, c2, c3 = st.columns(3)
-    draw("aux_weight", disabled=not element_on, container=c1)
-    draw("element_width", disabled=not element_on, container=c2)
-    draw("reduction_ratio", disabled=not gated, container=c3)
+    draw("aux_weight", disabled="aux_weight" in unused, container=c1)
+    draw("element_width", disabled="element_width" in unused, container=c2)
+    draw("reduction_ratio", disabled="reduction_ratio" in unused, container=c3)
     c1, c2 = st.columns([2, 1])
-    draw("feature_mode", disabled=not element_on, container=c1)
+    draw("feature_mode", disabled="feature_mode" in unused, container=c1)
     draw("backbone", container=c2)
-    if not element_on:
-        st.caption(
-            "λ, the element-wise width and the feature mode only matter with element-wise attention on."
-        )
+    greyed = [spec[n].label for n in spec if n in unused]
+    if greyed:
+        st.caption(f"Greyed out ({', '.join(greyed)}): only the attention modules that are off read them.")
 
     draw_rest("model")
 

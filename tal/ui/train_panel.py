@@ -223,10 +223,11 @@ def _live_lambda(job) -> None:
     def apply():
         job.set_aux_weight(st.session_state[key])
 
+    bounds = query.field_map()["aux_weight"]  # the Train form's λ range, from the config's metadata
     st.slider(
         "λ while training (applies from the next batch; watch the λ curve)",
-        0.0,
-        5.0,
+        float(bounds.min),
+        float(bounds.max),
         step=0.05,
         key=key,
         on_change=apply,
