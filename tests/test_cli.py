@@ -170,7 +170,7 @@ def test_help_follows_the_metadata(monkeypatch):
     monkeypatch.setattr(config, "EXTRA_ATTENTION", (*config.EXTRA_ATTENTION, "fancy"))
     text = _train_help(monkeypatch)
     assert "--epochs EPOCHS Passes." in text and "Range: 1 <= epochs <= 50. (default: 8)" in text
-    assert "pay_attention, mhsa, fancy. (default: none)" in text
+    assert "mhsa, eca, fancy. (default: none)" in text
 
 
 def test_an_out_of_bounds_flag_names_the_bound(tmp_path):
