@@ -23,6 +23,41 @@ def test_weighted_cross_entropy_hand_computed():
     assert float(unweighted) == pytest.approx((math.log(2) - math.log(0.8)) / 2, abs=1e-5)
 
 
+def test_one_hot_and_sparse_labels_give_the_same_loss():
+    probs = np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]], "float32")
+    loss = WeightedCrossEntropy([2.0, 1.0, 1.0])
+    one_hot = keras.utils.to_categorical([0, 1], 3)
+    for labels in ([0, 1], [[0], [1]], one_hot):
+        assert float(loss(np.array(labels), probs)) == pytest.approx(0.804719, abs=1e-5)
+
+
+def test_from_logits_applies_the_softmax():
+    logits = np.array([[2.0, 0.0, -1.0]], "float32")
+    # −log softmax(z)_0 = log(e² + 1 + e⁻¹) − 2, weighted by 3
+    expected = 3.0 * (math.log(math.exp(2) + 1 + math.exp(-1)) - 2)
+    loss = WeightedCrossEntropy([3.0, 1.0, 1.0], from_logits=True)
+    assert float(loss(np.array([0]), logits)) == pytest.approx(expected, abs=1e-5)
+    assert float(loss(np.array([[1.0, 0.0, 0.0]]), logits)) == pytest.approx(expected, abs=1e-5)
+    clone = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert clone.from_logits is True
+
+
+def test_label_shape_mismatch_says_what_was_expected():
+    probs = np.full((4, 10), 0.1, "float32")
+    with pytest.raises(ValueError, match=r"one-hot of shape \(batch, 10\).*labels of shape \(4, 5\)"):
+        WeightedCrossEntropy()(np.zeros((4, 5), "float32"), probs)
+
+
+def test_one_hot_labels_train_through_fit():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(inputs))
+    model.compile(optimizer="sgd", loss=WeightedCrossEntropy([1.0, 2.0, 1.0]))
+    x = np.random.default_rng(0).random((32, 4)).astype("float32")
+    y = keras.utils.to_categorical(np.arange(32) % 3, 3)
+    history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_weighted_binary_cross_entropy_hand_computed():
     y = np.array([[1.0, 0.0]], "float32")
     p = np.array([[0.8, 0.4]], "float32")

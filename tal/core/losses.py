@@ -24,32 +24,75 @@ def multilabel_class_weights(targets):
     return (total / positives).astype("float32"), (total / negatives).astype("float32")
 
 
+def _label_format(true_shape, pred_shape) -> str:
+    """"one_hot" or "sparse" from the static shapes, as Keras's two categorical losses read them.
+
+    Sparse: `(B,)` or `(B, 1)` class indices; one-hot (or soft): `(B, C)` like the
+    predictions. Anything else gets a message naming both shapes.
+    """
+    true_shape, pred_shape = tuple(true_shape), tuple(pred_shape)
+    classes = pred_shape[-1]
+    if len(true_shape) == len(pred_shape) - 1:
+        return "sparse"
+    if len(true_shape) == len(pred_shape):
+        if true_shape[-1] == 1 and classes != 1:
+            return "sparse"
+        if true_shape[-1] in (classes, None):
+            return "one_hot"
+    raise ValueError(
+        f"Expected labels as class indices of shape (batch,) or one-hot of shape (batch, {classes}) "
+        f"to match the predictions. Received: labels of shape {true_shape}, predictions of shape {pred_shape}"
+    )
+
+
 @keras.saving.register_keras_serializable(package="tal")
 class WeightedCrossEntropy(keras.losses.Loss):
-    """Class-weighted categorical cross-entropy on probabilities, sparse labels.
+    """Class-weighted categorical cross-entropy.
 
-    `CE_w(p, y) = mean_i w[y_i] · (−log p[i, y_i])`.
+    `CE_w(p, y) = mean_i w[y_i] · (−log p[i, y_i])`; with one-hot (or soft)
+    labels `t`, `mean_i (Σ_c t_ic w_c) · (−Σ_c t_ic log p_ic)`, which is the
+    same number for one-hot `t`.
+
+    Labels follow Keras's conventions: class indices `(B,)` or `(B, 1)` as for
+    `SparseCategoricalCrossentropy`, or one-hot `(B, C)` (what
+    `keras.utils.to_categorical` gives) as for `CategoricalCrossentropy`.
 
     Args:
         class_weights: one weight per class (None: all ones).
+        from_logits: whether the predictions are logits (softmax applied here)
+            rather than probabilities.
+
+    Example:
+    >>> loss = WeightedCrossEntropy([2.0, 1.0])
+    >>> float(loss([0], [[0.5, 0.5]])) == float(loss([[1.0, 0.0]], [[0.5, 0.5]]))
+    True
     """
 
-    def __init__(self, class_weights=None, name="weighted_cross_entropy", **kwargs):
+    def __init__(self, class_weights=None, from_logits=False, name="weighted_cross_entropy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+        self.from_logits = bool(from_logits)
 
     def call(self, y_true, y_pred):
-        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
-        probs = ops.clip(y_pred, EPSILON, 1.0)
-        picked = ops.take_along_axis(probs, labels[:, None], axis=-1)[:, 0]
-        nll = -ops.log(picked)
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.convert_to_tensor(y_true)
+        if self.from_logits:
+            log_probs = ops.log_softmax(y_pred, axis=-1)
+        else:
+            log_probs = ops.log(ops.clip(y_pred, EPSILON, 1.0))
+        weights = None
         if self.class_weights is not None:
-            weights = ops.convert_to_tensor(self.class_weights, dtype=nll.dtype)
-            nll = nll * ops.take(weights, labels)
-        return nll
+            weights = ops.convert_to_tensor(self.class_weights, dtype=log_probs.dtype)
+        if _label_format(y_true.shape, y_pred.shape) == "one_hot":
+            targets = ops.cast(y_true, log_probs.dtype)
+            nll = -ops.sum(targets * log_probs, axis=-1)
+            return nll if weights is None else nll * ops.sum(targets * weights, axis=-1)
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        nll = -ops.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
+        return nll if weights is None else nll * ops.take(weights, labels)
 
     def get_config(self):
-        return {**super().get_config(), "class_weights": self.class_weights}
+        return {**super().get_config(), "class_weights": self.class_weights, "from_logits": self.from_logits}
 
 
 @keras.saving.register_keras_serializable(package="tal")
