@@ -101,7 +101,7 @@ def _set_metadata(monkeypatch, cls, name, **changes):
 def test_form_fields_are_the_metadatas_form_fields_in_declared_order():
     names = [f.name for f in query.fields()]
     assert names == [
-        "backbone", "scale", "channel", "element", "cbam", "extra_attention", "reduction_ratio",
+        "backbone", "scale", "channel", "element", "cbam", "extra_attention", "mhsa_score", "num_heads", "reduction_ratio",
         "element_width", "feature_mode",  # model group: ModelConfig field order
         "dataset", "train_size", "test_size", "val_fraction", "canvas_size",  # data group
         "epochs", "batch_size", "learning_rate", "optimizer", "lr_schedule", "aux_weight",
@@ -144,27 +144,26 @@ def test_changed_metadata_changes_the_form(monkeypatch):
 
 
 def test_a_field_given_a_form_group_joins_the_form_and_the_link(monkeypatch):
-    _set_metadata(monkeypatch, tal.ModelConfig, "num_heads", form="model")
+    _set_metadata(monkeypatch, tal.ModelConfig, "min_hidden", form="model")
     _set_metadata(monkeypatch, tal.DataConfig, "imbalance_keep", form="data")
     spec = query.field_map()
-    assert spec["num_heads"].kind == "int" and spec["num_heads"].min == 1 and spec["num_heads"].label == "MHSA heads"
+    assert spec["min_hidden"].kind == "int" and spec["min_hidden"].min == 1 and spec["min_hidden"].label == "Minimum hidden width"
     assert spec["imbalance_keep"].kind == "float" and spec["imbalance_keep"].default == 1.0
-    assert query.encode(query.defaults())["num_heads"] == "2"
+    assert query.encode(query.defaults())["min_hidden"] == "8"
 
-    decoded, warnings = query.decode({"num_heads": "4", "imbalance_keep": "0.25"})
-    assert warnings == [] and decoded["num_heads"] == 4
+    decoded, warnings = query.decode({"min_hidden": "4", "imbalance_keep": "0.25"})
+    assert warnings == [] and decoded["min_hidden"] == 4
     model, train, _ = query.to_configs(decoded)
-    assert model.num_heads == 4 and train.data.imbalance_keep == 0.25
+    assert model.min_hidden == 4 and train.data.imbalance_keep == 0.25
 
-    decoded, warnings = query.decode({"num_heads": "0"})  # below the metadata's min
-    assert decoded["num_heads"] == 2 and "num_heads" in warnings[0] and "at least 1" in warnings[0]
+    decoded, warnings = query.decode({"min_hidden": "0"})  # below the metadata's min
+    assert decoded["min_hidden"] == 8 and "min_hidden" in warnings[0] and "at least 1" in warnings[0]
 
 
-def test_a_new_form_field_is_drawn_by_the_train_form(monkeypatch):
+def test_module_settings_are_greyed_until_their_module_is_on(monkeypatch):
     pytest.importorskip("streamlit")
     from streamlit.testing.v1 import AppTest
 
-    _set_metadata(monkeypatch, tal.ModelConfig, "num_heads", form="model")
     _set_metadata(monkeypatch, tal.TrainConfig, "epochs", ui_max=None)
 
     def page():

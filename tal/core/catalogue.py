@@ -98,7 +98,7 @@ SLOTS = (
     Slot("cbam", "cbam", "features", "features", "CBAM\\n(comparison)"),
     Slot("extra", "extra_attention", "features", "features", "extra module\\n(literature)"),
     Slot("element", "element_attention", "features", "features+score", "element-wise\\nA, S, U, M"),
-    Slot("pool", "pay_attention", "stages+features", "pooled", "attention\\npooling"),
+    Slot("pool", "pay_attention", "stages+features", "pooled", "attention pooling\\n(replaces GAP)"),
 )
 SLOTS_BY_NAME = {s.name: s for s in SLOTS}
 

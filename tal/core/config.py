@@ -312,9 +312,9 @@ class ModelConfig(_JsonMixin):
         choices="EXTRA_ATTENTION", form="model"))
     mhsa_score: str = field(default="dot", metadata=setting(
         "MHSA score", "Score of multi-head self-attention: scaled dot product or additive.",
-        choices="MHSA_SCORES"))
+        choices="MHSA_SCORES", form="model"))
     num_heads: int = field(default=2, metadata=setting(
-        "MHSA heads", "Attention heads of multi-head self-attention.", min=1))
+        "MHSA heads", "Attention heads of multi-head self-attention.", min=1, ui_max=8, form="model"))
     reduction_ratio: int = field(default=16, metadata=setting(
         "SE reduction ratio r", "Hidden width of the channel gate is max(K/r, min_hidden).",
         min=1, ui_max=64, form="model"))
