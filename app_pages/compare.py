@@ -21,28 +21,33 @@ with guard.page_guard("the Compare page"):
         st.stop()
 
     st.markdown("**Configuration and results**")
+    percent = st.column_config.NumberColumn(format="percent")
     st.dataframe(
-        tables.run_rows(chosen),
+        tables.drop_empty_columns(tables.run_rows(chosen)),
         hide_index=True,
         key="compare.table",
         column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-            "aux test accuracy": st.column_config.NumberColumn(format="percent"),
+            "test accuracy": percent,
+            "aux test accuracy": percent,
+            "exact match": percent,
             "params": st.column_config.NumberColumn(format="localized"),
         },
     )
-    st.markdown("**Per-class test accuracy**")
-    per_class = tables.per_class_rows(chosen)
-    st.dataframe(
-        per_class,
-        hide_index=True,
-        key="compare.per_class",
-        column_config={
-            name: st.column_config.NumberColumn(format="percent")
-            for name in per_class[0]
-            if name != "run"
-        },
-    )
+    for key, title, fmt in (
+        ("per_class_accuracy", "Per-class test accuracy", "percent"),
+        ("per_class_auc", "Per-class ROC AUC (multi-label runs)", "%.3f"),
+    ):
+        per_class = tables.per_class_rows(chosen, key=key)
+        if per_class:
+            st.markdown(f"**{title}**")
+            st.dataframe(
+                per_class,
+                hide_index=True,
+                key=f"compare.{key}",
+                column_config={
+                    name: st.column_config.NumberColumn(format=fmt) for name in per_class[0] if name != "run"
+                },
+            )
 
     c1, c2 = st.columns([3, 2])
     with c1:
@@ -50,14 +55,14 @@ with guard.page_guard("the Compare page"):
             viz.accuracy_curves_figure({r.name: r.history for r in chosen}), key="compare.curves"
         )
     with c2:
-        accuracies = [r.metrics.get("test_accuracy") or 0.0 for r in chosen]
+        scores = compare.headline_scores(chosen)
         st.plotly_chart(
             viz.bar_figure(
-                accuracies,
+                [value for _, value in scores],
                 labels=[r.name for r in chosen],
-                title="Test accuracy",
+                title=" / ".join(dict.fromkeys(label.capitalize() for label, _ in scores)),
                 xlabel="run",
-                ylabel="accuracy",
+                ylabel="score",
                 yrange=[0, 1],
                 height=320,
             ),

@@ -56,7 +56,8 @@ def test_summary_mean_std_delta_and_noise_flags():
     results += [_record("scale", ["scale"], s, a) for s, a in enumerate([1.00, 1.01, 1.02])]
     rows = {r["variant"]: r for r in summarize(results)}
     base = rows["baseline"]
-    assert base["mean_accuracy"] == pytest.approx(0.98) and base["std_accuracy"] == pytest.approx(0.01)
+    assert base["metric"] == "test_accuracy"
+    assert base["mean"] == pytest.approx(0.98) and base["std"] == pytest.approx(0.01)
     assert base["delta_vs_baseline"] is None and base["within_noise"] is None
     assert rows["element"]["delta_vs_baseline"] == pytest.approx(0.02) and rows["element"]["within_noise"] is True
     assert rows["scale"]["within_noise"] is False
@@ -68,8 +69,39 @@ def test_summary_mean_std_delta_and_noise_flags():
 def test_single_seed_cannot_judge_noise():
     rows = summarize([_record("baseline", [], 0, 0.9), _record("scale", ["scale"], 0, 0.95)])
     scale = next(r for r in rows if r["variant"] == "scale")
-    assert math.isnan(scale["std_accuracy"]) and scale["within_noise"] is None
+    assert math.isnan(scale["std"]) and scale["within_noise"] is None
     assert "(?)" in ablation.format_table(rows)
+
+
+def _multi(variant, branches, seed, auc, pointing):
+    return {"variant": variant, "seed": seed, "run": f"{variant}-{seed}", "branches": branches, "aux_weight": 0.5,
+            "mean_auc": auc, "per_class_auc": [auc] * 9 + [None], "exact_match": 0.5, "micro_f1": 0.8,
+            "pointing": pointing, "params": 100, "training_time_s": 10.0, "status": "completed"}
+
+
+def test_multilabel_summary_compares_auc_and_pointing_against_baseline_grad_cam():
+    results = [_multi("baseline", [], s, a, {"gradcam": p}) for s, (a, p) in enumerate([(0.97, 0.80), (0.98, 0.82)])]
+    results += [_multi("element", ["element"], s, a, {"A": pa, "gradcam": pg})
+                for s, (a, pa, pg) in enumerate([(0.99, 0.98, 0.90), (0.99, 0.99, 0.92)])]
+    rows = {r["variant"]: r for r in summarize(results)}
+    element = rows["element"]
+    assert element["metric"] == "mean_auc" and element["mean"] == pytest.approx(0.99)
+    assert element["delta_vs_baseline"] == pytest.approx(0.015)
+    assert element["pointing"]["A"]["mean"] == pytest.approx(0.985)
+    versus = element["pointing_vs_baseline_gradcam"]
+    # A: 0.985 ± 0.00707 vs baseline Grad-CAM 0.81 ± 0.01414 (n = 2 each): Δ = 0.175, SE = 0.01118
+    assert versus["delta"] == pytest.approx(0.175) and versus["se"] == pytest.approx(0.0111803, rel=1e-4)
+    assert versus["within_noise"] is False
+    assert element["per_class_mean"][9] is None  # a class without AUC has no mean
+    table = ablation.format_table(list(rows.values()))
+    assert "mean AUC" in table and "pointing A" in table
+    csv_head = ablation.to_csv(list(rows.values())).splitlines()
+    assert "pointing_A" in csv_head[0] and "0.985" in csv_head[2]
+
+
+def test_old_summaries_still_read():
+    old = {"variant": "baseline", "mean_accuracy": 0.98, "std_accuracy": 0.01}
+    assert ablation.row_score(old) == ("test_accuracy", 0.98, 0.01)
 
 
 def test_summary_files_and_listing(tmp_path):

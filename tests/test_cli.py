@@ -179,3 +179,41 @@ def test_an_out_of_bounds_flag_names_the_bound(tmp_path):
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tal")]
     assert errors == ["tal: error: Expected 0 <= val_fraction < 0.9. Received: val_fraction=0.95"]
+
+
+@pytest.fixture(scope="module")
+def multidigit_run(tmp_path_factory, mnist_dir_module):
+    runs = tmp_path_factory.mktemp("cli-md") / "runs"
+    proc = tal_cli("train", "--dataset", "multidigit", "--train-size", "400", "--test-size", "60", "--epochs", "1",
+                   "--batch-size", "32", "--data-dir", mnist_dir_module, "--name", "md", "--runs-dir", runs)
+    assert proc.returncode == 0, proc.stderr
+    return runs, json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_multidigit_train_evaluate_and_localize(multidigit_run):
+    runs, out = multidigit_run
+    assert 0 <= out["mean_auc"] <= 1 and "exact_match" in out and "micro_f1" in out
+    evaluated = json.loads(tal_cli("evaluate", "md", "--runs-dir", runs, "--test-size", "40").stdout)
+    assert evaluated["test_images"] == 40 and len(evaluated["per_class_auc"]) == 10
+
+    proc = tal_cli("localize", "md", "--runs-dir", runs, "--images", "30", "--method", "A,gradcam")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["images"] == 30 and set(result["methods"]) == {"A", "gradcam"}
+    for scores in result["methods"].values():
+        assert 0 <= scores["pointing"]["overall"] <= 1 and 0 < scores["pointing"]["chance"] < 1
+        assert 0 < scores["energy"]["chance"] < 1 and "spearman" in scores["randomisation"]
+    assert result["tolerance_px"] == 2.0  # half a cell of the 16x16 grid over 64 pixels
+
+
+@pytest.mark.slow
+def test_localize_names_what_it_cannot_score_and_exits_2(multidigit_run):
+    runs, _ = multidigit_run
+    proc = tal_cli("localize", "md", "--runs-dir", runs, "--images", "10", "--method", "A,cbam_spatial",
+                   "--no-sanity")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "cbam_spatial" in proc.stderr
+    assert set(json.loads(proc.stdout)["methods"]) == {"A"}  # what it can score is still scored
+    missing = tal_cli("localize", "no-such-run", "--runs-dir", runs)
+    assert missing.returncode == 2 and "no-such-run" in missing.stderr and not missing.stdout

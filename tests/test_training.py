@@ -145,3 +145,32 @@ def test_unknown_phase_is_refused():
     bridge = KerasBridge([], tal.engine.training.TrainingControl(), keras.Variable(1.0), 1, 1, 32)
     with pytest.raises(ValueError, match="phase='resting'"):
         bridge.set_phase("resting")
+
+
+@pytest.mark.slow
+def test_multi_label_training_end_to_end(mnist_path, runs_dir):
+    """multidigit: sigmoid heads, β-weighted BCE on both, AUC while training and on the test canvases."""
+    data = DataConfig(dataset="multidigit", data_dir=str(mnist_path), train_size=1200, test_size=300)
+    recorder = Recorder()
+    result = tal.train(ModelConfig(), TrainConfig(epochs=2, batch_size=64, data=data), callbacks=[recorder],
+                       name="md")
+    m = result.metrics
+    assert result.config["model"]["multi_label"] is True
+    assert recorder.batches[-1].metric == "auc" and 0.5 < recorder.epochs[-1].accuracy <= 1
+    assert set(result.model.get_layer("main").get_config()["activation"] for _ in [0]) == {"sigmoid"}
+    assert m["mean_auc"] > 0.6 and len(m["per_class_auc"]) == 10 and "mean_auc_aux" in m
+    assert 0 <= m["exact_match"] <= 1 and 0 <= m["micro_f1"] <= 1 and "test_accuracy" not in m
+    saved = json.loads((result.run.path / "metrics.json").read_text())
+    assert saved["mean_auc"] == pytest.approx(m["mean_auc"])
+    # the saved model reproduces the scores
+    from tal.engine.evaluation import evaluate_model
+    from tal.data.datasets import load_dataset
+
+    test = load_dataset(data)
+    again = evaluate_model(result.run.load_model(), test.x_test, test.y_test, 10)
+    assert again["mean_auc"] == pytest.approx(m["mean_auc"], abs=1e-6)
+
+
+def test_multi_label_model_on_single_label_data_is_refused(mnist_path):
+    with pytest.raises(tal.ConfigError, match="multi-label data"):
+        tal.train(ModelConfig(multi_label=True), _config(mnist_path), save=False)

@@ -15,7 +15,9 @@ from tal.core import catalogue
 
 BACKBONES = ("plain", "dense", "densenet121")
 FEATURE_MODES = ("residual", "gate", "none")
-DATASETS = ("mnist", "translated", "synthetic")
+DATASETS = ("mnist", "translated", "multidigit", "synthetic")
+# Canvas side of the datasets that place digits on a canvas, when canvas_size is None.
+CANVAS_DEFAULTS = {"translated": 48, "multidigit": 64}
 PREDICTION_MODES = ("main", "mean")
 CLASS_WEIGHTING = ("balanced", "none")
 # Attention modules from the literature, one of which can be added after the
@@ -381,6 +383,7 @@ class DataConfig(_JsonMixin):
     dataset: str = field(default="mnist", metadata=setting(
         "Dataset",
         "mnist: 28×28 digits; translated: each digit at a random place on a larger canvas; "
+        "multidigit: 1–3 digits per canvas, several labels per image (A3Net's multi-label task); "
         "synthetic: font-rendered digits (no download needed).",
         choices="DATASETS", form="data"))
     data_dir: str | None = field(default=None, metadata=setting(
@@ -394,9 +397,11 @@ class DataConfig(_JsonMixin):
     val_fraction: float = field(default=0.1, metadata=setting(
         "Validation fraction", "Share of the training subset held out for validation accuracy.",
         min=0.0, max=0.9, max_open=True, ui_max=0.5, form="data"))
-    canvas_size: int = field(default=48, metadata=setting(
-        "Canvas size (translated)", "Side of the canvas the digits are placed on (translated MNIST only).",
-        min=28, ui_max=128, form="data"))
+    canvas_size: int | None = field(default=None, metadata=setting(
+        "Canvas size", "Side of the canvas the digits are placed on (translated and multidigit only).",
+        min=28, ui_max=128, none="48 translated, 64 multidigit", form="data"))
+    max_digits: int = field(default=3, metadata=setting(
+        "Digits per canvas (most)", "Each multidigit canvas holds 1 to this many digits.", min=1, max=6))
     imbalance_classes: tuple[int, ...] = field(default=(), metadata=setting(
         "Imbalanced classes", "Digits (0-9) whose training images are thinned to imbalance_keep."))
     imbalance_keep: float = field(default=1.0, metadata=setting(
@@ -406,6 +411,18 @@ class DataConfig(_JsonMixin):
         "Subset seed", "Seed of the training and test subsets and of generated images.", min=0))
     allow_download: bool = field(default=True, metadata=setting(
         "Allow download", "Download MNIST with Keras when no local copy is found."))
+
+    @property
+    def canvas(self) -> int | None:
+        """The canvas side this dataset uses (None for datasets without a canvas)."""
+        if self.dataset not in CANVAS_DEFAULTS:
+            return None
+        return self.canvas_size or CANVAS_DEFAULTS[self.dataset]
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether this dataset has several labels per image."""
+        return self.dataset == "multidigit"
 
     def __post_init__(self):
         _check_settings(self)  # kinds, choices and bounds from each field's metadata

@@ -74,6 +74,19 @@ def _call(layer, x, with_maps, maps):
 
 
 def _assemble(inputs, parts, with_maps):
+    x, score, pooled, maps = _features(inputs, parts, with_maps)
+    if pooled is None:
+        pooled = parts["pool"](x)
+    if parts.get("dropout") is not None:
+        pooled = parts["dropout"](pooled)
+    outputs = {"main": parts["main"](pooled)}
+    if score is not None:
+        outputs["aux"] = parts["aux"](score)
+    return outputs, maps
+
+
+def _features(inputs, parts, with_maps):
+    """The cascade up to the head: (features, aux score or None, pooled descriptor or None, maps)."""
     maps = {}
     stages = parts["backbone"](inputs)
     stages = list(stages) if isinstance(stages, (list, tuple)) else [stages]
@@ -90,14 +103,21 @@ def _assemble(inputs, parts, with_maps):
             x, score = _call(layer, x, with_maps, maps)
         else:
             x = _call(layer, x, with_maps, maps)
+    return x, score, pooled, maps
+
+
+def features_and_logits(model: keras.Model, images):
+    """The last feature map before the head, `(B, h, w, K)`, and the main head's logits `(B, C)`.
+
+    What Grad-CAM differentiates: the logits are the main Dense layer before
+    its softmax / sigmoid. Runs in inference mode (dropout off).
+    """
+    parts = model_parts(model)
+    x, _, pooled, _ = _features(images, parts, with_maps=False)
     if pooled is None:
         pooled = parts["pool"](x)
-    if parts.get("dropout") is not None:
-        pooled = parts["dropout"](pooled)
-    outputs = {"main": parts["main"](pooled)}
-    if score is not None:
-        outputs["aux"] = parts["aux"](score)
-    return outputs, maps
+    main = parts["main"]
+    return x, keras.ops.matmul(pooled, main.kernel) + main.bias
 
 
 def head_probabilities(outputs: dict, prediction: str = "main"):

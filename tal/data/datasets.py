@@ -61,9 +61,13 @@ _STREAMS = {
 class Dataset:
     """Images, labels and ink boxes of one experiment, split train / val / test.
 
-    Images are float32 (N, H, W, 1) in [0, 1]; labels int32 (N,); boxes int32
-    (N, 4) as (y0, x0, y1, x1), the ink's bounding box in image coordinates
-    with y1 and x1 exclusive (all zero for a blank image).
+    Images are float32 (N, H, W, 1) in [0, 1]. Labels are int32 (N,) class
+    indices, or float32 (N, C) multi-hot rows for multi-label data
+    (`multidigit`). Boxes are int32 (N, 4) as (y0, x0, y1, x1), the bounding
+    box of all the ink in image coordinates with y1 and x1 exclusive (all
+    zero for a blank image). `objects_*` hold one box per object with its
+    class, (N, K, 5) as (class, y0, x0, y1, x1), class -1 for an empty slot;
+    `objects(split)` derives them from labels and boxes for single-label data.
     """
 
     name: str
@@ -79,6 +83,9 @@ class Dataset:
     class_names: tuple = CLASS_NAMES
     source: str = ""
     notes: tuple = field(default=())
+    objects_train: np.ndarray | None = None
+    objects_val: np.ndarray | None = None
+    objects_test: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -90,9 +97,29 @@ class Dataset:
         return len(self.class_names)
 
     @property
+    def multi_label(self) -> bool:
+        """Whether labels are multi-hot rows (several classes per image)."""
+        return self.y_train.ndim == 2
+
+    @property
     def class_counts(self) -> np.ndarray:
-        """Number of training images per class."""
+        """Number of training images per class (showing the class, for multi-label data)."""
+        if self.multi_label:
+            return self.y_train.sum(axis=0).astype(np.int64)
         return np.bincount(self.y_train, minlength=self.num_classes)
+
+    def objects(self, split: str) -> np.ndarray:
+        """Boxes with classes of `split` ("train", "val" or "test"): int32 (N, K, 5).
+
+        Rows are (class, y0, x0, y1, x1); class -1 marks an empty slot. For
+        single-label data each image has one object: its label and ink box.
+        """
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"Expected one of {{'train', 'val', 'test'}}. Received: split={split!r}")
+        stored = getattr(self, f"objects_{split}")
+        if stored is not None:
+            return stored
+        return single_objects(getattr(self, f"y_{split}"), getattr(self, f"boxes_{split}"))
 
     def summary(self) -> dict:
         """JSON-friendly sizes, shape, counts, source and notes (for run cards)."""
@@ -104,6 +131,7 @@ class Dataset:
             "test": int(len(self.y_test)),
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
+            "multi_label": self.multi_label,
             "class_counts": self.class_counts.tolist(),
             "notes": list(self.notes),
         }
@@ -114,6 +142,16 @@ class Dataset:
             f"Dataset(name={self.name!r}, train={s['train']}, val={s['val']}, test={s['test']}, "
             f"input_shape={self.input_shape}, source={self.source!r})"
         )
+
+
+def single_objects(labels, boxes) -> np.ndarray:
+    """One object per image, (N, 1, 5) rows (class, y0, x0, y1, x1); class -1 where there is no ink."""
+    labels, boxes = np.asarray(labels), np.asarray(boxes, dtype=np.int32)
+    out = np.zeros((len(labels), 1, 5), np.int32)
+    out[:, 0, 0] = labels
+    out[:, 0, 1:] = boxes
+    out[~boxes.any(axis=1), 0, 0] = -1
+    return out
 
 
 def subset_indices(total: int, size: int | None, seed) -> np.ndarray:
@@ -306,6 +344,8 @@ def load_dataset(
         x_train, y_train, x_test, y_test, source = _synthetic_raw(config)
         notes.append(f"MNIST not found, so these are synthetic digits instead. {exc}")
 
+    if config.dataset == "multidigit":
+        return _multidigit(config, name, (x_train, y_train), (x_test, y_test), source, notes)
     seed = config.subset_seed
     notes += _clip_note("train", config.train_size, len(y_train))
     notes += _clip_note("test", config.test_size, len(y_test))
@@ -327,8 +367,8 @@ def load_dataset(
     test_idx = subset_indices(len(y_test), config.test_size, _stream(seed, "test_subset"))
 
     if config.dataset == "translated":
-        x_train, x_test = _translate(x_train, x_test, config.canvas_size, seed)
-        side = config.canvas_size
+        side = config.canvas
+        x_train, x_test = _translate(x_train, x_test, side, seed)
         source += f"; each digit placed at a random position on a {side}x{side} canvas"
     split = (fit_idx, val_idx, test_idx)
     return _assemble(name, (x_train, y_train), (x_test, y_test), split, source, notes)
@@ -357,6 +397,71 @@ def _translate(x_train, x_test, canvas_size: int, seed: int):
         _LazyCanvas(x_train, corners_train, canvas_size),
         _LazyCanvas(x_test, corners_test, canvas_size),
     )
+
+
+def _multidigit(config: DataConfig, name, train, test, source, notes) -> Dataset:
+    """Canvases of 1 to `max_digits` digits, each anchored on one image of its split.
+
+    Class thinning (`imbalance_classes`) removes training digits before any
+    canvas is planned, so the thinned classes are rarer on every canvas, not
+    only as anchors; the test canvases are never thinned.
+    """
+    from tal.data import multidigit
+
+    (x_train, y_train), (x_test, y_test) = train, test
+    seed, side = config.subset_seed, config.canvas
+    pool = _imbalanced(
+        y_train, np.arange(len(y_train)), config.imbalance_classes, config.imbalance_keep,
+        _stream(seed, "imbalance"),
+    )
+    if len(pool) != len(y_train):
+        notes.append(
+            f"Imbalanced: kept {config.imbalance_keep:.0%} of the training digits of classes "
+            f"{sorted(set(config.imbalance_classes))} ({len(y_train)} -> {len(pool)} digits)."
+        )
+    digit_boxes_train, digit_boxes_test = _digit_boxes(x_train), _digit_boxes(x_test)
+    common = dict(digit_size=x_train.shape[1], canvas_size=side, max_digits=config.max_digits)
+    plan_train = multidigit.plan_canvases(
+        pool, pool, digit_boxes_train, seed=_stream(seed, "train_placement"), **common
+    )
+    test_all = np.arange(len(y_test))
+    plan_test = multidigit.plan_canvases(
+        test_all, test_all, digit_boxes_test, seed=_stream(seed, "test_placement"), **common
+    )
+    notes += _clip_note("train", config.train_size, len(plan_train))
+    notes += _clip_note("test", config.test_size, len(plan_test))
+    train_idx = subset_indices(len(plan_train), config.train_size, _stream(seed, "train_subset"))
+    fit_idx, val_idx = _val_split(train_idx, config.val_fraction, _stream(seed, "val_split"))
+    test_idx = subset_indices(len(plan_test), config.test_size, _stream(seed, "test_subset"))
+    classes = len(CLASS_NAMES)
+    parts = {}
+    for part, images, labels, boxes, plan, idx in (
+        ("train", x_train, y_train, digit_boxes_train, plan_train, fit_idx),
+        ("val", x_train, y_train, digit_boxes_train, plan_train, val_idx),
+        ("test", x_test, y_test, digit_boxes_test, plan_test, test_idx),
+    ):
+        raw = multidigit.draw_canvases(images, plan, idx)
+        parts[f"x_{part}"] = _to_float(raw)
+        parts[f"y_{part}"] = multidigit.multi_hot(plan, labels, classes)[idx]
+        parts[f"boxes_{part}"] = ink_boxes(raw)
+        parts[f"objects_{part}"] = multidigit.objects(plan, labels, boxes)[idx]
+    source += (
+        f"; 1 to {config.max_digits} digits of the same split on each {side}x{side} canvas, "
+        "labelled with every digit present"
+    )
+    return Dataset(name=name, class_names=CLASS_NAMES, source=source, notes=tuple(notes), **parts)
+
+
+def _digit_boxes(images: np.ndarray) -> np.ndarray:
+    """Ink boxes of every source digit, computed once per (read-only) array."""
+    key = (id(images), images.shape)
+    cached = _DIGIT_BOXES.get(key)
+    if cached is None or cached[0] is not images:
+        cached = _DIGIT_BOXES[key] = (images, ink_boxes(images))
+    return cached[1]
+
+
+_DIGIT_BOXES: dict = {}
 
 
 def _assemble(name, train, test, split, source, notes) -> Dataset:

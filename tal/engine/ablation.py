@@ -111,6 +111,13 @@ PRESETS = {
         {"epochs": 3},
         {},
     ),
+    "multilabel": Preset(
+        "every subset of the three branches, plus CBAM, on multidigit canvases (A3Net's multi-label task): "
+        "mean AUC and the pointing game of A against Grad-CAM (6,000 canvases, 6 epochs)",
+        branch_variants(),
+        {"epochs": 6},
+        {"dataset": "multidigit", "train_size": 6000, "test_size": 2000},
+    ),
     "zoo": Preset(
         f"triple attention and CBAM against {_zoo_names()}, each on the plain backbone (3 epochs)",
         zoo_variants(),
@@ -174,20 +181,66 @@ def build_trials(preset: str, seeds: int = 3, *, study: str | None = None, base_
     return trials
 
 
-def trial_result(trial: Trial, metrics: dict, run_name: str | None) -> dict:
-    """The per-trial record kept in the summary."""
-    return {
+# Test images the multi-label studies score localization on (pointing game, no sanity check).
+LOCALIZATION_IMAGES = 500
+
+
+def trial_result(trial: Trial, metrics: dict, run_name: str | None, pointing: dict | None = None) -> dict:
+    """The per-trial record kept in the summary (with `pointing` scores for multi-label studies)."""
+    record = {
         "variant": trial.variant,
         "seed": trial.seed,
         "run": run_name,
         "branches": list(trial.model_config.branches),
         "aux_weight": trial.train_config.aux_weight,
-        "test_accuracy": metrics["test_accuracy"],
-        "per_class_accuracy": metrics["per_class_accuracy"],
         "params": metrics["params"],
         "training_time_s": metrics["training_time_s"],
         "status": metrics["status"],
     }
+    if "mean_auc" in metrics:
+        record.update(mean_auc=metrics["mean_auc"], per_class_auc=metrics["per_class_auc"],
+                      exact_match=metrics["exact_match"], micro_f1=metrics["micro_f1"])
+    else:
+        record.update(test_accuracy=metrics["test_accuracy"], per_class_accuracy=metrics["per_class_accuracy"])
+    if pointing is not None:
+        record["pointing"] = pointing
+    return record
+
+
+def pointing_scores(model, model_config, dataset, images: int = LOCALIZATION_IMAGES) -> dict:
+    """Pointing game of A (when the model has it) and of Grad-CAM on the first `images` test images."""
+    from tal.engine.localization import GRADCAM, localize
+
+    methods = ["A", GRADCAM] if model_config.element else [GRADCAM]
+    out = localize(model, model_config, dataset.x_test[:images], dataset.objects("test")[:images],
+                   methods=methods, sanity=False)
+    return {method: scores["pointing"]["overall"] for method, scores in out["methods"].items()}
+
+
+def _trial_data(trial: Trial, cache: dict):
+    """The trial's dataset, loaded once per study (trials of a preset share their data)."""
+    from tal.data.datasets import load_dataset
+
+    key = trial.train_config.data.to_json(indent=None)
+    if key not in cache:
+        cache.clear()
+        cache[key] = load_dataset(trial.train_config.data)
+    return cache[key]
+
+
+def run_trial(trial: Trial, *, runs_dir=None, callbacks=(), control=None, cache=None) -> dict:
+    """Train one trial and return its record; multi-label trials are also scored for localization."""
+    from tal.engine.training import train
+
+    dataset = _trial_data(trial, {} if cache is None else cache)
+    result = train(trial.model_config, trial.train_config, name=trial.run_name, runs_dir=runs_dir,
+                   callbacks=callbacks, control=control, dataset=dataset)
+    pointing = None
+    if dataset.multi_label:
+        config = trial.model_config.replace(input_shape=tuple(dataset.input_shape), num_classes=dataset.num_classes,
+                                            multi_label=True)
+        pointing = pointing_scores(result.model, config, dataset)
+    return trial_result(trial, result.metrics, result.run.name if result.run else None, pointing)
 
 
 def run_trials(trials, *, runs_dir=None, callbacks_for=None, on_trial_end=None, control=None) -> list[dict]:
@@ -198,15 +251,12 @@ def run_trials(trials, *, runs_dir=None, callbacks_for=None, on_trial_end=None, 
         on_trial_end: `(index, trial, record) -> None` after each trial.
         control: a `TrainingControl`; its stop ends the study after the current trial.
     """
-    from tal.engine.training import train
-
-    results = []
+    results, cache = [], {}
     for i, trial in enumerate(trials):
         if control is not None and control.stop_requested:
             break
-        result = train(trial.model_config, trial.train_config, name=trial.run_name, runs_dir=runs_dir,
-                       callbacks=callbacks_for(trial) if callbacks_for else (), control=control)
-        record = trial_result(trial, result.metrics, result.run.name if result.run else None)
+        record = run_trial(trial, runs_dir=runs_dir, callbacks=callbacks_for(trial) if callbacks_for else (),
+                           control=control, cache=cache)
         results.append(record)
         if on_trial_end:
             on_trial_end(i, trial, record)
@@ -216,6 +266,15 @@ def run_trials(trials, *, runs_dir=None, callbacks_for=None, on_trial_end=None, 
 def _stats(values) -> tuple[float, float]:
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def _column_means(values: np.ndarray) -> list[float | None]:
+    """Mean of each column over the seeds, ignoring gaps; None for a column with no value (JSON has no NaN)."""
+    out = []
+    for column in values.T:
+        known = column[~np.isnan(column)]
+        out.append(round(float(known.mean()), 6) if known.size else None)
+    return out
 
 
 # Two-sided 95 % quantiles of Student's t for 1 … 30 degrees of freedom.
@@ -243,75 +302,141 @@ def welch(mean_a, std_a, n_a, mean_b, std_b, n_b) -> tuple[float, float, bool]:
     return delta, se, bool(abs(delta) < t_critical(df) * se)
 
 
+# The score a study compares, by task: (record key, label).
+METRICS = {"test_accuracy": "test accuracy", "mean_auc": "mean AUC"}
+
+
+def study_metric(results: list[dict]) -> str:
+    """"mean_auc" for multi-label studies, else "test_accuracy"."""
+    return "mean_auc" if any("mean_auc" in r for r in results) else "test_accuracy"
+
+
+def row_score(row: dict) -> tuple[str, float, float]:
+    """(metric, mean, std) of a summary row, also for summaries written before multi-label studies."""
+    if "mean" in row:
+        return row["metric"], row["mean"], row["std"]
+    return "test_accuracy", row["mean_accuracy"], row["std_accuracy"]
+
+
 def summarize(results: list[dict]) -> list[dict]:
     """Mean ± std per variant, and the difference to the baseline with a noise flag.
 
-    A difference is flagged `within_noise` when Welch's 95 % interval for it
-    contains zero (`SE = sqrt(s_b²/n_b + s_v²/n_v)`, Welch–Satterthwaite
-    degrees of freedom). With a single seed on either side the noise cannot be
-    judged and the flag is None.
+    The score is the test accuracy, or the mean AUC for multi-label studies
+    (`metric` names it). A difference is flagged `within_noise` when Welch's
+    95 % interval for it contains zero (`SE = sqrt(s_b²/n_b + s_v²/n_v)`,
+    Welch–Satterthwaite degrees of freedom). With a single seed on either
+    side the noise cannot be judged and the flag is None.
+
+    Multi-label studies also summarise the pointing game of A and of Grad-CAM
+    per variant (`pointing`), and compare A's with the baseline's Grad-CAM
+    (`pointing_vs_baseline_gradcam`): do the model's own maps point better
+    than post-hoc maps of a plain model?
     """
+    metric = study_metric(results)
+    per_class_key = "per_class_auc" if metric == "mean_auc" else "per_class_accuracy"
     groups: dict[str, list[dict]] = {}
     for r in results:
         groups.setdefault(r["variant"], []).append(r)
     rows = []
     for name, runs in groups.items():
-        accs = [r["test_accuracy"] for r in runs]
-        mean, std = _stats(accs)
-        per_class = np.array([r["per_class_accuracy"] for r in runs], dtype=float)
-        rows.append({
+        scores = [r[metric] for r in runs]
+        mean, std = _stats(scores)
+        per_class = np.array([[np.nan if v is None else v for v in r[per_class_key]] for r in runs], dtype=float)
+        row = {
             "variant": name,
             "branches": "+".join(runs[0]["branches"]) or "baseline",
             "aux_weight": runs[0]["aux_weight"] if "element" in runs[0]["branches"] else None,
             "seeds": len(runs),
-            "mean_accuracy": mean,
-            "std_accuracy": std,
-            "min_accuracy": float(min(accs)),
-            "max_accuracy": float(max(accs)),
+            "metric": metric,
+            "mean": mean,
+            "std": std,
+            "min": float(min(scores)),
+            "max": float(max(scores)),
             "params": runs[0]["params"],
             "mean_training_time_s": float(np.mean([r["training_time_s"] for r in runs])),
-            "per_class_mean": np.nanmean(per_class, axis=0).round(6).tolist(),
+            "per_class_mean": _column_means(per_class),
             "runs": [r["run"] for r in runs],
-        })
+        }
+        if any("pointing" in r for r in runs):
+            row["pointing"] = {}
+            for method in sorted({m for r in runs for m in r.get("pointing", {})}):
+                values = [r["pointing"][method] for r in runs if method in r.get("pointing", {})]
+                m_mean, m_std = _stats(values)
+                row["pointing"][method] = {"mean": m_mean, "std": m_std, "seeds": len(values)}
+        rows.append(row)
     baseline = next((row for row in rows if row["branches"] == "baseline"), None)
     for row in rows:
         row.update(delta_vs_baseline=None, delta_se=None, within_noise=None)
         if baseline is None or row is baseline:
             continue
-        row["delta_vs_baseline"] = row["mean_accuracy"] - baseline["mean_accuracy"]
+        row["delta_vs_baseline"] = row["mean"] - baseline["mean"]
         if row["seeds"] > 1 and baseline["seeds"] > 1:
             _, row["delta_se"], row["within_noise"] = welch(
-                baseline["mean_accuracy"], baseline["std_accuracy"], baseline["seeds"],
-                row["mean_accuracy"], row["std_accuracy"], row["seeds"])
+                baseline["mean"], baseline["std"], baseline["seeds"], row["mean"], row["std"], row["seeds"])
+    reference = (baseline or {}).get("pointing", {}).get("gradcam")
+    for row in rows:
+        own = row.get("pointing", {}).get("A")
+        if own is None or reference is None:
+            continue
+        delta, se, noise = own["mean"] - reference["mean"], None, None
+        if own["seeds"] > 1 and reference["seeds"] > 1:
+            delta, se, noise = welch(reference["mean"], reference["std"], reference["seeds"],
+                                     own["mean"], own["std"], own["seeds"])
+        row["pointing_vs_baseline_gradcam"] = {"delta": delta, "se": se, "within_noise": noise}
     return rows
 
 
-CSV_FIELDS = ("variant", "branches", "aux_weight", "seeds", "mean_accuracy", "std_accuracy", "min_accuracy",
-              "max_accuracy", "delta_vs_baseline", "delta_se", "within_noise", "params", "mean_training_time_s")
+CSV_FIELDS = ("variant", "branches", "aux_weight", "seeds", "metric", "mean", "std", "min", "max",
+              "delta_vs_baseline", "delta_se", "within_noise", "pointing_A", "pointing_gradcam", "params",
+              "mean_training_time_s")
 
 
 def to_csv(rows: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    for row in rows:
+        flat = dict(row)
+        for method, stats in row.get("pointing", {}).items():
+            flat[f"pointing_{method}"] = stats["mean"]
+        writer.writerow(flat)
     return out.getvalue()
 
 
 def format_table(rows: list[dict]) -> str:
     """The summary as a plain-text table for the terminal."""
-    lines = [f"{'variant':34} {'seeds':>5} {'accuracy (mean ± std)':>22} {'Δ vs baseline':>17} {'params':>8} {'time':>7}"]
+    metric = METRICS[row_score(rows[0])[0]] if rows else "test accuracy"
+    pointing = any("pointing" in r for r in rows)
+    head = f"{'variant':34} {'seeds':>5} {metric + ' (mean ± std)':>24} {'Δ vs baseline':>17}"
+    if pointing:
+        head += f" {'pointing A':>15} {'Grad-CAM':>15}"
+    lines = [head + f" {'params':>8} {'time':>7}"]
     for r in rows:
-        acc = f"{100 * r['mean_accuracy']:.2f} ± {100 * r['std_accuracy']:.2f} %" if r["seeds"] > 1 else f"{100 * r['mean_accuracy']:.2f} %"
+        _, mean, std = row_score(r)
+        score = f"{100 * mean:.2f} ± {100 * std:.2f} %" if r["seeds"] > 1 else f"{100 * mean:.2f} %"
         if r["delta_vs_baseline"] is None:
             delta = "—"
         else:
             delta = f"{100 * r['delta_vs_baseline']:+.2f} pp"
             delta += {True: " (noise)", False: " (real)", None: " (?)"}[r["within_noise"]]
-        lines.append(f"{r['variant'][:34]:34} {r['seeds']:>5} {acc:>22} {delta:>17} {r['params']:>8,} {r['mean_training_time_s']:>6.0f}s")
+        line = f"{r['variant'][:34]:34} {r['seeds']:>5} {score:>24} {delta:>17}"
+        if pointing:
+            for method in ("A", "gradcam"):
+                stats = r.get("pointing", {}).get(method)
+                line += f" {'—' if stats is None else _pct(stats):>15}"
+        lines.append(line + f" {r['params']:>8,} {r['mean_training_time_s']:>6.0f}s")
     lines.append("(noise): Welch's 95 % interval of Δ contains 0 — not distinguishable from seed noise. "
                  "(real): it does not. (?): one seed, noise unknown.")
+    if pointing:
+        lines.append("pointing: share of (canvas, present class) pairs whose map peaks inside a box of that class "
+                     f"(first {LOCALIZATION_IMAGES} test canvases).")
     return "\n".join(lines)
+
+
+def _pct(stats: dict) -> str:
+    if stats["seeds"] > 1:
+        return f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f}"
+    return f"{100 * stats['mean']:.1f}"
 
 
 def write_summary(study: str, preset: str, rows: list[dict], results: list[dict], *, runs_dir=None) -> Path:

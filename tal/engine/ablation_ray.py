@@ -14,12 +14,9 @@ from pathlib import Path
 
 def _trainable(config: dict) -> dict:
     """Ray Tune function trainable: train one trial and return its record."""
-    from tal.engine.ablation import Trial, trial_result
-    from tal.engine.training import train
+    from tal.engine.ablation import Trial, run_trial
 
-    trial = Trial.from_dict(config["trial"])
-    result = train(trial.model_config, trial.train_config, name=trial.run_name, runs_dir=config["runs_dir"])
-    return trial_result(trial, result.metrics, result.run.name if result.run else None)
+    return run_trial(Trial.from_dict(config["trial"]), runs_dir=config["runs_dir"])
 
 
 def run_trials_ray(trials, *, runs_dir=None, address: str | None = None, max_concurrent: int = 1,
@@ -56,8 +53,10 @@ def run_trials_ray(trials, *, runs_dir=None, address: str | None = None, max_con
         if errors:
             raise RuntimeError(f"{len(errors)} Ray trial(s) failed; first error: {errors[0]}")
         keys = ("variant", "seed", "run", "branches", "aux_weight", "test_accuracy", "per_class_accuracy",
-                "params", "training_time_s", "status")
-        records = {(r.metrics["variant"], r.metrics["seed"]): {k: r.metrics[k] for k in keys} for r in grid}
+                "mean_auc", "per_class_auc", "exact_match", "micro_f1", "pointing", "params", "training_time_s",
+                "status")
+        records = {(r.metrics["variant"], r.metrics["seed"]): {k: r.metrics[k] for k in keys if k in r.metrics}
+                   for r in grid}
         return [records[(t.variant, t.seed)] for t in trials if (t.variant, t.seed) in records]
     finally:
         if started_here:

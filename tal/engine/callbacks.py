@@ -24,7 +24,12 @@ PHASES = ("training", "recalibrating", "validating", "evaluating")
 
 @dataclass(frozen=True)
 class Progress:
-    """A snapshot of a running training; losses and accuracies are epoch running means."""
+    """A snapshot of a running training; losses and scores are epoch running means.
+
+    The score fields (`accuracy`, `aux_accuracy`, `val_accuracy`) hold the
+    metric named by `metric`: "accuracy" for single-label runs, "auc" (ROC
+    AUC over the classes) for multi-label ones.
+    """
 
     epoch: int  # 1-based
     epochs: int
@@ -44,6 +49,7 @@ class Progress:
     elapsed_s: float
     eta_s: float
     phase: str = "training"  # one of PHASES
+    metric: str = "accuracy"  # what the score fields hold: "accuracy" or "auc"
 
     @property
     def fraction(self) -> float:
@@ -90,8 +96,10 @@ class KerasBridge(keras.callbacks.Callback):
     is assigned to the loss-weight variable before the next batch.
     """
 
-    def __init__(self, callbacks, control, aux_weight, epochs, batches, batch_size, calibration_images=None):
+    def __init__(self, callbacks, control, aux_weight, epochs, batches, batch_size, calibration_images=None,
+                 metric="accuracy"):
         super().__init__()
+        self.metric = metric
         self.calibration_images = calibration_images
         self.tal_callbacks = list(callbacks)
         self.control = control
@@ -169,6 +177,7 @@ class KerasBridge(keras.callbacks.Callback):
 
     def _progress(self, batch, logs) -> Progress:
         total = self.epochs * self.batches
+        m = self.metric
         per_step = self.train_time / max(self.step, 1)
         aux_loss = _float(logs, "aux_loss")
         return Progress(
@@ -181,13 +190,14 @@ class KerasBridge(keras.callbacks.Callback):
             loss=float(logs.get("loss", float("nan"))),
             main_loss=float(logs.get("main_loss", logs.get("loss", float("nan")))),
             aux_loss=aux_loss,
-            accuracy=float(logs.get("main_accuracy", logs.get("accuracy", float("nan")))),
-            aux_accuracy=_float(logs, "aux_accuracy"),
-            val_accuracy=_float(logs, "val_main_accuracy"),
+            accuracy=float(logs.get(f"main_{m}", logs.get(m, float("nan")))),
+            aux_accuracy=_float(logs, f"aux_{m}"),
+            val_accuracy=_float(logs, f"val_main_{m}"),
             val_loss=_float(logs, "val_loss"),
             aux_weight=float(self.aux_weight.numpy()),
             images_per_s=self.batch_size / per_step if per_step > 0 else 0.0,
             elapsed_s=time.perf_counter() - self._start,
             eta_s=per_step * (total - self.step),
             phase=self.phase,
+            metric=m,
         )

@@ -27,16 +27,38 @@ class DemoSpec:
 
 def demo_specs() -> list[DemoSpec]:
     specs = [DemoSpec(f"mnist-{v.name.replace('+', '_')}", ModelConfig(**v.model), "mnist") for v in branch_variants()]
-    specs += [
-        DemoSpec("translated-baseline", ModelConfig(scale=False, channel=False, element=False), "translated"),
-        DemoSpec("translated-scale_channel_element", ModelConfig(), "translated"),
-    ]
+    for dataset in ("translated", "multidigit"):
+        specs += [
+            DemoSpec(f"{dataset}-baseline", ModelConfig(scale=False, channel=False, element=False), dataset),
+            DemoSpec(f"{dataset}-scale_channel_element", ModelConfig(), dataset),
+        ]
     return specs
 
 
-def card(run) -> dict:
+def localization_card(run, data_dir=None, images: int = 1000) -> dict:
+    """The card's localization figures: pointing game and energy of each method, with chance levels."""
+    from tal.data.datasets import load_dataset
+    from tal.engine.localization import localize
+
+    data = load_dataset(run.train_config.data.replace(data_dir=data_dir, test_size=images, train_size=10))
+    result = localize(run.load_model(), run.model_config, data.x_test, data.objects("test"))
+    methods = {
+        method: {
+            "pointing": s["pointing"]["overall"], "pointing_chance": s["pointing"]["chance"],
+            "energy": s["energy"]["overall"], "energy_chance": s["energy"]["chance"],
+            "randomisation_spearman": s["randomisation"]["spearman"],
+            "trusted": s["randomisation"]["trusted"],
+        }
+        for method, s in result["methods"].items()
+    }
+    return {"images": result["images"], "pairs": result["pairs"], "tolerance_px": result["tolerance_px"],
+            "methods": methods, "reproduce": f"python -m tal localize {run.name} --images {images}"}
+
+
+def card(run, localization: dict | None = None) -> dict:
     """The short JSON card shipped beside each demo model."""
     c, m = run.config, run.metrics
+    extra = {} if localization is None else {"localization": localization}
     return {
         "name": run.name,
         "branches": m.get("label"),
@@ -44,12 +66,13 @@ def card(run) -> dict:
         "train": c["train"],
         "seed": c["seed"],
         "data": {k: c["data"][k] for k in ("name", "source", "train", "val", "test")},
-        "test_accuracy": m["test_accuracy"],
-        "test_accuracy_aux": m.get("test_accuracy_aux"),
+        **{k: m[k] for k in ("test_accuracy", "test_accuracy_aux", "mean_auc", "mean_auc_aux", "exact_match",
+                             "micro_f1") if k in m},
         "params": m["params"],
         "training_time_s": m["training_time_s"],
         "versions": c["versions"],
         "reproduce": "python -m tal demos",
+        **extra,
     }
 
 
@@ -80,7 +103,8 @@ def make_demos(out_dir: Path | str = SHIPPED_DIR, *, data_dir=None, only=None, e
         size = (run.path / "model.keras").stat().st_size
         if size > MAX_MODEL_BYTES:
             raise RuntimeError(f"{spec.name}: model.keras is {size / 1e6:.1f} MB, over the 2 MB limit for shipped models")
-        write_json_atomic(run.path / "card.json", card(run))
+        localization = localization_card(run, data_dir) if run.model_config.multi_label else None
+        write_json_atomic(run.path / "card.json", card(run, localization))
         target = out_dir / spec.name
         old = out_dir / f".old-{spec.name}"
         if target.exists():

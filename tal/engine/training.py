@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from tal.core.config import ModelConfig, TrainConfig
+from tal.engine.evaluation import evaluate_model  # noqa: F401  (re-exported: the CLI and older code import it here)
 
 
 class TrainingControl:
@@ -82,47 +83,40 @@ def package_versions() -> dict:
 
 
 def compile_model(model, model_config: ModelConfig, train_config: TrainConfig, class_weights, aux_weight, total_steps):
-    """Compile with class-weighted losses on both heads and λ as a loss-weight variable."""
+    """Compile with class-weighted losses on both heads and λ as a loss-weight variable.
+
+    Single-label: weighted cross-entropy, accuracy. Multi-label: weighted
+    binary cross-entropy with `class_weights = (β_P, β_N)`, and ROC AUC over
+    the classes as the metric.
+    """
     import keras
 
-    from tal.core.losses import WeightedCrossEntropy
+    from tal.core.losses import WeightedBinaryCrossEntropy, WeightedCrossEntropy
     from tal.engine.optimizers import make_optimizer
 
-    weights = None if class_weights is None else [float(w) for w in class_weights]
-    losses = {"main": WeightedCrossEntropy(weights, name="main_ce")}
+    def loss(name):
+        if model_config.multi_label:
+            positive, negative = class_weights if class_weights is not None else (None, None)
+            return WeightedBinaryCrossEntropy(positive, negative, name=name)
+        return WeightedCrossEntropy(class_weights, name=name)
+
+    def metric():
+        if model_config.multi_label:
+            return [keras.metrics.AUC(multi_label=True, num_labels=model_config.num_classes, name="auc")]
+        return ["accuracy"]
+
+    losses = {"main": loss("main_ce")}
     loss_weights = {"main": 1.0}
-    metrics = {"main": ["accuracy"]}
+    metrics = {"main": metric()}
     if model_config.element:
-        losses["aux"] = WeightedCrossEntropy(weights, name="aux_ce")
+        losses["aux"] = loss("aux_ce")
         loss_weights["aux"] = aux_weight  # a keras.Variable: λ can change mid-training
-        metrics["aux"] = ["accuracy"]
+        metrics["aux"] = metric()
     rate = train_config.learning_rate
     if train_config.lr_schedule == "cosine":
         # Decays to zero at the planned last step; short runs gain the most from it.
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(total_steps, 1))
     model.compile(optimizer=make_optimizer(train_config.optimizer, rate), loss=losses, loss_weights=loss_weights, metrics=metrics)
-
-
-def evaluate_model(model, x, y, num_classes, *, prediction="main", batch_size=512) -> dict:
-    """Test accuracy, per-class accuracy and the confusion matrix (rows: true class)."""
-    from tal.core.models import head_probabilities
-
-    outputs = model.predict(x, batch_size=batch_size, verbose=0)
-    predicted = head_probabilities(outputs, prediction).argmax(axis=-1)
-    y = np.asarray(y).astype(int)
-    confusion = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(confusion, (y, predicted), 1)
-    totals = confusion.sum(axis=1)
-    per_class = np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
-    metrics = {
-        "test_accuracy": float((predicted == y).mean()),
-        "per_class_accuracy": [None if np.isnan(v) else float(v) for v in per_class],
-        "confusion_matrix": confusion.tolist(),
-        "test_images": int(len(y)),
-    }
-    if "aux" in outputs:
-        metrics["test_accuracy_aux"] = float((outputs["aux"].argmax(-1) == y).mean())
-    return metrics
 
 
 def _inference_copy(model, model_config):
@@ -176,17 +170,12 @@ def train(
 
     from tal.core.batchnorm import recalibrate_batchnorm
     from tal.engine.callbacks import KerasBridge
+    from tal.core.losses import multilabel_class_weights
     from tal.data.datasets import class_weights
     from tal.core.models import build_model
 
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
-    if model_config.multi_label:
-        from tal.core.config import ConfigError
-
-        raise ConfigError("multi_label models need multi-label targets; the training engine's data (MNIST) "
-                          "is single-label. Build the model with tal.build_model and train it yourself with "
-                          "tal.core.losses.WeightedBinaryCrossEntropy.")
     control = control or TrainingControl()
     started = time.perf_counter()
     keras.utils.set_random_seed(train_config.seed)  # per thread: set inside the training thread
@@ -196,14 +185,25 @@ def train(
 
         dataset = load_dataset(train_config.data)
     data = dataset
-    model_config = model_config.replace(input_shape=tuple(data.input_shape), num_classes=data.num_classes)
+    if model_config.multi_label and not data.multi_label:
+        from tal.core.config import ConfigError
+
+        raise ConfigError(f"A multi-label model needs multi-label data (the multidigit dataset); "
+                          f"'{data.name}' has one label per image.")
+    model_config = model_config.replace(
+        input_shape=tuple(data.input_shape), num_classes=data.num_classes, multi_label=data.multi_label
+    )
     model = build_model(model_config)
-    weights = class_weights(data.y_train, data.num_classes) if train_config.class_weighting == "balanced" else None
+    weights = None
+    if train_config.class_weighting == "balanced":
+        weights = (multilabel_class_weights(data.y_train) if data.multi_label
+                   else class_weights(data.y_train, data.num_classes))
     aux_weight = keras.Variable(train_config.aux_weight, trainable=False, name="aux_weight", dtype="float32")
     batches = int(np.ceil(len(data.x_train) / train_config.batch_size))
     compile_model(model, model_config, train_config, weights, aux_weight, batches * train_config.epochs)
     bridge = KerasBridge(
-        callbacks, control, aux_weight, train_config.epochs, batches, train_config.batch_size, data.x_train
+        callbacks, control, aux_weight, train_config.epochs, batches, train_config.batch_size, data.x_train,
+        metric="auc" if model_config.multi_label else "accuracy",
     )
     targets = {name: data.y_train for name in model.output_names}
     validation = None

@@ -415,15 +415,19 @@ def single_map_figure(
 
 
 def ablation_figure(rows: list[dict], *, height: int = 340) -> go.Figure:
-    """Mean test accuracy per configuration with ±1 std error bars over seeds.
+    """Mean test accuracy (mean AUC for multi-label studies) per configuration with ±1 std error bars over seeds.
 
     `rows` are `tal.engine.ablation.summarize` rows. Bars whose difference to the
     baseline is within seed noise are drawn pale; the baseline's mean is a
     dashed line.
     """
+    from tal.engine.ablation import METRICS, row_score
+
     names = [r["variant"] for r in rows]
-    means = np.array([r["mean_accuracy"] for r in rows], dtype="float64") * 100
-    stds = np.nan_to_num(np.array([r["std_accuracy"] for r in rows], dtype="float64") * 100)
+    scores = [row_score(r) for r in rows]
+    metric = METRICS[scores[0][0]] if scores else "test accuracy"
+    means = np.array([mean for _, mean, _ in scores], dtype="float64") * 100
+    stds = np.nan_to_num(np.array([std for _, _, std in scores], dtype="float64") * 100)
     colors = []
     for r in rows:
         if r["delta_vs_baseline"] is None:
@@ -440,12 +444,12 @@ def ablation_figure(rows: list[dict], *, height: int = 340) -> go.Figure:
     ))
     baseline = next((r for r in rows if r["delta_vs_baseline"] is None and r["branches"] == "baseline"), None)
     if baseline is not None:
-        fig.add_hline(y=baseline["mean_accuracy"] * 100, line_dash="dash", line_color="#888888",
+        fig.add_hline(y=row_score(baseline)[1] * 100, line_dash="dash", line_color="#888888",
                       annotation_text="baseline", annotation_position="top left")
     low = float(np.min(means - stds)) if len(means) else 0.0
     high = float(np.max(means + stds)) if len(means) else 100.0
     pad = max((high - low) * 0.15, 0.05)
-    fig.update_yaxes(title="test accuracy (%)", range=[max(low - pad, 0), min(high + pad, 100)])
+    fig.update_yaxes(title=f"{metric} (%)", range=[max(low - pad, 0), min(high + pad, 100)])
     fig.update_xaxes(tickangle=-30)
     return _layout(fig, height=height, showlegend=False)
 
@@ -546,17 +550,19 @@ def training_curves_figure(batches: list, epochs: list = (), *, height: int = 30
     """
     rows = _downsample(list(batches))
     ends = list(epochs)
+    score = "AUC" if any(r.get("metric") == "auc" for r in rows[-1:]) else "accuracy"
     fig = make_subplots(
         rows=1,
         cols=3,
-        subplot_titles=("Loss (running mean per epoch)", "Accuracy", "λ (aux loss weight)"),
+        subplot_titles=("Loss (running mean per epoch)", score.capitalize() if score == "accuracy" else "ROC AUC",
+                        "λ (aux loss weight)"),
         horizontal_spacing=0.07,
     )
     for key, name, color, col in (
         ("main_loss", "main loss", PALETTE[0], 1),
         ("aux_loss", "aux loss", PALETTE[1], 1),
-        ("accuracy", "train accuracy (main)", PALETTE[0], 2),
-        ("aux_accuracy", "train accuracy (aux)", PALETTE[1], 2),
+        ("accuracy", f"train {score} (main)", PALETTE[0], 2),
+        ("aux_accuracy", f"train {score} (aux)", PALETTE[1], 2),
     ):
         xs, ys = _series(rows, key)
         if xs:
@@ -569,7 +575,7 @@ def training_curves_figure(batches: list, epochs: list = (), *, height: int = 30
             x=xs,
             y=ys,
             mode="lines+markers",
-            name="validation accuracy",
+            name=f"validation {score}",
             line=dict(color=PALETTE[2]),
             marker=dict(size=8),
             row=1,
@@ -628,10 +634,14 @@ def accuracy_curves_figure(histories: dict, *, height: int = 320) -> go.Figure:
                 legendgroup=name,
                 line=dict(color=color, width=2),
             )
+    metrics = {r.get("metric", "accuracy") for h in histories.values() for r in h.get("epochs", [])[-1:]}
+    score = "accuracy"  # multi-label runs record ROC AUC in the same fields
+    if "auc" in metrics:
+        score = "ROC AUC" if metrics == {"auc"} else "accuracy / ROC AUC"
     fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title="accuracy", range=[0, 1.02])
+    fig.update_yaxes(title=score, range=[0, 1.02])
     return _layout(
-        fig, height=height, title="Accuracy curves", legend=dict(orientation="h", y=-0.25)
+        fig, height=height, title=f"{score[0].upper()}{score[1:]} curves", legend=dict(orientation="h", y=-0.25)
     )
 
 

@@ -8,6 +8,13 @@ from tal.render import figures as viz
 from tal.ui import loaders, pickers, tables
 
 
+def headline_scores(runs) -> list[tuple[str, float]]:
+    """(label, value) each run is ranked by: test accuracy, or mean AUC for multi-label runs (0 when unknown)."""
+    from tal.engine.evaluation import headline
+
+    return [(label, value or 0.0) for label, value in (headline(r.metrics) for r in runs)]
+
+
 def ablation_studies(root, *, key: str = "compare.study") -> None:
     """Saved ablation summaries: mean ± std per configuration and the seed-noise verdict."""
     from tal.engine.ablation import list_studies

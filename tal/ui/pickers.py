@@ -14,10 +14,14 @@ IMAGE_SOURCES = ("By class", "Misclassified", "Random", "Upload")
 
 
 def run_label(run) -> str:
-    """'name · scale+channel+element · 97.1% test accuracy [demo]'."""
+    """'name · scale+channel+element · 97.1% test acc. [demo]' (mean AUC for multi-label runs)."""
+    from tal.engine.evaluation import headline
+
     m = run.metrics
-    acc = m.get("test_accuracy")
-    acc_text = f" · {acc:.1%} test acc." if isinstance(acc, (int, float)) else ""
+    label, value = headline(m)
+    acc_text = ""
+    if value is not None:
+        acc_text = f" · {value:.1%} test acc." if label == "test accuracy" else f" · mean AUC {value:.3f}"
     status = " · stopped early" if m.get("status") == "stopped" else ""
     shipped = " · shipped demo" if run.shipped else ""
     return f"{run.name} · {m.get('label') or run.model_config.label}{acc_text}{status}{shipped}"

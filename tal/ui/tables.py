@@ -20,6 +20,10 @@ def run_rows(runs) -> list[dict]:
                 "branches": m.get("label") or run.model_config.label,
                 "test accuracy": _num(m.get("test_accuracy")),
                 "aux test accuracy": _num(m.get("test_accuracy_aux")),
+                "mean AUC": _num(m.get("mean_auc")),
+                "aux mean AUC": _num(m.get("mean_auc_aux")),
+                "exact match": _num(m.get("exact_match")),
+                "micro-F1": _num(m.get("micro_f1")),
                 "params": m.get("params"),
                 "training time (s)": _num(m.get("training_time_s"), 1),
                 "λ": _num(train.get("aux_weight")) if element else None,
@@ -35,11 +39,19 @@ def run_rows(runs) -> list[dict]:
     return rows
 
 
-def per_class_rows(runs, class_names=None) -> list[dict]:
-    """One row per run: test accuracy of every class."""
+def drop_empty_columns(rows: list[dict]) -> list[dict]:
+    """The rows without the columns that are empty in every row (multi-label columns among MNIST runs)."""
+    keep = [k for k in (rows[0] if rows else {}) if any(r.get(k) not in (None, "") for r in rows)]
+    return [{k: r.get(k) for k in keep} for r in rows]
+
+
+def per_class_rows(runs, class_names=None, key: str = "per_class_accuracy") -> list[dict]:
+    """One row per run that has `key`: the test accuracy (or, with "per_class_auc", ROC AUC) of every class."""
     rows = []
     for run in runs:
-        per_class = run.metrics.get("per_class_accuracy") or []
+        per_class = run.metrics.get(key)
+        if not per_class:
+            continue
         names = class_names or [str(c) for c in range(len(per_class))]
         row = {"run": run.name}
         row.update({f"class {n}": _num(v, 3) for n, v in zip(names, per_class)})
@@ -48,19 +60,35 @@ def per_class_rows(runs, class_names=None) -> list[dict]:
 
 
 def ablation_rows(rows) -> list[dict]:
-    """`tal.engine.ablation.summarize` rows as a readable table."""
+    """`tal.engine.ablation.summarize` rows as a readable table (pointing-game columns for multi-label studies)."""
+    from tal.engine.ablation import METRICS, row_score
+
     verdict = {True: "within noise", False: "real", None: "—"}
     out = []
     for r in rows:
-        std = "" if r["seeds"] < 2 else f" ± {100 * r['std_accuracy']:.2f}"
+        metric, mean, std = row_score(r)
+        spread = "" if r["seeds"] < 2 else f" ± {100 * std:.2f}"
         delta = r["delta_vs_baseline"]
-        out.append({
+        row = {
             "configuration": r["variant"],
             "seeds": r["seeds"],
-            "accuracy (%)": f"{100 * r['mean_accuracy']:.2f}{std}",
+            f"{METRICS[metric]} (%)": f"{100 * mean:.2f}{spread}",
             "Δ vs baseline (pp)": "" if delta is None else f"{100 * delta:+.2f}",
             "verdict": "baseline" if delta is None else verdict[r["within_noise"]],
-            "params": r["params"],
-            "training time (s)": round(r["mean_training_time_s"], 1),
-        })
+        }
+        if "pointing" in r or any("pointing" in other for other in rows):
+            for method, title in (("A", "pointing game, A (%)"), ("gradcam", "pointing game, Grad-CAM (%)")):
+                stats = r.get("pointing", {}).get(method)
+                row[title] = "" if stats is None else _mean_std(stats)
+            versus = r.get("pointing_vs_baseline_gradcam")
+            row["A vs baseline Grad-CAM"] = "" if versus is None else (
+                f"{100 * versus['delta']:+.1f} pp ({verdict[versus['within_noise']]})")
+        row.update(params=r["params"], **{"training time (s)": round(r["mean_training_time_s"], 1)})
+        out.append(row)
     return out
+
+
+def _mean_std(stats: dict) -> str:
+    if stats["seeds"] > 1:
+        return f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f}"
+    return f"{100 * stats['mean']:.1f}"

@@ -205,9 +205,11 @@ def _status(job) -> None:
     st.progress(p["step"] / max(p["total_steps"], 1), text=text)
     cols = st.columns(6)
     cols[0].metric("Loss", f"{p['loss']:.3f}")
-    cols[1].metric("Train acc.", f"{p['accuracy']:.1%}")
+    auc = p.get("metric") == "auc"  # multi-label runs report ROC AUC in the score fields
+    shown = (lambda v: f"{v:.3f}") if auc else (lambda v: f"{v:.1%}")
+    cols[1].metric("Train AUC" if auc else "Train acc.", shown(p["accuracy"]))
     val = job.epochs[-1].get("val_accuracy") if job.epochs else None
-    cols[2].metric("Val. acc.", "–" if val is None else f"{val:.1%}")
+    cols[2].metric("Val. AUC" if auc else "Val. acc.", "–" if val is None else shown(val))
     cols[3].metric("Images/s", f"{p['images_per_s']:.0f}")
     cols[4].metric("Elapsed", _duration(p["elapsed_s"]))
     cols[5].metric("λ", f"{p['aux_weight']:.2f}")
@@ -245,13 +247,16 @@ def result(job) -> None:
     """Outcome of a finished job: metrics, where it was saved, downloads."""
     if job.status not in ("completed", "stopped") or job.run_path is None:
         return
+    from tal.engine.evaluation import headline
     from tal.engine.registry import Run
 
     run = Run(Path(job.run_path))
     m = job.metrics or {}
     word = "Finished" if job.status == "completed" else "Stopped early"
+    label, value = headline(m)
+    score = "–" if value is None else (f"{value:.1%}" if label == "test accuracy" else f"{value:.3f}")
     st.success(
-        f"**{word}** — test accuracy **{m.get('test_accuracy', float('nan')):.1%}** on "
+        f"**{word}** — {label} **{score}** on "
         f"{m.get('test_images', '?')} test images, {m.get('params', 0):,} parameters, trained in "
         f"{_duration(m.get('training_time_s'))}. Saved as run **{run.name}**.",
         icon=":material/check_circle:",
