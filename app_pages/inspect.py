@@ -27,3 +27,4 @@ with guard.page_guard("the Inspect page"):
             icon=":material/database_off:",
         )
     views.inspect_view(run, model, test)  # a fragment: a new image re-runs only the view
+    views.timeline_view(run)  # the probe images' maps over training, with a step slider

@@ -53,12 +53,19 @@ def keras_example_model():
     return model
 
 
-def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epochs, recalibrate=None):
+def accuracy(probs, y_test) -> float:
+    return float((probs.argmax(-1) == y_test).mean())
+
+
+def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epochs, recalibrate=None,
+         score=accuracy, thresholds=THRESHOLDS, label="test"):
     """A generator: each step trains one slice (1/evals_per_epoch of an epoch) and
     evaluates; it returns the curve and crossing times when the model is done.
 
     `main` steps the contenders round-robin, so load on the machine falls on
     all of them alike instead of on whichever happened to run at a busy time.
+    `score(probabilities, y_test)` is the test accuracy unless given; the curve
+    keeps it under "test_accuracy" whatever it is.
     """
     import numpy as np
 
@@ -81,18 +88,18 @@ def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epo
             train_time += time.perf_counter() - start
             probs = model.predict(x_test, batch_size=1000, verbose=0)
             probs = probs["main"] if isinstance(probs, dict) else probs
-            acc = float((probs.argmax(-1) == y_test).mean())
+            acc = score(probs, y_test)
             point = epoch + (part + 1) / evals_per_epoch
             curve.append({"epoch": round(point, 3), "train_time_s": round(train_time, 2), "test_accuracy": acc})
-            for t in THRESHOLDS:
+            for t in thresholds:
                 if acc >= t and t not in crossed:
                     crossed[t] = train_time
-            print(f"  {name:14} epoch {point:5.2f}  {train_time:7.1f}s  test {100 * acc:.2f}%", flush=True)
+            print(f"  {name:14} epoch {point:5.2f}  {train_time:7.1f}s  {label} {100 * acc:.2f}%", flush=True)
             yield
-        if len(crossed) == len(THRESHOLDS):
+        if len(crossed) == len(thresholds):
             break
-    return {"curve": curve, "time_to": {f"{100 * t:.1f}": crossed.get(t) for t in THRESHOLDS},
-            "time_to_stay": {f"{100 * t:.1f}": time_to_stay(curve, t) for t in THRESHOLDS}}
+    return {"curve": curve, "time_to": {f"{100 * t:.1f}": crossed.get(t) for t in thresholds},
+            "time_to_stay": {f"{100 * t:.1f}": time_to_stay(curve, t) for t in thresholds}}
 
 
 def time_to_stay(curve: list[dict], threshold: float) -> float | None:

@@ -253,6 +253,7 @@ def cmd_predict(args) -> int:
             "prediction": int(out["prediction"][i]),
             "confidence": round(float(out["probabilities"][i].max()), 6),
             "probabilities": [round(float(p), 6) for p in out["probabilities"][i]],
+            **({"present": [int(c) for c in np.flatnonzero(out["present"][i])]} if "present" in out else {}),
         }
         for i, path in enumerate(args.images)
     ]
@@ -350,9 +351,11 @@ def cmd_demos(args) -> int:
         return 0
 
     def done(spec, path):
+        from tal.engine.evaluation import headline
+
         metrics = json.loads((path / "metrics.json").read_text())
-        print(f"{spec.name}: {100 * metrics['test_accuracy']:.2f}% in {metrics['training_time_s']:.0f}s -> {path}",
-              file=sys.stderr)
+        label, value = headline(metrics)
+        print(f"{spec.name}: {label} {value:.4f} in {metrics['training_time_s']:.0f}s -> {path}", file=sys.stderr)
 
     make_demos(args.out, data_dir=args.data_dir, only=args.only, epochs=args.epochs, on_done=done,
                callbacks_for=None if args.quiet or not sys.stderr.isatty() else lambda s: [ProgressPrinter()])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 from pathlib import Path
@@ -118,7 +119,7 @@ def test_overview_explains_with_equations_and_badges(env):
 
 
 @pytest.mark.parametrize(
-    "page", ["app_pages/inspect.py", "app_pages/predict.py", "app_pages/compare.py"]
+    "page", ["app_pages/inspect.py", "app_pages/predict.py", "app_pages/compare.py", "app_pages/localization.py"]
 )
 def test_pages_without_runs_show_call_to_action(env, page):
     at = open_page(page)
@@ -329,7 +330,7 @@ def test_compare_shows_an_ablation_summary(env):
     assert "my-study" in at.selectbox(key="compare.study").format_func(at.selectbox(key="compare.study").value)
     (table,) = [d.value for d in at.dataframe if "verdict" in d.value.columns]
     assert list(table["verdict"]) == ["baseline", "real"]
-    assert list(table["accuracy (%)"]) == ["98.00 ± 1.00", "101.00 ± 1.00"]
+    assert list(table["test accuracy (%)"]) == ["98.00 ± 1.00", "101.00 ± 1.00"]
 
 
 def test_compare_two_runs(with_runs):
@@ -425,3 +426,104 @@ def test_train_panel_shows_the_phase_while_no_batch_ends():
         assert not at.exception, [e.value for e in at.exception]
         bar = at.get("progress")[0]
         assert words in bar.proto.text, bar.proto.text
+
+
+# --------------------------------------------------------------------------- multi-label (multidigit)
+
+
+@pytest.fixture(scope="module")
+def trained_multidigit(trained):
+    """A tiny full model on multidigit canvases, in the same registry as `trained`."""
+    import tal
+
+    root, *_ = trained
+    mnist = os.environ.get("TAL_DATA_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
+    data = tal.DataConfig(dataset="multidigit", train_size=300, test_size=80, data_dir=mnist)
+    return tal.train(tal.ModelConfig(), tal.TrainConfig(epochs=1, data=data), name="md", runs_dir=root).run
+
+
+@pytest.fixture
+def with_multidigit(trained, trained_multidigit, env, monkeypatch):
+    root, full, *_ = trained
+    monkeypatch.setenv("TAL_RUNS_DIR", str(root))
+    return trained_multidigit, full
+
+
+def test_inspect_multidigit_shows_present_classes_and_boxes(with_multidigit):
+    md, _ = with_multidigit
+    at = open_page("app_pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(md.path)).run()
+    assert not at.exception
+    (metric,) = [m for m in at.metric if m.label == "Classes present (model)"]
+    captions = [c for image in at.get("image") for c in image.captions]
+    assert "box in its class colour" in captions[0]
+    assert "present above 0.5" in " ".join(h.proto.body for h in at.get("html"))
+    assert "dotted green" in " ".join(texts(at, "markdown"))
+    assert any("σ(score" in t or "\\sigma" in t for t in texts(at, "latex"))
+    at.segmented_control(key="inspect.class").set_value("7").run()
+    assert "showing a 7" in [c for image in at.get("image") for c in image.captions][0]
+    for source in ("Misclassified", "Random", "By number"):
+        at.segmented_control(key="inspect.source").set_value(source).run()
+        assert not at.exception, source
+
+
+def test_localization_page_scores_maps_and_opens_a_miss_on_inspect(with_multidigit):
+    md, full = with_multidigit
+    at = open_page("app_pages/localization.py")
+    assert at.multiselect(key="localize.runs").value == [str(md.path)]  # multi-label runs by default
+    at.select_slider(key="localize.images").set_value(100).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["method"]) >= {"A (attention, element-wise branch)", "Grad-CAM (post hoc)"}
+    assert ((table["pointing, chance"] > 0) & (table["pointing, chance"] < 1)).all()
+    assert len(at.get("plotly_chart")) == 2
+    at.multiselect(key="localize.runs").set_value([str(md.path), str(full.path)]).run()
+    assert set(at.dataframe[0].value["run"]) == {"md", "full"} and not at.exception
+    for kind in ("misses", "hits"):  # a tiny model has both, but which is empty is up to chance
+        at.radio(key="localize.pair_kind").set_value(kind).run()
+        if not any(t.startswith("No ") for t in texts(at, "success")):
+            break
+    assert not at.exception and len(at.get("image")) == 2  # the canvas with its boxes, the map over it
+    at.button(key="localize.open").click().run()
+    assert not at.exception
+    assert at.segmented_control(key="inspect.source").value == "By number"
+    assert at.selectbox(key="inspect.run").value == str(md.path)
+
+
+def test_compare_multidigit_and_mnist_runs(with_multidigit):
+    md, full = with_multidigit
+    at = open_page("app_pages/compare.py")
+    at.multiselect(key="compare.runs").set_value([str(md.path), str(full.path)]).run()
+    assert not at.exception
+    frames = [d.value for d in at.dataframe]
+    assert "mean AUC" in frames[0].columns and "test accuracy" in frames[0].columns
+    assert any(list(f["run"]) == ["md"] and "class 0" in f.columns for f in frames)  # the per-class AUC table
+
+
+def test_inspect_what_ifs_change_the_prediction_and_score_the_test_set(with_runs):
+    full, _ = with_runs
+    at = open_page("app_pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(full.path)).run()
+    toggles = [t for t in at.toggle if t.key.startswith("inspect.whatif.") and t.key != "inspect.whatif.table"]
+    assert {t.label for t in toggles} == {"Scale weights uniform", "Channel gate = 1", "A uniform", "M = 0"}
+    at.toggle(key="inspect.whatif.A").set_value(True).run()
+    assert not at.exception
+    assert "What the interventions change" in " ".join(h.proto.body for h in at.get("html"))
+    assert any("With A uniform: prediction" in c for c in texts(at, "caption"))
+    assert any("with the interventions" in s for s in texts(at, "subheader"))
+    assert any("forward passes" in c for c in texts(at, "caption"))
+    at.toggle(key="inspect.whatif.channel_gate").set_value(True).run()
+    assert any(c.startswith("With Channel gate = 1, A uniform:") for c in texts(at, "caption"))  # catalogue order
+    at.toggle(key="inspect.whatif.table").set_value(True).run()
+    assert not at.exception
+    (table,) = [d.value for d in at.dataframe if "intervention" in d.value.columns]
+    assert list(table["intervention"]) == ["as trained", "Scale weights uniform", "Channel gate = 1", "A uniform",
+                                           "M = 0"]
+    assert table["change (pp)"].iloc[0] == 0
+
+
+def test_inspect_baseline_has_no_what_ifs(with_runs):
+    _, base = with_runs
+    at = open_page("app_pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(base.path)).run()
+    assert not [t for t in at.toggle if t.key.startswith("inspect.whatif.")]

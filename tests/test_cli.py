@@ -206,6 +206,10 @@ def test_multidigit_train_evaluate_and_localize(multidigit_run):
         assert 0 < scores["energy"]["chance"] < 1 and "spearman" in scores["randomisation"]
     assert result["tolerance_px"] == 2.0  # half a cell of the 16x16 grid over 64 pixels
 
+    digit = _digit_png(runs.parent / "seven.png")
+    predicted = json.loads(tal_cli("predict", "md", digit, "--runs-dir", runs).stdout)["results"][0]
+    assert all(predicted["probabilities"][c] > 0.5 for c in predicted["present"])  # sigmoid: each class alone
+
 
 @pytest.mark.slow
 def test_localize_names_what_it_cannot_score_and_exits_2(multidigit_run):

@@ -164,11 +164,11 @@ def test_field_order_and_defaults_are_unchanged():
                       ("feature_mode", "residual"), ("scale_dim", None), ("bn_momentum", 0.9), ("dropout", 0.0),
                       ("multi_label", False), ("prediction", "main")],
         DataConfig: [("dataset", "mnist"), ("data_dir", None), ("train_size", None), ("test_size", None),
-                     ("val_fraction", 0.1), ("canvas_size", 48), ("imbalance_classes", ()),
+                     ("val_fraction", 0.1), ("canvas_size", None), ("max_digits", 3), ("imbalance_classes", ()),
                      ("imbalance_keep", 1.0), ("subset_seed", 0), ("allow_download", True)],
         TrainConfig: [("epochs", 8), ("batch_size", 128), ("learning_rate", 3e-3), ("optimizer", "adam"),
                       ("lr_schedule", "cosine"), ("aux_weight", 0.5), ("class_weighting", "balanced"), ("seed", 0),
-                      ("data", DataConfig())],
+                      ("timeline", True), ("data", DataConfig())],
     }
     for cls, pairs in expected.items():
         actual = [(s.name, s.default) for s in config.specs(cls)]
@@ -213,3 +213,10 @@ def test_config_module_imports_no_keras_and_feature_modes_is_declared_once():
     from tal.core.layers import element
 
     assert element.FEATURE_MODES is config.FEATURE_MODES
+
+
+def test_canvas_size_defaults_per_dataset():
+    assert DataConfig(dataset="translated").canvas == 48 and DataConfig(dataset="multidigit").canvas == 64
+    assert DataConfig(dataset="multidigit", canvas_size=80).canvas == 80
+    assert DataConfig().canvas is None and not DataConfig().multi_label
+    assert DataConfig(dataset="multidigit").multi_label

@@ -174,3 +174,29 @@ def test_multi_label_training_end_to_end(mnist_path, runs_dir):
 def test_multi_label_model_on_single_label_data_is_refused(mnist_path):
     with pytest.raises(tal.ConfigError, match="multi-label data"):
         tal.train(ModelConfig(multi_label=True), _config(mnist_path), save=False)
+
+
+@pytest.mark.slow
+def test_a_run_keeps_its_map_timeline_and_its_last_snapshot_is_the_saved_model(mnist_path, runs_dir):
+    recorder = Recorder()
+    seen = []
+    recorder.on_snapshot = seen.append
+    result = tal.train(ModelConfig(), _config(mnist_path), callbacks=[recorder], name="tl")
+    timeline = result.run.timeline()
+    steps = timeline["steps"].tolist()
+    assert steps[0] == 0 and steps[-1] == result.metrics["steps_completed"] and steps == sorted(set(steps))
+    assert timeline["images"].shape == (10, 28, 28, 1)  # one validation image per class
+    assert timeline["A"].shape[:2] == (len(steps), 10) and timeline["U"].shape == timeline["A"].shape
+    final = tal.inspect(result.run.load_model(), timeline["images"])
+    np.testing.assert_allclose(timeline["A"][-1], final["A"], atol=2e-3)
+    np.testing.assert_allclose(timeline["probabilities"][-1], final["probabilities"], atol=2e-3)
+    # every kept snapshot reached the callbacks (more did: the history is thinned to at most 48)
+    assert set(steps) <= {s["step"] for s in seen} and seen[-1]["step"] == steps[-1]
+    assert result.metrics["snapshots"] == len(steps) <= 48
+    # the snapshots' own time stays within the 5 % budget of the training time (plus the final one)
+    assert result.metrics["snapshot_time_s"] <= 0.05 * result.metrics["training_time_s"] + 1.0
+
+
+def test_a_run_without_timeline(mnist_path, runs_dir):
+    result = tal.train(ModelConfig(), _config(mnist_path, timeline=False, epochs=1), name="no-tl")
+    assert result.run.timeline() is None and result.metrics["snapshots"] == 0

@@ -105,7 +105,7 @@ def test_form_fields_are_the_metadatas_form_fields_in_declared_order():
         "element_width", "feature_mode",  # model group: ModelConfig field order
         "dataset", "train_size", "test_size", "val_fraction", "canvas_size",  # data group
         "epochs", "batch_size", "learning_rate", "optimizer", "lr_schedule", "aux_weight",
-        "class_weighting", "seed",  # train group
+        "class_weighting", "seed", "timeline",  # train group
         "name",  # form-only
     ]
     specs = _specs()

@@ -57,6 +57,21 @@ class MapSpec:
 
 
 @dataclass(frozen=True)
+class Intervention:
+    """A what-if on one module: its map `output` forced to `value` while the rest of the model runs.
+
+    `argument` is the layer's call argument that does it (set to True);
+    `title` and `text` say what it does, for the app and the errors.
+    """
+
+    output: str
+    value: object
+    argument: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Equation:
     """A block of the Overview page: title, provenance badges, LaTeX lines, text, where it shows."""
 
@@ -126,6 +141,7 @@ class Module:
         variants: its ablation variants, `(name, ModelConfig overrides)`.
         label: its part of a configuration's label (default: `name`).
         absent: shown on Inspect when a model lacks the module (triple branches).
+        interventions: the what-ifs `tal.inspect(..., interventions=…)` can apply to it.
     """
 
     name: str
@@ -142,6 +158,7 @@ class Module:
     variants: tuple[tuple[str, dict], ...] = ()
     label: Callable | None = None
     absent: str = ""
+    interventions: tuple[Intervention, ...] = ()
 
     @property
     def layer_name(self) -> str:
@@ -210,6 +227,8 @@ MODULES = (
             "Inspect and Predict: the *scale weights* bar chart.",
         ),),
         absent="**No scale weights** — scale-wise attention was off; the model uses the last backbone stage alone.",
+        interventions=(Intervention("scale_weights", "uniform", "uniform_weights", "Scale weights uniform",
+                                    "every stage weighs 1/n: the fusion no longer depends on the image"),),
     ),
     Module(
         name="channel",
@@ -238,6 +257,8 @@ MODULES = (
             "Inspect and Predict: the *channel gate* bar chart.",
         ),),
         absent="**No channel gate** — channel-wise (SE) attention was off for this model.",
+        interventions=(Intervention("channel_gate", 1, "gate_one", "Channel gate = 1",
+                                    "every channel passes the SE gate unchanged"),),
     ),
     Module(
         name="element",
@@ -306,6 +327,12 @@ MODULES = (
         ),
         absent="**No A, S, U or M maps** — this model was trained without the element-wise branch, so it "
                "has no per-class maps and no auxiliary head.",
+        interventions=(
+            Intervention("A", "uniform", "uniform_attention", "A uniform",
+                         "every A = 1/(H·W): the score becomes the mean of S over positions (the CAM identity)"),
+            Intervention("M", 0, "bypass_mask", "M = 0",
+                         "the features pass the element branch unchanged"),
+        ),
     ),
     Module(
         name="cbam",
@@ -555,6 +582,33 @@ def owner(output: str) -> Module:
     """The module whose map `output` is."""
     spec = map_spec(output)
     return next(m for m in MODULES if spec in m.maps)
+
+
+def interventions() -> tuple[tuple[Module, Intervention], ...]:
+    """Every intervention of every module, in catalogue order."""
+    return tuple((m, iv) for m in MODULES for iv in m.interventions)
+
+
+def check_interventions(requested: dict, present_modules) -> dict[str, dict]:
+    """Validate `{map output: value}` what-ifs against the modules a model has.
+
+    Returns `{layer name: {call argument: True}}` for the probe. Raises
+    `ValueError` naming the problem: an unknown name (with the valid ones), a
+    value other than the allowed one, or a module the model does not have.
+    """
+    known = {iv.output: (m, iv) for m, iv in interventions()}
+    present = {m.name for m in present_modules}
+    out: dict[str, dict] = {}
+    for key, value in (requested or {}).items():
+        if key not in known:
+            raise ValueError(f"Unknown intervention {key!r}. Expected one of {sorted(known)}. Received: {key}={value!r}")
+        module_, iv = known[key]
+        if value != iv.value or isinstance(value, bool):
+            raise ValueError(f"The {key} intervention sets it to {iv.value!r} ({iv.text}). Received: {key}={value!r}")
+        if module_.name not in present:
+            raise ValueError(f"This model has no {module_.title.lower()}, so the {key} intervention cannot apply.")
+        out.setdefault(module_.layer_name, {})[iv.argument] = True
+    return out
 
 
 def references() -> tuple[Reference, ...]:

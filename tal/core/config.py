@@ -19,6 +19,8 @@ DATASETS = ("mnist", "translated", "multidigit", "synthetic")
 # Canvas side of the datasets that place digits on a canvas, when canvas_size is None.
 CANVAS_DEFAULTS = {"translated": 48, "multidigit": 64}
 PREDICTION_MODES = ("main", "mean")
+# A multi-label model says a class is present when its probability is above this.
+PRESENT_THRESHOLD = 0.5
 CLASS_WEIGHTING = ("balanced", "none")
 # Attention modules from the literature, one of which can be added after the
 # triple-attention branches (each declared in tal.core.catalogue).
@@ -337,7 +339,8 @@ class ModelConfig(_JsonMixin):
     dropout: float = field(default=0.0, metadata=setting(
         "Dropout", "Dropout rate before the classifier heads.", min=0.0, max=1.0, max_open=True))
     multi_label: bool = field(default=False, metadata=setting(
-        "Multi-label", "Sigmoid outputs for multi-label data (the training engine's data is single-label)."))
+        "Multi-label", "Sigmoid heads and class-weighted binary cross-entropy; set from the data "
+        "(on for multidigit canvases)."))
     prediction: str = field(default="main", metadata=setting(
         "Prediction", "main: the main head; mean: the average of the main and auxiliary heads "
         "(needs element-wise attention).", choices="PREDICTION_MODES"))
@@ -458,6 +461,9 @@ class TrainConfig(_JsonMixin):
         choices="CLASS_WEIGHTING", form="train"))
     seed: int = field(default=0, metadata=setting(
         "Seed", "Same seed and settings → same run.", min=0, ui_max=2**31 - 1, form="train"))
+    timeline: bool = field(default=True, metadata=setting(
+        "Map timeline", "Snapshot one validation image per class through the model while it trains: live maps "
+        "on the Train page, replayed on Inspect (at most 5 % of the training time).", form="train"))
     data: DataConfig = field(default_factory=DataConfig, metadata=setting(
         "Data", "Which images to train and test on (a DataConfig)."))
 

@@ -9,6 +9,7 @@ import weakref
 import numpy as np
 
 from tal.core.models import build_probe, head_probabilities
+from tal.core.config import PRESENT_THRESHOLD
 
 _PROBES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -35,7 +36,8 @@ def as_batch(images, input_shape=None) -> np.ndarray:
     return x
 
 
-def inspect(model, images, *, prediction: str = "main", batch_size: int = 256) -> dict[str, np.ndarray]:
+def inspect(model, images, *, prediction: str = "main", batch_size: int = 256,
+            interventions: dict | None = None) -> dict[str, np.ndarray]:
     """Probabilities and attention maps for `images`, from one forward pass.
 
     Args:
@@ -44,6 +46,12 @@ def inspect(model, images, *, prediction: str = "main", batch_size: int = 256) -
         prediction: `"main"` (the main head) or `"mean"` (average of the main
             and auxiliary heads' probabilities).
         batch_size: images per forward pass.
+        interventions: what-ifs applied inside the model for this pass, e.g.
+            `{"A": "uniform"}` (every A = 1/(H·W): the score becomes the mean
+            of S), `{"channel_gate": 1}`, `{"scale_weights": "uniform"}`,
+            `{"M": 0}` (features pass the element branch unchanged); see
+            `tal.core.catalogue.interventions()`. One on a branch the model
+            lacks raises `ValueError`.
 
     Returns:
         A dict of NumPy arrays: `probabilities` `(N, C)`, `prediction` `(N,)`,
@@ -51,15 +59,18 @@ def inspect(model, images, *, prediction: str = "main", batch_size: int = 256) -
         model's attention modules under their `tal.core.catalogue` names, e.g.
         `scale_weights` `(N, n)`, `channel_gate` `(N, K)`, `A`, `S`, `U`
         `(N, h, w, C)`, `M` `(N, h, w)` and `score` `(N, C)`
-        (`tal.core.catalogue.map_spec(key)` describes each).
+        (`tal.core.catalogue.map_spec(key)` describes each). Multi-label
+        models also give `present` `(N, C)`: probability above 0.5.
 
     Example:
     >>> out = tal.inspect(model, x_test[:4])
     >>> out["A"].sum(axis=(1, 2))  # every class's attention sums to 1
     """
-    probe = _PROBES.get(model)
-    if probe is None:
-        probe = _PROBES[model] = build_probe(model)
+    key = tuple(sorted((k, repr(v)) for k, v in (interventions or {}).items()))
+    probes = _PROBES.setdefault(model, {})
+    probe = probes.get(key)
+    if probe is None:  # one traced probe per set of interventions
+        probe = probes[key] = build_probe(model, interventions)
     x = as_batch(images, model.inputs[0].shape[1:])
     # predict_on_batch runs a traced (tf.function) forward pass: ~6x faster than an
     # eager call for one image, which is what Inspect and Predict mostly ask for.
@@ -67,4 +78,11 @@ def inspect(model, images, *, prediction: str = "main", batch_size: int = 256) -
     out = {key: np.concatenate([np.asarray(c[key]) for c in chunks]) for key in chunks[0]}
     out["probabilities"] = head_probabilities(out, prediction)
     out["prediction"] = out["probabilities"].argmax(axis=-1)
+    if is_multi_label(model):
+        out["present"] = out["probabilities"] > PRESENT_THRESHOLD
     return out
+
+
+def is_multi_label(model) -> bool:
+    """Whether the model's main head is a sigmoid (several classes per image) rather than a softmax."""
+    return model.get_layer("main").get_config().get("activation") == "sigmoid"

@@ -63,18 +63,23 @@ def build_model(config: ModelConfig | None = None, **overrides) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"tal_{config.label.replace('+', '_')}")
 
 
-def _call(layer, x, with_maps, maps):
-    """Call an attention layer, collecting its maps under the catalogue's output names when asked."""
+def _call(layer, x, with_maps, maps, whatif=None):
+    """Call an attention layer, collecting its maps under the catalogue's output names when asked.
+
+    `whatif`: the layer's intervention arguments (`{"gate_one": True}`), from
+    `catalogue.check_interventions`.
+    """
+    whatif = whatif or {}
     if not with_maps:
-        return layer(x)
-    out, layer_maps = layer(x, return_attention_maps=True)
+        return layer(x, **whatif)
+    out, layer_maps = layer(x, return_attention_maps=True, **whatif)
     module = catalogue.by_class(type(layer).__name__)
     maps.update({module.output_key(k): v for k, v in layer_maps.items()})
     return out
 
 
-def _assemble(inputs, parts, with_maps):
-    x, score, pooled, maps = _features(inputs, parts, with_maps)
+def _assemble(inputs, parts, with_maps, whatifs=None):
+    x, score, pooled, maps = _features(inputs, parts, with_maps, whatifs)
     if pooled is None:
         pooled = parts["pool"](x)
     if parts.get("dropout") is not None:
@@ -85,9 +90,12 @@ def _assemble(inputs, parts, with_maps):
     return outputs, maps
 
 
-def _features(inputs, parts, with_maps):
-    """The cascade up to the head: (features, aux score or None, pooled descriptor or None, maps)."""
-    maps = {}
+def _features(inputs, parts, with_maps, whatifs=None):
+    """The cascade up to the head: (features, aux score or None, pooled descriptor or None, maps).
+
+    `whatifs`: `{layer name: call arguments}` of interventions (see `ProbeModel`).
+    """
+    maps, whatifs = {}, whatifs or {}
     stages = parts["backbone"](inputs)
     stages = list(stages) if isinstance(stages, (list, tuple)) else [stages]
     x, score, pooled = stages[-1], None, None
@@ -95,14 +103,15 @@ def _features(inputs, parts, with_maps):
         layer = parts.get(slot.layer_name)
         if layer is None:
             continue
+        whatif = whatifs.get(slot.layer_name)
         if slot.takes == "stages":
-            x = _call(layer, stages, with_maps, maps)
+            x = _call(layer, stages, with_maps, maps, whatif)
         elif slot.takes == "stages+features":
-            pooled = _call(layer, [*stages, x], with_maps, maps)
+            pooled = _call(layer, [*stages, x], with_maps, maps, whatif)
         elif slot.gives == "features+score":
-            x, score = _call(layer, x, with_maps, maps)
+            x, score = _call(layer, x, with_maps, maps, whatif)
         else:
-            x = _call(layer, x, with_maps, maps)
+            x = _call(layer, x, with_maps, maps, whatif)
     return x, score, pooled, maps
 
 
@@ -152,22 +161,33 @@ class ProbeModel(keras.Model):
     attention layers return extra maps here.
     """
 
-    def __init__(self, model: keras.Model, **kwargs):
+    def __init__(self, model: keras.Model, interventions: dict | None = None, **kwargs):
         super().__init__(name=f"{model.name}_probe", **kwargs)
         self.parts = model_parts(model)
         if "backbone" not in self.parts or "main" not in self.parts:
             raise ValueError("This model was not built by tal.build_model (no 'backbone' or 'main' layer).")
+        self.whatifs = catalogue.check_interventions(interventions, model_modules(model))
 
     def call(self, images, training=False):
-        outputs, maps = _assemble(images, self.parts, with_maps=True)
+        outputs, maps = _assemble(images, self.parts, with_maps=True, whatifs=self.whatifs)
         return {**outputs, **maps}
 
 
-def build_probe(model: keras.Model) -> ProbeModel:
+def model_modules(model: keras.Model) -> tuple:
+    """The catalogue entries of the attention modules a built model has."""
+    return tuple(catalogue.by_class(type(layer).__name__) for name, layer in model_parts(model).items()
+                 if name not in HEAD_PARTS)
+
+
+def build_probe(model: keras.Model, interventions: dict | None = None) -> ProbeModel:
     """A model sharing `model`'s weights that also outputs every attention map.
 
     Outputs: `main`, `aux` (if present) and the maps of the model's attention
     modules, under the `output` names of their `tal.core.catalogue` entries
     (`scale_weights`, `channel_gate`, `A`, `S`, `U`, `M`, `score`, …).
+
+    `interventions`: what-ifs such as `{"A": "uniform", "channel_gate": 1}`
+    (`tal.core.catalogue.interventions()` lists them); a what-if on a module
+    the model lacks raises `ValueError`.
     """
-    return ProbeModel(model)
+    return ProbeModel(model, interventions)

@@ -113,10 +113,10 @@ PRESETS = {
     ),
     "multilabel": Preset(
         "every subset of the three branches, plus CBAM, on multidigit canvases (A3Net's multi-label task): "
-        "mean AUC and the pointing game of A against Grad-CAM (6,000 canvases, 6 epochs)",
+        "mean AUC and the pointing game of A against Grad-CAM (5,000 canvases, 5 epochs)",
         branch_variants(),
-        {"epochs": 6},
-        {"dataset": "multidigit", "train_size": 6000, "test_size": 2000},
+        {"epochs": 5},
+        {"dataset": "multidigit", "train_size": 5000, "test_size": 2000},
     ),
     "zoo": Preset(
         f"triple attention and CBAM against {_zoo_names()}, each on the plain backbone (3 epochs)",

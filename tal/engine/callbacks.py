@@ -74,6 +74,10 @@ class TrainingCallback:
     def on_phase(self, progress: Progress) -> None:
         """When `progress.phase` changes (the numbers are those of the last batch)."""
 
+    def on_snapshot(self, snapshot: dict) -> None:
+        """After each map snapshot of the probe images (`tal.engine.timeline`): `{"step",
+        "images", "probabilities", map: (P, …)}`."""
+
     def on_train_end(self, result) -> None:
         """With the finished `tal.engine.training.RunResult` (also after a stop)."""
 
@@ -97,9 +101,10 @@ class KerasBridge(keras.callbacks.Callback):
     """
 
     def __init__(self, callbacks, control, aux_weight, epochs, batches, batch_size, calibration_images=None,
-                 metric="accuracy"):
+                 metric="accuracy", timeline=None):
         super().__init__()
         self.metric = metric
+        self.timeline = timeline  # a tal.engine.timeline.MapTimeline, or None
         self.calibration_images = calibration_images
         self.tal_callbacks = list(callbacks)
         self.control = control
@@ -136,6 +141,14 @@ class KerasBridge(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
+        if self.timeline is not None:
+            self.snapshot()  # the maps before any training (also traces the probe)
+
+    def snapshot(self, model=None) -> None:
+        """Snapshot the probe images' maps now, and tell the callbacks."""
+        per_step = self.train_time / self.step if self.step else None
+        snap = self.timeline.snapshot(model or self.model, self.step, step_seconds=per_step)
+        self._emit("on_snapshot", {**snap, "images": self.timeline.images})
 
     def on_test_begin(self, logs=None):
         # Validation inside fit(): evaluate with BatchNorm statistics of the current weights.
@@ -166,6 +179,8 @@ class KerasBridge(keras.callbacks.Callback):
         if self.step == 1 or self.step % self._sample_every == 0 or batch + 1 == self.batches:
             self.batch_history.append(_record(progress))
         self._emit("on_batch_end", progress)
+        if self.timeline is not None and self.timeline.due(self.step):
+            self.snapshot()
         if self.control.stop_requested:
             self.stopped = True
             self.model.stop_training = True

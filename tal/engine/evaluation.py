@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-THRESHOLD = 0.5  # a class counts as predicted present above this probability
+from tal.core.config import PRESENT_THRESHOLD as THRESHOLD  # a class counts as present above it
 
 
 def single_label_scores(y, probabilities, num_classes: int) -> dict:

@@ -99,9 +99,11 @@ def pointing_hit(heatmap, boxes, image_size, tolerance_cells: float = TOLERANCE_
 def pointing_chance(grid, boxes, image_size, tolerance_cells: float = TOLERANCE_CELLS) -> float:
     """Share of grid cells whose centre would hit: the pointing game of a random cell."""
     ys, xs, cell = _cell_centres(grid, image_size)
-    tol = (tolerance_cells * cell[0], tolerance_cells * cell[1])
-    hits = [_inside(y, x, boxes, tol) for y in ys for x in xs]
-    return float(np.mean(hits))
+    ty, tx = tolerance_cells * cell[0], tolerance_cells * cell[1]
+    hit = np.zeros((len(ys), len(xs)), bool)
+    for y0, x0, y1, x1 in boxes:  # the same rule as _inside, for every cell centre at once
+        hit |= ((ys >= y0 - ty) & (ys <= y1 + ty))[:, None] & ((xs >= x0 - tx) & (xs <= x1 + tx))[None, :]
+    return float(hit.mean())
 
 
 def box_mask(boxes, image_size) -> np.ndarray:
@@ -135,7 +137,8 @@ def energy_chance(boxes, image_size) -> float:
     return float(box_mask(boxes, image_size).mean())
 
 
-def score_maps(maps, objects, image_size, num_classes: int, tolerance_cells: float = TOLERANCE_CELLS) -> dict:
+def score_maps(maps, objects, image_size, num_classes: int, tolerance_cells: float = TOLERANCE_CELLS,
+               details: bool = False) -> dict:
     """Pointing game and energy share of one method's maps, per class and overall, with chance levels.
 
     Args:
@@ -144,6 +147,7 @@ def score_maps(maps, objects, image_size, num_classes: int, tolerance_cells: flo
         image_size: (H, W) of the inputs.
         num_classes: C.
         tolerance_cells: pointing tolerance in grid cells.
+        details: also list every pair as `[image, class, hit (0/1), energy share]` under `"pairs_detail"`.
 
     Returns:
         `{"pointing": {...}, "energy": {...}, "pairs": P}`, each score with
@@ -154,14 +158,20 @@ def score_maps(maps, objects, image_size, num_classes: int, tolerance_cells: flo
     per_class = maps.ndim == 4
     records = {"pointing": [[] for _ in range(num_classes)], "energy": [[] for _ in range(num_classes)]}
     chances = {"pointing": [[] for _ in range(num_classes)], "energy": [[] for _ in range(num_classes)]}
+    detail = []
     for n, c, boxes in pairs(objects):
         heatmap = maps[n, ..., c] if per_class else maps[n]
-        records["pointing"][c].append(float(pointing_hit(heatmap, boxes, image_size, tolerance_cells)))
+        hit = float(pointing_hit(heatmap, boxes, image_size, tolerance_cells))
+        records["pointing"][c].append(hit)
         chances["pointing"][c].append(pointing_chance(heatmap.shape, boxes, image_size, tolerance_cells))
         share = energy_share(heatmap, boxes, image_size)
-        records["energy"][c].append(0.0 if share is None else share)  # no positive mass: nothing inside
+        share = 0.0 if share is None else share  # no positive mass: nothing inside
+        records["energy"][c].append(share)
         chances["energy"][c].append(energy_chance(boxes, image_size))
+        detail.append([int(n), int(c), int(hit), round(share, 4)])
     out = {"pairs": int(sum(len(r) for r in records["pointing"]))}
+    if details:
+        out["pairs_detail"] = detail
     for score in ("pointing", "energy"):
         flat = [v for r in records[score] for v in r]
         flat_chance = [v for r in chances[score] for v in r]
@@ -254,13 +264,25 @@ def rank_correlation(trained, randomised, objects) -> float:
 
 
 def randomised_copy(model_config, seed: int = 12345):
-    """The same architecture with fresh random weights (the randomisation check's control)."""
+    """The same architecture with fresh random weights (the randomisation check's control).
+
+    Seeded, so the check gives the same number every time; Python's and
+    NumPy's global random states are put back afterwards (a server process
+    shares them with everything else it runs).
+    """
+    import random
+
     import keras
 
     from tal.core.models import build_model
 
-    keras.utils.set_random_seed(seed)
-    return build_model(model_config)
+    saved = random.getstate(), np.random.get_state()
+    try:
+        keras.utils.set_random_seed(seed)
+        return build_model(model_config)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
 
 
 # ----------------------------------------------------------------------------- a run
@@ -275,6 +297,7 @@ def localize(
     methods=None,
     sanity: bool = True,
     tolerance_cells: float = TOLERANCE_CELLS,
+    details: bool = False,
 ) -> dict:
     """Scores every method's maps of `model` on `images` against the `objects` boxes.
 
@@ -286,6 +309,7 @@ def localize(
         methods: names from `available_methods(model_config)`; None: all of them.
         sanity: also run the model-parameter randomisation check.
         tolerance_cells: pointing tolerance in grid cells.
+        details: also list every (image, class) pair's hit and energy (see `score_maps`).
 
     Returns:
         A JSON-friendly dict: `"methods"` maps each method to its scores (see
@@ -314,7 +338,7 @@ def localize(
     random_maps = method_maps(randomised_copy(model_config), images, chosen) if sanity else {}
     results = {}
     for method in chosen:
-        scores = score_maps(maps[method], objects, image_size, num_classes, tolerance_cells)
+        scores = score_maps(maps[method], objects, image_size, num_classes, tolerance_cells, details)
         scores["grid"] = list(maps[method].shape[1:3])
         scores["class_agnostic"] = maps[method].ndim == 3
         if sanity:

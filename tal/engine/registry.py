@@ -9,6 +9,7 @@ Layout of a run folder:
     history.json  per-epoch and sampled per-batch curves
     metrics.json  test accuracy, per-class accuracy, confusion matrix, ...
     model.keras   the trained model
+    timeline.npz  the probe images' maps over training (optional; runs before it have none)
 """
 from __future__ import annotations
 
@@ -78,6 +79,18 @@ class Run:
 
         return TrainConfig.from_dict(self.config["train"])
 
+    def timeline(self) -> dict | None:
+        """The probe images' maps over training (`tal.engine.timeline.load`), or None for a run
+        saved without one (older runs, or `TrainConfig(timeline=False)`).
+
+        Keys: `"steps"` `(T,)`, `"images"` `(P, H, W, 1)`, and every stored map with a
+        leading `T` axis, e.g. `"A"` `(T, P, h, w, C)`; `U` and `score` are derived.
+        """
+        from tal.engine.timeline import FILENAME, load
+
+        path = self.path / FILENAME
+        return load(path) if path.is_file() else None
+
     def load_model(self):
         """The trained Keras model (safe mode: no arbitrary code is run)."""
         import keras
@@ -143,7 +156,8 @@ def _unique(root: Path, name: str) -> Path:
     return path
 
 
-def write_run(name: str, *, config: dict, history: dict, metrics: dict, model, root: str | Path | None = None) -> Run:
+def write_run(name: str, *, config: dict, history: dict, metrics: dict, model, root: str | Path | None = None,
+              timeline: dict | None = None) -> Run:
     """Write a complete run folder atomically and return it.
 
     Everything goes into a hidden staging folder first; the final rename is
@@ -158,6 +172,10 @@ def write_run(name: str, *, config: dict, history: dict, metrics: dict, model, r
         for filename, data in (("config.json", config), ("history.json", history), ("metrics.json", metrics)):
             write_json_atomic(staging / filename, data)
         model.save(staging / "model.keras")
+        if timeline is not None:
+            from tal.engine.timeline import FILENAME, save
+
+            save(staging / FILENAME, timeline)
         for _ in range(3):  # another writer may take the name between _unique and rename
             target = _unique(root, name)
             try:

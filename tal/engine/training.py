@@ -201,9 +201,14 @@ def train(
     aux_weight = keras.Variable(train_config.aux_weight, trainable=False, name="aux_weight", dtype="float32")
     batches = int(np.ceil(len(data.x_train) / train_config.batch_size))
     compile_model(model, model_config, train_config, weights, aux_weight, batches * train_config.epochs)
+    timeline = None
+    if train_config.timeline:
+        from tal.engine.timeline import MapTimeline, probe_images
+
+        timeline = MapTimeline(probe_images(data))
     bridge = KerasBridge(
         callbacks, control, aux_weight, train_config.epochs, batches, train_config.batch_size, data.x_train,
-        metric="auc" if model_config.multi_label else "accuracy",
+        metric="auc" if model_config.multi_label else "accuracy", timeline=timeline,
     )
     targets = {name: data.y_train for name in model.output_names}
     validation = None
@@ -238,6 +243,8 @@ def train(
         bridge.set_phase("recalibrating")
         recalibrate_batchnorm(model, data.x_train, seed=train_config.seed)
     training_time = time.perf_counter() - fit_start
+    if timeline is not None:
+        bridge.snapshot(model)  # the last snapshot: the final weights, as saved
     stopped = bridge.stopped or control.stop_requested
 
     bridge.set_phase("evaluating")
@@ -250,6 +257,8 @@ def train(
         epochs_completed=len(bridge.epoch_history),
         steps_completed=bridge.step,
         images_per_s=round(bridge.step * train_config.batch_size / max(bridge.train_time, 1e-9), 1),
+        snapshots=0 if timeline is None else len(timeline.steps),
+        snapshot_time_s=0.0 if timeline is None else round(timeline.seconds, 3),
         final_aux_weight=float(aux_weight.numpy()),
         branches=list(model_config.branches),
         label=model_config.label,
@@ -268,7 +277,8 @@ def train(
         from tal.engine.registry import write_run
 
         run = write_run(name or default_run_name(model_config, train_config), config=config,
-                        history=history, metrics=metrics, model=_inference_copy(model, model_config), root=runs_dir)
+                        history=history, metrics=metrics, model=_inference_copy(model, model_config), root=runs_dir,
+                        timeline=None if timeline is None else timeline.arrays())
     result = RunResult(run=run, model=model, metrics=metrics, history=history, config=config)
     for cb in callbacks:
         if hasattr(cb, "on_train_end"):

@@ -215,6 +215,30 @@ def bar_figure(
     return _layout(fig, height=height, title=title, margin=dict(l=55, r=10, t=40, b=45))
 
 
+def localization_figure(results: dict, *, score: str = "pointing", titles=None, height: int = 320) -> go.Figure:
+    """Each run's `score` ("pointing" or "energy") per method as grouped bars, with each run's chance level.
+
+    `results`: `{run name: tal.engine.localization.localize(...) result}`;
+    `titles`: optional `{method: label}` for the x axis.
+    """
+    fig = go.Figure()
+    for i, (run, result) in enumerate(results.items()):
+        methods = list(result["methods"])
+        labels = [(titles or {}).get(m, m) for m in methods]
+        values = [100 * (result["methods"][m][score]["overall"] or 0.0) for m in methods]
+        chance = [100 * (result["methods"][m][score]["chance"] or 0.0) for m in methods]
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_bar(x=labels, y=values, name=run, marker_color=color, legendgroup=run,
+                    hovertemplate=f"{run}<br>%{{x}}: %{{y:.1f}} %<extra></extra>")
+        fig.add_scatter(x=labels, y=chance, mode="markers", name="chance (flat map)", legendgroup="chance",
+                        marker=dict(symbol="line-ew", size=28, line=dict(width=2, color="#333333")),
+                        hovertemplate="chance (flat map): %{y:.1f} %<extra></extra>", showlegend=i == 0)
+    name = "Pointing game (% of present classes hit)" if score == "pointing" else "Energy inside the boxes (%)"
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title="%", range=[0, 100])
+    return _layout(fig, height=height, title=name, legend=dict(orientation="h", y=-0.3))
+
+
 # --------------------------------------------------------------------------- attention maps
 
 
@@ -225,7 +249,8 @@ def map_grid_figure(
     kinds=("A", "S", "AS", "U"),
     background=None,
     overlay: bool = False,
-    highlight: int | None = None,
+    highlight=None,
+    boxes: dict | None = None,
     row_height: int = 100,
     ranges: dict | None = None,
     row_titles: dict | None = None,
@@ -239,7 +264,10 @@ def map_grid_figure(
         kinds: which rows to draw, in order (any of "A", "S", "AS", "U").
         background: the input image `(H, W)`; with `overlay=True` each map is
             upsampled to the input size and drawn semi-transparently over it.
-        highlight: a class index to frame (e.g. the prediction).
+        highlight: a class index, or several, to frame (the prediction, or the
+            classes a multi-label model says are present).
+        boxes: optional `{class: [(y0, x0, y1, x1), …]}` ground-truth boxes in
+            input pixels, drawn on that class's tiles.
         ranges: optional `{kind: (lo, hi)}` colour ranges (to share them across
             several figures); default: from this image's maps.
         row_titles: optional `{kind: title}` overriding the default row titles.
@@ -348,8 +376,10 @@ def map_grid_figure(
                 font=dict(size=12),
             )
         )
-        if highlight is not None:
-            x0 = highlight * (W + gap) - 0.5
+        box_scale = 1.0 if use_overlay else h / _input_side(background, h)  # input pixels -> tile cells
+        shapes += _box_shapes(boxes or {}, xa, ya, W + gap, box_scale)
+        for cls in ([] if highlight is None else np.atleast_1d(highlight).tolist()):
+            x0 = int(cls) * (W + gap) - 0.5
             shapes.append(
                 dict(
                     type="rect",
@@ -373,6 +403,22 @@ def map_grid_figure(
             margin=dict(l=92, r=105, t=6, b=22, autoexpand=False),
         ),
     )
+
+
+def _input_side(background, fallback: int) -> int:
+    return fallback if background is None else int(np.asarray(background).squeeze().shape[0])
+
+
+def _box_shapes(boxes: dict, xa: str, ya: str, stride: float, scale: float) -> list[dict]:
+    """Dashed rectangles for ground-truth boxes (input pixels × `scale`) on each class's tile."""
+    shapes = []
+    for cls, rects in boxes.items():
+        for y0, x0, y1, x1 in rects:
+            left = int(cls) * stride - 0.5
+            shapes.append(dict(type="rect", xref=xa, yref=ya, x0=left + x0 * scale, x1=left + x1 * scale,
+                               y0=y0 * scale - 0.5, y1=y1 * scale - 0.5,
+                               line=dict(color="#54A24B", width=1.5, dash="dot")))
+    return shapes
 
 
 def single_map_figure(
@@ -486,7 +532,7 @@ def matrix_figure(matrix, *, title: str, xlabel: str, ylabel: str, height: int =
     return _layout(fig, height=height, title=title)
 
 
-def score_check(outputs: dict, index: int, class_index: int) -> dict:
+def score_check(outputs: dict, index: int, class_index: int, *, multi_label: bool = False) -> dict:
     """The numbers behind `score_c = Σ_{h,w} A⊙S` for one image and class.
 
     Args:
@@ -497,15 +543,19 @@ def score_check(outputs: dict, index: int, class_index: int) -> dict:
     Returns:
         `sum_AS` (recomputed from the maps), `score` (the model's aux logit),
         `abs_error`, `top_cells` (the 3 largest contributions as
-        `(row, col, A, S, A·S)`), `softmax` (softmax of the score vector),
-        `aux` (the aux head's probabilities) and `softmax_error` (max |Δ|).
+        `(row, col, A, S, A·S)`), `softmax` (softmax of the score vector, or
+        σ of each score for `multi_label` models), `aux` (the aux head's
+        probabilities) and `softmax_error` (max |Δ|).
     """
     A = np.asarray(outputs["A"][index], dtype="float64")[..., class_index]
     S = np.asarray(outputs["S"][index], dtype="float64")[..., class_index]
     product = A * S
     score = np.asarray(outputs["score"][index], dtype="float64")
-    e = np.exp(score - score.max())
-    soft = e / e.sum()
+    if multi_label:  # sigmoid heads: each class's probability is σ(score_c) on its own
+        soft = 1.0 / (1.0 + np.exp(-score))
+    else:
+        e = np.exp(score - score.max())
+        soft = e / e.sum()
     order = np.argsort(-np.abs(product), axis=None)[:3]
     cells = [
         (int(r), int(c), float(A[r, c]), float(S[r, c]), float(product[r, c]))

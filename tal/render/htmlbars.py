@@ -153,21 +153,48 @@ def bar_chart_html(
 MAIN_COLOR, AUX_COLOR = "#4C78A8", "#F58518"  # tal.render.figures.PALETTE[0], [1]
 
 
-def probability_html(probabilities, *, aux=None, class_names=None, true_label=None, height=170) -> str:
-    """Class probabilities of the main head (and the aux head's softmax(score) beside them)."""
+def probability_html(probabilities, *, aux=None, class_names=None, true_label=None, multi_label: bool = False,
+                     height=170) -> str:
+    """Class probabilities of the main head (and the aux head's beside them).
+
+    `true_label` is one class index, or for multi-label images a list of the
+    classes present. Multi-label heads are sigmoids: each bar is its own
+    yes/no probability, and a class counts as present above 0.5.
+    """
     p = np.asarray(probabilities, dtype="float64").ravel()
     names = [str(c) for c in (class_names if class_names is not None else range(len(p)))]
     series = [Series("main head", p, MAIN_COLOR)]
     if aux is not None:
-        series.append(Series("aux head softmax(score)", aux, AUX_COLOR))
+        series.append(Series(f"aux head {'σ' if multi_label else 'softmax'}(score)", aux, AUX_COLOR))
+    truth = [] if true_label is None else ([int(true_label)] if np.ndim(true_label) == 0 else list(true_label))
     return bar_chart_html(
         series,
         names,
-        title="Class probabilities",
+        title="Class probabilities (sigmoid per class; present above 0.5)" if multi_label else "Class probabilities",
         ylabel="probability",
         xlabel="class",
         height=height,
-        marks={} if true_label is None else {int(true_label): "true"},
+        marks={int(c): "true" for c in truth},
+        item="class",
+    )
+
+
+WHATIF_COLOR = "#E45756"
+
+
+def whatif_html(before, after, *, class_names=None, true_label=None, height=150) -> str:
+    """The main head's probabilities as trained and under the interventions, side by side."""
+    p = np.asarray(before, dtype="float64").ravel()
+    names = [str(c) for c in (class_names if class_names is not None else range(len(p)))]
+    truth = [] if true_label is None else ([int(true_label)] if np.ndim(true_label) == 0 else list(true_label))
+    return bar_chart_html(
+        [Series("as trained", p, MAIN_COLOR), Series("with the interventions", after, WHATIF_COLOR)],
+        names,
+        title="What the interventions change: class probabilities",
+        ylabel="probability",
+        xlabel="class",
+        height=height,
+        marks={int(c): "true" for c in truth},
         item="class",
     )
 

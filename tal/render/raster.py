@@ -139,14 +139,46 @@ def value_range_text(values, *, symbol: str, digits: int = 3) -> str:
 # --------------------------------------------------------------------------- the pictures the pages show
 
 
-def input_png(image, *, size: int = 224, box=None) -> bytes:
-    """The model's grayscale input, pixel-exact, upscaled to about `size` px; `box` draws the ink box."""
+def input_png(image, *, size: int = 224, box=None, objects=None) -> bytes:
+    """The model's grayscale input, pixel-exact, upscaled to about `size` px.
+
+    `box` draws the ink box (dotted); `objects`, rows `(class, y0, x0, y1, x1)`
+    with class -1 for an empty slot, draw each object's box in its class's
+    colour with the class written at its top-left corner.
+    """
     rgb = gray(image)
     factor = factor_for(rgb.shape[1], size)
     big = upscale(rgb, factor)
     if box is not None:
         big = draw_box(big, box, factor)
+    if objects is not None:
+        big = label_boxes(big, objects, factor)
     return to_png(big)
+
+
+def class_color(c: int) -> tuple[int, int, int]:
+    """A distinct colour per class (Tableau 10, as the charts use)."""
+    from tal.render.figures import PALETTE
+
+    value = PALETTE[int(c) % len(PALETTE)].lstrip("#")
+    return tuple(int(value[i : i + 2], 16) for i in (0, 2, 4))
+
+
+def label_boxes(rgb, objects, factor: int) -> np.ndarray:
+    """Each object's box, solid, in its class colour, and the class name on a dark tab above it."""
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(np.asarray(rgb, dtype="uint8"))
+    draw = ImageDraw.Draw(img)
+    for c, y0, x0, y1, x1 in np.asarray(objects).tolist():
+        if c < 0 or not (y1 > y0 and x1 > x0):
+            continue
+        color = class_color(c)
+        draw.rectangle([x0 * factor, y0 * factor, x1 * factor - 1, y1 * factor - 1], outline=color, width=2)
+        left, top = x0 * factor, max(y0 * factor - 12, 0)
+        draw.rectangle([left, top, left + 9, top + 11], fill=color)
+        draw.text((left + 2, top), str(c), fill=(0, 0, 0))
+    return np.asarray(img)
 
 
 def map_png(
@@ -176,3 +208,41 @@ def map_png(
         rgb = colorize(z, scale=scale, lo=lo, hi=hi)
     big = upscale(rgb, factor_for(rgb.shape[1], size))
     return to_png(with_colorbar(big, scale) if bar else big)
+
+
+def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes, list[str]]:
+    """The probe images of one timeline snapshot and their maps as one PNG: a column per image.
+
+    Rows: the input, then for the class the model predicts for it, `A` and
+    `S` (when the model has the element-wise branch), then `M`. Each map
+    row shares one colour range over all images (so a sharpening `A` shows as
+    a brighter peak). Returns the PNG and the row names, top to bottom.
+
+    `snapshot`: `{"images": (P, H, W, 1), "probabilities": (P, C), map: (P, …)}`,
+    as `tal.engine.timeline` records it.
+    """
+    from tal.render.figures import upsample
+
+    images = np.asarray(snapshot["images"], dtype="float32")[..., 0]
+    predicted = np.asarray(snapshot["probabilities"]).argmax(axis=-1)
+    rows: list[tuple[str, list[np.ndarray]]] = [("input", [gray(img) for img in images])]
+    for key, scale, signed in (("A", "Viridis", False), ("S", "RdBu_r", True), ("M", "Magma", False)):
+        if key not in snapshot:
+            continue
+        values = np.asarray(snapshot[key], dtype="float32")
+        if values.ndim == 4:  # per class: the predicted class of each image
+            values = values[np.arange(len(values)), ..., predicted]
+        hi = float(np.abs(values).max()) if signed else float(values.max())
+        lo = -hi if signed else float(values.min())
+        hi = hi if hi > lo else lo + 1e-6
+        rows.append((key, [colorize(upsample(v, *img.shape), scale=scale, lo=lo, hi=hi)
+                           for v, img in zip(values, images)]))
+    side = tile
+    sheet = np.full((len(rows) * (side + gap) - gap, len(images) * (side + gap) - gap, 3), 255, np.uint8)
+    for r, (_, tiles) in enumerate(rows):
+        for c, rgb in enumerate(tiles):
+            factor = max(1, side // rgb.shape[0])
+            big = upscale(rgb, factor)[:side, :side]
+            y, x = r * (side + gap), c * (side + gap)
+            sheet[y : y + big.shape[0], x : x + big.shape[1]] = big
+    return to_png(sheet), [name for name, _ in rows]

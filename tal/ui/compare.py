@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from tal.render import figures as viz
@@ -98,7 +99,8 @@ def same_image_maps(runs: list, *, key: str = "compare.maps") -> None:
             key=f"{key}.input",
             config={"displayModeBar": False},
         )
-        st.caption(f"{test.name} test image #{index}, class {test.class_names[test.y[index]]}.")
+        shown = ", ".join(test.class_names[c] for c in test.classes_of(index)) or "none"
+        st.caption(f"{test.name} test image #{index}, {'classes' if test.multi_label else 'class'} {shown}.")
     results = {}
     with st.spinner("Running the models…"):
         for run in element_runs:
@@ -111,19 +113,24 @@ def same_image_maps(runs: list, *, key: str = "compare.maps") -> None:
             results[run.name] = {k: out[k][0] for k in ("A", "S")} | {
                 "pred": int(out["prediction"][0]),
                 "p": float(out["probabilities"][0].max()),
+                "present": None if "present" not in out else np.flatnonzero(out["present"][0]).tolist(),
             }
     ranges = viz.shared_ranges(list(results.values()), kinds=("A", "S"))
     with c2:
         st.caption("One colour scale per map type shared by all runs below.")
         for n, (name, res) in enumerate(results.items()):
             names = test.class_names
-            st.markdown(f"**{name}** — predicts {names[res['pred']]} ({res['p']:.1%})")
+            if res["present"] is None:
+                st.markdown(f"**{name}** — predicts {names[res['pred']]} ({res['p']:.1%})")
+            else:
+                said = ", ".join(names[c] for c in res["present"]) or "none"
+                st.markdown(f"**{name}** — says present: {said}")
             fig = viz.map_grid_figure(
                 {"A": res["A"], "S": res["S"]},
                 class_names=names,
                 kinds=("A", "S"),
                 ranges=ranges,
-                highlight=res["pred"],
+                highlight=res["pred"] if res["present"] is None else res["present"],
                 row_height=95,
             )
             st.plotly_chart(fig, key=f"{key}.grid.{n}", config={"displayModeBar": False})

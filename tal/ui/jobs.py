@@ -48,6 +48,7 @@ class TrainingJob:
         self.batches: list[dict] = []  # one tal.Progress dict per training batch
         self.epochs: list[dict] = []  # one per finished epoch (with validation accuracy)
         self.phase = "training"  # tal.Progress.phase: training, recalibrating, validating, evaluating
+        self.snapshot: dict | None = None  # the newest map snapshot of the probe images (tal.engine.timeline)
         self.run_path = None
         self.metrics: dict | None = None
         self.error: str | None = None

@@ -29,14 +29,27 @@ class TestSet:
     name: str
     source: str
     x: np.ndarray  # (N, H, W, 1) float32, read-only
-    y: np.ndarray  # (N,)
+    y: np.ndarray  # (N,) class indices, or (N, C) multi-hot rows for multi-label data
     boxes: np.ndarray  # (N, 4) ink boxes (y0, x0, y1, x1)
     class_names: tuple
     notes: tuple
+    objects: np.ndarray | None = None  # (N, K, 5) rows (class, y0, x0, y1, x1); class -1: empty slot
 
     @property
     def input_shape(self) -> tuple:
         return tuple(self.x.shape[1:])
+
+    @property
+    def multi_label(self) -> bool:
+        return self.y.ndim == 2
+
+    def has_class(self, c: int) -> np.ndarray:
+        """bool (N,): the images that show class `c`."""
+        return self.y[:, c] > 0 if self.multi_label else self.y == c
+
+    def classes_of(self, index: int) -> tuple[int, ...]:
+        """The classes image `index` shows (one for single-label data)."""
+        return tuple(np.flatnonzero(self.y[index]).tolist()) if self.multi_label else (int(self.y[index]),)
 
 
 def runs_root() -> Path:
@@ -132,11 +145,12 @@ def _test_set(config_json: str, fallback: bool) -> TestSet:
 
     data = load_dataset(DataConfig.from_json(config_json), fallback_to_synthetic=fallback)
     arrays = []
-    for a in (data.x_test, data.y_test, data.boxes_test):
+    for a in (data.x_test, data.y_test, data.boxes_test, data.objects("test")):
         a = np.ascontiguousarray(a)
         a.setflags(write=False)  # shared by every session: nobody may change it
         arrays.append(a)
-    return TestSet(data.name, data.source, *arrays, tuple(data.class_names), tuple(data.notes))
+    x, y, boxes, objects = arrays
+    return TestSet(data.name, data.source, x, y, boxes, tuple(data.class_names), tuple(data.notes), objects)
 
 
 def test_set(config: DataConfig, *, fallback: bool = False) -> TestSet:
@@ -152,17 +166,19 @@ def _test_predictions(
 
     model = _load_model(path, mtime)
     x = _test_set(config_json, fallback).x
-    chunks = [
-        inspect(model, x[i : i + 1000], prediction=prediction)["prediction"]
-        for i in range(0, len(x), 1000)
-    ]
+    # multi-label models: the set of classes said present (N, C); otherwise the class (N,)
+    chunks = []
+    for i in range(0, len(x), 1000):
+        out = inspect(model, x[i : i + 1000], prediction=prediction)
+        chunks.append(out.get("present", out["prediction"]))
     out = np.concatenate(chunks) if chunks else np.zeros((0,), dtype=int)
     out.setflags(write=False)
     return out
 
 
 def test_predictions(run, config: DataConfig, *, fallback: bool = False) -> np.ndarray:
-    """The run's predicted class for every test image (once per run and test set)."""
+    """The run's predicted class for every test image, or for multi-label runs the
+    (N, C) classes it says are present (once per run and test set)."""
     prediction = run.model_config.prediction
     return _test_predictions(
         str(run.path), _mtime(run), config.to_json(indent=None), fallback, prediction
@@ -206,3 +222,33 @@ def warm_up() -> threading.Thread:
     thread = threading.Thread(target=_import, name="tal-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _localization(path: str, mtime: float, config_json: str, images: int, sanity: bool) -> dict:
+    from tal.engine.localization import localize
+    from tal.engine.registry import Run
+
+    run = Run(Path(path))
+    test = _test_set(config_json, False)
+    return localize(_load_model(path, mtime), run.model_config, test.x[:images], test.objects[:images],
+                    sanity=sanity, details=True)
+
+
+def localization(run, images: int, sanity: bool) -> dict:
+    """`tal.engine.localization.localize` of a run on its first `images` test images, with every
+    pair's hit (computed once per run, image count and sanity setting)."""
+    config = data_config_of(run)
+    return _localization(str(run.path), _mtime(run), config.to_json(indent=None), int(images), bool(sanity))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _timeline(path: str, mtime: float):
+    from tal.engine.registry import Run
+
+    return Run(Path(path)).timeline()
+
+
+def timeline(run):
+    """The run's map timeline (`Run.timeline()`), or None when it was saved without one."""
+    return _timeline(str(run.path), _mtime(run))

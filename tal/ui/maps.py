@@ -59,48 +59,65 @@ def prediction_summary(
     key: str,
     image=None,
     box=None,
+    objects=None,
     caption: str | None = None,
 ) -> None:
-    """Input image, predicted class with confidence, and the probability bars."""
+    """Input image, predicted class with confidence (or the classes said present), and the probability bars."""
     names = class_names_of(outputs, class_names)
     p = outputs["probabilities"][i]
     pred = int(outputs["prediction"][i])
+    multi = "present" in outputs
     c1, c2 = st.columns([1, 2], vertical_alignment="top")
     with c1:
         if image is not None:
             h, w = np.asarray(image).shape[:2]
             # a plain PNG, not a chart: one <img> to swap per update (see tal.render.raster)
             st.image(
-                raster.input_png(image, size=224, box=box),
+                raster.input_png(image, size=224, box=None if objects is not None else box, objects=objects),
                 caption=caption or f"The {h}×{w} input the model sees.",
                 width=224,
                 output_format="PNG",  # never JPEG: the pixels are the data
             )
-        verdict = ""
-        if true_label is not None:
-            verdict = (
-                " ✓ correct"
-                if pred == int(true_label)
-                else f" ✗ true class {names[int(true_label)]}"
-            )
-        st.metric(
-            "Prediction",
-            f"{names[pred]}",
-            f"{p[pred]:.1%} confidence{verdict}",
-            delta_arrow="off",
-            delta_color="off"
-            if true_label is None
-            else ("normal" if pred == int(true_label) else "inverse"),
-        )
+        if multi:
+            _present_metric(outputs["present"][i], p, true_label, names)
+        else:
+            _predicted_metric(pred, p, true_label, names)
     with c2:
         aux = outputs.get("aux")
         # plain HTML bars with the values as tooltips: a Plotly chart would be mounted afresh
         # on every update (see tal.render.htmlbars)
         st.html(
             htmlbars.probability_html(
-                p, aux=None if aux is None else aux[i], class_names=names, true_label=true_label
+                p, aux=None if aux is None else aux[i], class_names=names, true_label=true_label, multi_label=multi
             )
         )
+
+
+def _predicted_metric(pred: int, p, true_label, names) -> None:
+    verdict = ""
+    if true_label is not None:
+        verdict = " ✓ correct" if pred == int(true_label) else f" ✗ true class {names[int(true_label)]}"
+    st.metric(
+        "Prediction",
+        f"{names[pred]}",
+        f"{p[pred]:.1%} confidence{verdict}",
+        delta_arrow="off",
+        delta_color="off" if true_label is None else ("normal" if pred == int(true_label) else "inverse"),
+    )
+
+
+def _present_metric(present, p, true_label, names) -> None:
+    """A multi-label model's answer: every class above 0.5, checked against the classes shown."""
+    said = [int(c) for c in np.flatnonzero(present)]
+    text = ", ".join(names[c] for c in said) or "none"
+    if true_label is None:
+        note, colour = f"{len(said)} class(es) above 50 %", "off"
+    elif set(said) == {int(c) for c in true_label}:
+        note, colour = "✓ exactly the classes shown", "normal"
+    else:
+        shown = ", ".join(names[int(c)] for c in true_label) or "none"
+        note, colour = f"✗ the image shows {shown}", "inverse"
+    st.metric("Classes present (model)", text, note, delta_arrow="off", delta_color=colour)
 
 
 def absent_notes(outputs) -> list[str]:
@@ -121,8 +138,10 @@ def map_grid(
     overlay: bool = False,
     kinds=None,
     highlight=None,
+    objects=None,
 ) -> None:
-    """The per-class grid: rows A, S, A⊙S, U; one column per class; shared colour scales."""
+    """The per-class grid: rows A, S, A⊙S, U; one column per class; shared colour scales;
+    `objects` (K, 5) draws each ground-truth box on its class's tiles."""
     maps = {k: outputs[k][i] for k in _keys(outputs, "class_grid") if k in outputs}
     fig = viz.map_grid_figure(
         maps,
@@ -131,26 +150,43 @@ def map_grid(
         background=image,
         overlay=overlay,
         highlight=highlight,
+        boxes=boxes_by_class(objects),
         compact=True,  # row symbols only: GRID_NOTE names the rows
     )
     st.plotly_chart(fig, key=f"{key}.grid", config={"displayModeBar": False})
 
 
+def boxes_by_class(objects) -> dict:
+    """{class: [(y0, x0, y1, x1), …]} from (K, 5) object rows (empty slots skipped)."""
+    out: dict = {}
+    for c, *box in ([] if objects is None else np.asarray(objects).tolist()):
+        if c >= 0:
+            out.setdefault(int(c), []).append(tuple(box))
+    return out
+
+
 def attention_maps(
-    outputs, i: int, *, image=None, class_names=None, key: str, equation: bool = True
+    outputs, i: int, *, image=None, class_names=None, key: str, equation: bool = True, objects=None
 ) -> None:
     """Everything the model's attention modules expose for image `i`, by view, and notes on what is absent."""
     names = class_names_of(outputs, class_names)
     pred = int(outputs["prediction"][i])
+    present = [int(c) for c in np.flatnonzero(outputs["present"][i])] if "present" in outputs else None
     for note in absent_notes(outputs):
         st.info(note, icon=":material/visibility_off:")
     if _keys(outputs, "class_grid"):
         h, w = outputs["A"].shape[1:3]
         top = st.columns([3, 2])
         # the explanation is in the heading's element: one element fewer to lay out per update
+        if present is None:
+            framed = f"orange frame: the prediction, class {names[pred]}"
+        else:
+            framed = f"orange frames: the classes said present, {', '.join(names[c] for c in present) or 'none'}"
+        if objects is not None:
+            framed += "; dotted green: where each class really is"
         top[0].markdown(
             f"**Per-class maps** on the {h}×{w} feature grid — one column per class "
-            f"(orange frame: the prediction, class {names[pred]}).  \n:small[:gray[{GRID_NOTE}]]"
+            f"({framed}).  \n:small[:gray[{GRID_NOTE}]]"
         )
         overlay = top[1].toggle(
             "Overlay on the input (upsampled)",
@@ -158,7 +194,8 @@ def attention_maps(
             help="Draw each map, bilinearly upsampled, over the input image.",
         )
         map_grid(
-            outputs, i, image=image, class_names=names, key=key, overlay=overlay, highlight=pred
+            outputs, i, image=image, class_names=names, key=key, overlay=overlay,
+            highlight=pred if present is None else present, objects=objects,
         )
         if equation and _keys(outputs, "scores"):
             equation_panel(outputs, i, names, key=key)
@@ -276,8 +313,9 @@ def equation_panel(outputs, i: int, names, *, key: str) -> None:
             format_func=lambda k: names[k],
             key=f"{key}.eq_class.{pred}",
         )
-        chk = viz.score_check(outputs, i, c)
-        st.latex(equation_latex(chk, c, names))
+        multi = "present" in outputs
+        chk = viz.score_check(outputs, i, c, multi_label=multi)
+        st.latex(equation_latex(chk, c, names, multi_label=multi))
         st.html(checks_html(chk))
         st.caption(
             "Top contributions (row, col): "
@@ -285,22 +323,24 @@ def equation_panel(outputs, i: int, names, *, key: str) -> None:
                 f"({r}, {cc}) A={a:.3f}, S={s:+.3f}, A·S={p:+.4f}"
                 for r, cc, a, s, p in chk["top_cells"]
             )
-            + f". Over all classes, softmax(score) and the aux head's probabilities differ by at most "
-            f"{chk['softmax_error']:.1e}: the aux head *is* softmax(Σ A⊙S)."
+            + f". Over all classes, {'σ' if multi else 'softmax'}(score) and the aux head's probabilities differ "
+            f"by at most {chk['softmax_error']:.1e}: the aux head *is* {'σ' if multi else 'softmax'}(Σ A⊙S)."
         )
 
 
-def equation_latex(chk: dict, c: int, names) -> str:
-    """The sum, its largest terms and softmax(score) = p_aux as one aligned KaTeX block."""
+def equation_latex(chk: dict, c: int, names, *, multi_label: bool = False) -> str:
+    """The sum, its largest terms and softmax(score) = p_aux (σ(score_c) for multi-label models) as one
+    aligned KaTeX block."""
     n = names[c]
+    head = r"\sigma(\mathrm{score}_{%s})" % n if multi_label else r"\operatorname{softmax}(\mathrm{score})_{%s}" % n
     terms = " + ".join(f"{a:.3f}\\cdot({s:+.3f})" for _, _, a, s, _ in chk["top_cells"])
     return (
         r"\begin{aligned}"
         r"\mathrm{score}_{%s} &= \sum_{h,w} A_{h,w,%s}\,S_{h,w,%s} \;=\; %.5f \\"
         r"&= %s + \dots \quad \text{(largest terms)} \\"
-        r"\operatorname{softmax}(\mathrm{score})_{%s} &= %.4f \qquad p^{\mathrm{aux}}_{%s} = %.4f"
+        r"%s &= %.4f \qquad p^{\mathrm{aux}}_{%s} = %.4f"
         r"\end{aligned}"
-    ) % (n, n, n, chk["sum_AS"], terms, n, chk["softmax"][c], n, chk["aux"][c])
+    ) % (n, n, n, chk["sum_AS"], terms, head, chk["softmax"][c], n, chk["aux"][c])
 
 
 CHECK_LABEL = "font-size:14px;color:rgba(128,128,128,0.95)"

@@ -10,7 +10,7 @@ import streamlit as st
 from tal.ui import state
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
-IMAGE_SOURCES = ("By class", "Misclassified", "Random", "Upload")
+IMAGE_SOURCES = ("By class", "Misclassified", "Random", "By number", "Upload")
 
 
 def run_label(run) -> str:
@@ -78,11 +78,12 @@ class ImageChoice:
     """The image to inspect: pixels in [0, 1], true label when known, and its story."""
 
     image: np.ndarray  # (H, W)
-    label: int | None
+    label: int | tuple | None  # the class, or for multi-label images the tuple of classes present
     description: str
     index: int | None = None  # position in the test set
     box: tuple | None = None  # ink box (y0, x0, y1, x1)
     notes: tuple = ()
+    objects: np.ndarray | None = None  # (K, 5) boxes with their class, for multi-object images
 
 
 def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upload_size: int = 28):
@@ -98,11 +99,12 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
     Returns an `ImageChoice`, or None when nothing is chosen yet.
     """
     sources = [s for s in sources if test is not None or s == "Upload"]
+    if st.session_state.get(f"{key}.source") not in sources:  # seeded here, never as default= too:
+        st.session_state[f"{key}.source"] = sources[0]  # another page may have set it (Localization)
     source = (
         st.segmented_control(
             "Image",
             sources,
-            default=sources[0],
             key=f"{key}.source",
             help="Pick a test image or upload your own digit.",
         )
@@ -116,7 +118,7 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
         digit = (
             c1.segmented_control("Class", names, default=names[0], key=f"{key}.class") or names[0]
         )
-        candidates = np.flatnonzero(test.y == names.index(digit))
+        candidates = np.flatnonzero(test.has_class(names.index(digit)))
         if len(candidates) == 0:
             st.info(f"The test subset has no images of class {digit}.")
             return None
@@ -124,11 +126,14 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
             f"Which one (of {len(candidates)})", 1, len(candidates), 1, key=f"{key}.k"
         )
         index = int(candidates[int(k) - 1])
-        what = f"test image #{index} (the {int(k)}. of class {digit})"
+        what = f"test image #{index} (number {int(k)} among the images {_showing(test, digit)})"
     elif source == "Misclassified":
         with st.spinner("Classifying the test set to find the mistakes…"):
             predicted = predictions()
-        wrong = np.flatnonzero(predicted != test.y)
+        if test.multi_label:  # wrong: the set of classes said present is not the true set
+            wrong = np.flatnonzero((predicted != (test.y > 0)).any(axis=1))
+        else:
+            wrong = np.flatnonzero(predicted != test.y)
         if len(wrong) == 0:
             st.success(f"This model classifies all {len(test.y)} test images correctly.")
             return None
@@ -140,7 +145,20 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
             key=f"{key}.wrong",
         )
         index = int(wrong[int(k) - 1])
-        what = f"test image #{index}: class {names[test.y[index]]}, predicted {names[predicted[index]]}"
+        if test.multi_label:
+            said = _class_list(np.flatnonzero(predicted[index]), names)
+            what = f"test image #{index}: classes {_class_list(test.classes_of(index), names)}, said present {said}"
+        else:
+            what = f"test image #{index}: class {names[test.y[index]]}, predicted {names[predicted[index]]}"
+    elif source == "By number":
+        number = f"{key}.number"
+        if not 0 <= st.session_state.get(number, -1) < len(test.y):  # seeded, never passed as value= too
+            st.session_state[number] = 0
+        index = int(st.number_input(
+            f"Test image # (0–{len(test.y) - 1})", 0, len(test.y) - 1, key=number,
+            help="The position in the test set, as the Localization page and the CLI's JSON name images.",
+        ))
+        what = f"test image #{index}"
     else:
         if (
             st.button("Draw another random image", key=f"{key}.draw", icon=":material/casino:")
@@ -152,9 +170,24 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
             )
         index = st.session_state[state.RANDOM_INDEX]
         what = f"random test image #{index}"
+    classes = test.classes_of(index)
     return ImageChoice(
-        test.x[index, ..., 0], int(test.y[index]), what, index, tuple(test.boxes[index])
+        test.x[index, ..., 0],
+        classes if test.multi_label else classes[0],
+        what,
+        index,
+        tuple(test.boxes[index]),
+        objects=None if test.objects is None or not test.multi_label else test.objects[index],
     )
+
+
+def _showing(test, digit: str) -> str:
+    return f"showing a {digit}" if test.multi_label else f"of class {digit}"
+
+
+def _class_list(classes, names) -> str:
+    """'3, 7' (or 'none')."""
+    return ", ".join(names[int(c)] for c in classes) or "none"
 
 
 def _upload(key: str, size: int):

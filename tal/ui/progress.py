@@ -30,5 +30,8 @@ class JobRecorder(TrainingCallback):
     def on_phase(self, progress: Progress) -> None:
         self.job.phase = progress.phase
 
+    def on_snapshot(self, snapshot: dict) -> None:
+        self.job.snapshot = snapshot  # only the newest: the page shows the maps as they are now
+
     def on_train_end(self, result) -> None:
         self.job.status = "finishing"

@@ -19,6 +19,7 @@ PAGES = (
     ("app_pages/train.py", "Train", ":material/model_training:"),
     ("app_pages/inspect.py", "Inspect", ":material/visibility:"),
     ("app_pages/predict.py", "Predict", ":material/upload_file:"),
+    ("app_pages/localization.py", "Localization", ":material/my_location:"),
     ("app_pages/compare.py", "Compare", ":material/compare:"),
 )
 _STARTED = "_tal_run_started"

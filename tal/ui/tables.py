@@ -92,3 +92,51 @@ def _mean_std(stats: dict) -> str:
     if stats["seeds"] > 1:
         return f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f}"
     return f"{100 * stats['mean']:.1f}"
+
+
+# What each localization method is, in a few words (the Localization page's table).
+METHOD_TITLES = {
+    "A": "A (attention, element-wise branch)",
+    "U": "U = σ(S)⊙A",
+    "S+": "S⁺ (positive confidence)",
+    "gradcam": "Grad-CAM (post hoc)",
+    "M": "M (element-wise mask, all classes)",
+    "cbam_spatial": "CBAM spatial gate (all classes)",
+    "sw_weights": "spatial weights (all classes)",
+}
+
+
+def localization_rows(results: dict) -> list[dict]:
+    """One row per run and method: pointing game and energy with their chance levels, and the sanity check.
+
+    `results`: `{run name: tal.engine.localization.localize(...) result}`.
+    """
+    rows = []
+    for run, result in results.items():
+        for method, s in result["methods"].items():
+            check = s.get("randomisation")
+            rows.append({
+                "run": run,
+                "method": METHOD_TITLES.get(method, method),
+                "pointing game": _num(s["pointing"]["overall"]),
+                "pointing, chance": _num(s["pointing"]["chance"]),
+                "energy in boxes": _num(s["energy"]["overall"]),
+                "energy, chance": _num(s["energy"]["chance"]),
+                "rank corr. with random weights": None if check is None else _num(check["spearman"], 2),
+                "sanity check": None if check is None else ("passed" if check["trusted"] else "FAILED: not trusted"),
+                "pairs": s["pairs"],
+            })
+    return rows
+
+
+def localization_class_rows(result: dict, score: str, class_names) -> list[dict]:
+    """One row per method of one run: the `score` ("pointing" or "energy") of every class, chance last."""
+    rows = []
+    for method, s in result["methods"].items():
+        row = {"method": METHOD_TITLES.get(method, method)}
+        row.update({f"class {n}": _num(v, 3) for n, v in zip(class_names, s[score]["per_class"])})
+        rows.append(row)
+    any_method = next(iter(result["methods"].values()))
+    chance = {"method": "chance (flat map)"}
+    chance.update({f"class {n}": _num(v, 3) for n, v in zip(class_names, any_method[score]["chance_per_class"])})
+    return rows + [chance]

@@ -27,10 +27,29 @@ LOSS = Equation(
     "Train: the λ setting, the live λ slider and the λ curve.",
 )
 
-# A3Net's branches and the loss, then CBAM; the literature modules have a section of their own.
+MULTI_LABEL_LOSS = Equation(
+    "Multi-label loss (several digits per image)",
+    ("A3Net",),
+    (
+        r"L = \mathrm{BCE}_w(p^{\mathrm{main}}, y) + \lambda\, \mathrm{BCE}_w\big(\sigma(\mathrm{score}), y\big),"
+        r"\qquad y \in \{0, 1\}^C",
+        r"\mathrm{BCE}_w(p, y) = -\tfrac{1}{C} \sum_c \big[\beta_P[c]\, y_c \log p_c"
+        r" + \beta_N[c]\, (1 - y_c) \log (1 - p_c)\big],\quad"
+        r"\beta_P[c] = \frac{N}{|P_c|},\; \beta_N[c] = \frac{N}{|N_c|}",
+    ),
+    "A3Net's own task is multi-label: a chest X-ray can show several findings, each somewhere else. The "
+    "multidigit canvases are the digit analogue (1–3 digits per image). Both heads become sigmoids, each class "
+    "a yes/no question, and the class-weighted binary cross-entropy weighs a class's rare positives up "
+    "(|P_c| and |N_c| count the training images with and without class c). Runs are scored by per-class "
+    "ROC AUC, and each class's A map can be checked against the box of its digit.",
+    "Train: the multidigit dataset; Compare: per-class AUC; Localization: where each class's map points.",
+)
+
+# A3Net's branches and the losses, then CBAM; the literature modules have a section of their own.
 EQUATIONS = (
     *(eq for m in catalogue.of_group("triple") for eq in m.equations),
     LOSS,
+    MULTI_LABEL_LOSS,
     *(eq for m in catalogue.of_group("comparison") for eq in m.equations),
 )
 LITERATURE = tuple(eq for m in catalogue.literature() for eq in m.equations)
@@ -94,5 +113,10 @@ WHERE_IN_APP = (
     (
         "Compare",
         "Runs side by side: configuration, accuracy, curves, confusion matrices and the same image's maps.",
+    ),
+    (
+        "Localization",
+        "Do the maps point at the right digit? Pointing game and energy in the boxes for A, U, S and "
+        "Grad-CAM, against chance, with a sanity check and every hit and miss one click from Inspect.",
     ),
 )

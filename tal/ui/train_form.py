@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import streamlit as st
 
 from tal.core import catalogue
+from tal.core.config import CANVAS_DEFAULTS
 from tal.ui import query, state
 
 
@@ -34,7 +35,7 @@ def _widget(field: query.Field, *, disabled: bool = False, container=st):
     if field.kind == "bool":
         return container.toggle(field.label, **kw)
     if field.kind == "choice":
-        if len(field.choices) <= 3:
+        if len(field.choices) <= 4:
             return container.radio(field.label, field.choices, horizontal=True, **kw)
         return container.selectbox(field.label, field.choices, **kw)
     if field.kind == "str":
@@ -122,10 +123,17 @@ def render() -> dict:
     draw("val_fraction", container=c1)
     draw(
         "canvas_size",
-        disabled=st.session_state[_key("dataset")] != "translated",
+        disabled=st.session_state[_key("dataset")] not in CANVAS_DEFAULTS,  # only canvases have a size
         container=c2,
     )
 
+    if st.session_state[_key("dataset")] == "multidigit":
+        st.caption(
+            ":material/grid_view: **Multidigit**: 1–3 digits per 64×64 canvas, several labels per image "
+            "(A3Net's multi-label setting): sigmoid heads, class-weighted binary cross-entropy, ROC AUC in place "
+            "of accuracy. A canvas costs about 6× an MNIST digit to train on; a few thousand canvases and "
+            "3 epochs are enough to watch each class's A map find its digit."
+        )
     draw_rest("data")
 
     st.markdown("##### Training")

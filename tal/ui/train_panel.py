@@ -138,12 +138,35 @@ def _panel() -> None:
             key="train.curves",
             config={"displayModeBar": False},
         )
+        live_maps(job.snapshot)
+        score = "ROC AUC" if job.batches[-1].get("metric") == "auc" else "accuracies"
         st.caption(
-            "Losses and training accuracies are running means within each epoch (as Keras reports them); "
-            "validation accuracy is measured at the end of each epoch."
+            f"Losses and training {score} are running means within each epoch (as Keras reports them); "
+            f"validation {'AUC' if score == 'ROC AUC' else 'accuracy'} is measured at the end of each epoch."
         )
     if not job.active:
         result(job)
+
+
+ROW_TEXT = {
+    "input": "the probe image",
+    "A": "A for the class it predicts (one colour range per row)",
+    "S": "S for that class (red +, blue −)",
+    "M": "the mask M",
+}
+
+
+def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps") -> None:
+    """The probe images' maps of the newest snapshot, as one picture (cheap to refresh every second)."""
+    from tal.render import raster
+
+    if snapshot is None:
+        return
+    png, rows = raster.probe_sheet(snapshot)
+    st.image(png, output_format="PNG",
+             caption=f"{caption_prefix} at step {snapshot['step']}: one validation image per class (columns); "
+             f"rows: {'; '.join(ROW_TEXT.get(r, r) for r in rows)}. Snapshots take at most 5 % of the training "
+             "time, so they come every few steps.")
 
 
 def _use_synthetic() -> None:

@@ -13,7 +13,7 @@ import time
 
 import streamlit as st
 
-from tal.ui import maps, pickers, router
+from tal.ui import maps, pickers, router, whatif
 from tal.ui.guard import page_guard, show_error
 
 
@@ -49,8 +49,11 @@ def _inspect(run, model, test, key) -> None:
     )
     if choice is None:
         return
+    chosen = whatif.controls(model, key=key)
     started = time.perf_counter()
     outputs = tal.inspect(model, choice.image, prediction=run.model_config.prediction)
+    altered = (tal.inspect(model, choice.image, prediction=run.model_config.prediction, interventions=chosen)
+               if chosen else None)
     forward_ms = (time.perf_counter() - started) * 1000
     for note in choice.notes:
         st.caption(f":material/info: {note}")
@@ -62,12 +65,21 @@ def _inspect(run, model, test, key) -> None:
         key=key,
         image=choice.image,
         box=choice.box,
+        objects=choice.objects,
         caption=f"{choice.description}; the {side}×{side} input the model sees "
-        "(dotted: the ink's bounding box).",
+        + ("(each digit's box in its class colour)." if choice.objects is not None
+           else "(dotted: the ink's bounding box)."),
     )
-    st.subheader("Attention")
-    maps.attention_maps(outputs, 0, image=choice.image, key=key)
-    timing_caption(f"forward pass {forward_ms:.0f} ms", started)
+    if altered is not None:
+        whatif.comparison(outputs, altered, 0, chosen, class_names=test.class_names if test else None,
+                          true_label=choice.label)
+    if test is not None and whatif.available(model):
+        whatif.score_table(run, key=key)
+    st.subheader("Attention" + (" — with the interventions" if altered is not None else ""))
+    maps.attention_maps(altered if altered is not None else outputs, 0, image=choice.image, key=key,
+                        objects=choice.objects)
+    passes = "forward passes" if altered is not None else "forward pass"
+    timing_caption(f"{passes} {forward_ms:.0f} ms", started)
 
 
 def predict_view(run, *, key: str = "predict") -> None:
@@ -135,3 +147,35 @@ def _predict(run, key) -> None:
     timing_caption(
         f"preprocessing, forward pass and figures for {len(uploads)} file(s)", started
     )
+
+
+def timeline_view(run, *, key: str = "inspect.timeline") -> None:
+    """Replay the probe images' maps over training with a step slider (a fragment)."""
+    st.fragment(_guarded_timeline)(run, key)
+
+
+def _guarded_timeline(run, key) -> None:
+    with page_guard("the map timeline"):
+        _timeline(run, key)
+
+
+def _timeline(run, key) -> None:
+    from tal.ui import loaders
+    from tal.ui.train_panel import live_maps
+
+    st.subheader("Over training")
+    timeline = loaders.timeline(run)
+    if timeline is None:
+        st.caption(":material/history_toggle_off: This run was saved without a map timeline (older runs, or "
+                   "trained with the timeline off), so only its final maps above can be shown.")
+        return
+    steps = [int(s) for s in timeline["steps"]]
+    if len(steps) == 1:
+        chosen = steps[0]
+    else:
+        chosen = st.select_slider("Training step", steps, value=steps[-1], key=f"{key}.step",
+                                  help="Each snapshot of the probe images; the last one is the saved model.")
+    t = steps.index(chosen)
+    snapshot = {k: v[t] for k, v in timeline.items() if k not in ("steps", "images")}
+    live_maps({**snapshot, "images": timeline["images"], "step": chosen},
+              caption_prefix=f"Snapshot {t + 1} of {len(steps)}")

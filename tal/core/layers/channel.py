@@ -26,6 +26,7 @@ class ChannelAttention(AttentionLayer):
     Call arguments:
         x: features `(B, H, W, K)`.
         return_attention_maps: if True, also return `{"gate": (B, K)}`.
+        gate_one: what-if: the gate is 1 for every channel (the input passes unchanged).
 
     Input shape: `(B, H, W, K)`. Output shape: same as input.
 
@@ -51,8 +52,10 @@ class ChannelAttention(AttentionLayer):
         self.squeeze.build((input_shape[0], channels))
         self.excite.build((input_shape[0], hidden))
 
-    def call(self, x, return_attention_maps=False):
+    def call(self, x, return_attention_maps=False, gate_one=False):
         gate = self.excite(self.squeeze(ops.mean(x, axis=(1, 2))))
+        if gate_one:  # what-if: every channel passes unchanged
+            gate = ops.ones_like(gate)
         out = x * gate[:, None, None, :]
         if return_attention_maps:
             return out, {"gate": gate}

@@ -56,6 +56,8 @@ class ElementWiseAttention(AttentionLayer):
         x: features `E` of shape `(B, H, W, K)`.
         return_attention_maps: if True, also return the dict of maps
             `A`, `S`, `U` `(B, H, W, C)`, `M` `(B, H, W)` and `score` `(B, C)`.
+        uniform_attention: what-if: every `A` = 1/(H·W) (the score becomes the mean of S).
+        bypass_mask: what-if: `M` = 0, the features pass unchanged (in every feature mode).
 
     Output: the tuple `(features, score)`: features `(B, H, W, K)` and the
     auxiliary logits `(B, C)`; with maps, `((features, score), maps)`.
@@ -89,9 +91,11 @@ class ElementWiseAttention(AttentionLayer):
         self.estimator_out.build((batch, height, width, self.width))
         self.confidence.build(input_shape)
 
-    def call(self, x, return_attention_maps=False):
+    def call(self, x, return_attention_maps=False, uniform_attention=False, bypass_mask=False):
         hidden = self.estimator_mid(pointwise(self.estimator_in, x))
         attention = spatial_softmax(pointwise(self.estimator_out, hidden))
+        if uniform_attention:  # what-if: A = 1/(H·W), so the score is the mean of S over positions
+            attention = ops.ones_like(attention) / ops.cast(ops.shape(x)[1] * ops.shape(x)[2], attention.dtype)
         confidence = pointwise(self.confidence, x)
         score = ops.sum(attention * confidence, axis=(1, 2))
         features = x
@@ -101,7 +105,9 @@ class ElementWiseAttention(AttentionLayer):
             mask = ops.sum(weighted, axis=-1)
             # Per-image rescale to [0, 1]; the epsilon keeps an all-zero mask finite.
             mask = mask / (ops.max(mask, axis=(1, 2), keepdims=True) + 1e-7)
-            if self.feature_mode == "residual":
+            if bypass_mask:  # what-if: the features pass the branch unchanged
+                mask = ops.zeros_like(mask)
+            elif self.feature_mode == "residual":
                 features = x * (1.0 + mask[..., None])
             elif self.feature_mode == "gate":
                 features = x * mask[..., None]

@@ -42,6 +42,7 @@ class ScaleAttention(AttentionLayer):
         x: list of stage tensors `[F_1, …, F_n]`, `(B, H_k, W_k, K_k)`, each
             `H_k` an integer multiple of the last stage's height.
         return_attention_maps: if True, also return `{"weights": (B, n)}`.
+        uniform_weights: what-if: every stage weighs 1/n.
 
     Output shape: `(B, H_n, W_n, D)`.
 
@@ -93,7 +94,7 @@ class ScaleAttention(AttentionLayer):
         self.squeeze.build((None, self.dim))
         self.logits.build((None, self.squeeze.units))
 
-    def call(self, x, return_attention_maps=False, training=None):
+    def call(self, x, return_attention_maps=False, training=None, uniform_weights=False):
         pooled = [
             ops.average_pool(feature, pool_size=factor, strides=factor, padding="valid") if factor > 1 else feature
             for feature, factor in zip(x, self.pools)
@@ -103,6 +104,8 @@ class ScaleAttention(AttentionLayer):
         kernel = ops.reshape(self.projection.kernel, (-1, self.dim))
         summary = ops.matmul(ops.mean(stacked, axis=(1, 2)), kernel)
         weights = ops.softmax(self.logits(self.squeeze(summary)), axis=-1)
+        if uniform_weights:  # what-if: every stage weighs 1/n, whatever the image
+            weights = ops.ones_like(weights) / ops.cast(ops.shape(weights)[-1], weights.dtype)
         # w_k for each of stage k's channels; a matmul with a constant 0/1 matrix
         # because ops.repeat becomes a boolean mask and a gather on TensorFlow.
         per_channel = ops.matmul(weights, self.stage_of_channel)
