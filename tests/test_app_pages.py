@@ -197,6 +197,10 @@ def test_train_start_change_lambda_stop_and_second_session_waits(env):
         # mid-epoch the bar shows the speed (at an epoch's end it names the phase instead)
         assert wait_for(lambda: a.get("progress") and "images/s" in a.get("progress")[0].proto.text, at=a)
         assert a.get("plotly_chart"), "live curves missing"
+        # the live maps: one picture of the probe images, refreshed with the snapshots
+        assert wait_for(lambda: job.snapshot is not None and job.snapshot["step"] > 0, at=a)
+        live = [c for image in a.get("image") for c in image.captions if c.startswith("Live maps at step")]
+        assert live and "one validation image per class" in live[0]
 
         # a second browser session sees nothing of it, and its own run waits for the slot
         b = open_page("app_pages/train.py")
@@ -233,6 +237,16 @@ def test_train_start_change_lambda_stop_and_second_session_waits(env):
     assert runs[0].metrics["status"] == "stopped"
     assert not a.exception
 
+    # the stopped run replays its maps on Inspect, up to the step it stopped at
+    timeline = runs[0].timeline()
+    assert timeline["steps"][-1] == runs[0].metrics["steps_completed"]
+    i = open_page("app_pages/inspect.py")
+    i.selectbox(key="inspect.run").set_value(str(runs[0].path)).run()
+    assert i.select_slider(key="inspect.timeline.step").value == int(timeline["steps"][-1])
+    i.select_slider(key="inspect.timeline.step").set_value(int(timeline["steps"][0])).run()
+    assert any(c.startswith("Snapshot 1 of") for image in i.get("image") for c in image.captions)
+    assert not i.exception
+
 
 # --------------------------------------------------------------------------- Inspect
 
@@ -245,8 +259,9 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     # (each changed Plotly chart is mounted afresh in the browser on every update)
     assert len(at.get("plotly_chart")) == 1
     captions = [c for image in at.get("image") for c in image.captions]
-    assert len(captions) == 2  # the input with its ink box, M over the input
+    assert len(captions) == 3  # the input with its ink box, M over the input, the timeline's last snapshot
     assert "input the model sees" in captions[0] and "M from" in captions[1]
+    assert captions[2].startswith("Snapshot ") and "one validation image per class" in captions[2]
     bars = " ".join(h.proto.body for h in at.get("html"))
     assert "Class probabilities" in bars and "Scale weights" in bars and "Channel gate" in bars
     # the check's four numbers are one HTML row and its formulas one KaTeX block (cheap to redraw)
@@ -520,6 +535,19 @@ def test_inspect_what_ifs_change_the_prediction_and_score_the_test_set(with_runs
     assert list(table["intervention"]) == ["as trained", "Scale weights uniform", "Channel gate = 1", "A uniform",
                                            "M = 0"]
     assert table["change (pp)"].iloc[0] == 0
+
+
+def test_inspect_says_when_a_run_has_no_timeline(with_runs, tmp_path, monkeypatch):
+    import shutil
+
+    full, _ = with_runs
+    old = tmp_path / "old-runs" / "old"
+    shutil.copytree(full.path, old)
+    (old / "timeline.npz").unlink()
+    monkeypatch.setenv("TAL_RUNS_DIR", str(old.parent))
+    at = open_page("app_pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(old)).run()
+    assert any("saved without a map timeline" in c for c in texts(at, "caption")) and not at.exception
 
 
 def test_inspect_baseline_has_no_what_ifs(with_runs):

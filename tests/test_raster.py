@@ -84,3 +84,27 @@ def test_map_png_has_a_colour_bar_and_blends_over_the_input():
 def test_value_range_text():
     assert raster.value_range_text([0.0, 0.5, 1.0], symbol="M") == "M from 0 to 1"
     assert raster.value_range_text([np.nan], symbol="M") == "M: no finite values"
+
+
+def test_probe_sheet_has_a_row_per_map_and_a_column_per_image():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tal.render.raster import probe_sheet
+
+    rng = np.random.default_rng(0)
+    snapshot = {
+        "images": rng.random((3, 28, 28, 1)),
+        "probabilities": np.eye(3, 10),
+        "A": rng.random((3, 7, 7, 10)),
+        "S": rng.standard_normal((3, 7, 7, 10)),
+        "M": rng.random((3, 7, 7)),
+        "channel_gate": rng.random((3, 64)),  # bars: not a row
+    }
+    png, rows = probe_sheet(snapshot, tile=84, gap=4)
+    assert rows == ["input", "A", "S", "M"]
+    assert Image.open(io.BytesIO(png)).size == (3 * 88 - 4, 4 * 88 - 4)
+    _, only = probe_sheet({"images": snapshot["images"], "probabilities": snapshot["probabilities"]})
+    assert only == ["input"]

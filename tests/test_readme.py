@@ -33,3 +33,6 @@ def test_library_example_runs(tmp_path, monkeypatch, mnist_path, runs_dir):
     assert namespace["result"].run.path == runs_dir / "my-run"
     assert namespace["maps"]["A"].shape == (8, 7, 7, 10)
     assert namespace["layer_maps"]["score"].shape == (2, 10)
+    assert namespace["timeline"]["A"].shape[1:] == (10, 7, 7, 10)
+    assert 0 <= namespace["scores"]["methods"]["A"]["pointing"]["overall"] <= 1
+    assert "mean_auc" in namespace["md"].metrics

@@ -214,7 +214,8 @@ def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes,
     """The probe images of one timeline snapshot and their maps as one PNG: a column per image.
 
     Rows: the input, then for the class the model predicts for it, `A` and
-    `S` (when the model has the element-wise branch), then `M`. Each map
+    `S` (when the model has the element-wise branch), then every spatial map
+    drawn as a picture (`M`, CBAM's spatial gate, spatial weights). Each map
     row shares one colour range over all images (so a sharpening `A` shows as
     a brighter peak). Returns the PNG and the row names, top to bottom.
 
@@ -226,9 +227,12 @@ def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes,
     images = np.asarray(snapshot["images"], dtype="float32")[..., 0]
     predicted = np.asarray(snapshot["probabilities"]).argmax(axis=-1)
     rows: list[tuple[str, list[np.ndarray]]] = [("input", [gray(img) for img in images])]
-    for key, scale, signed in (("A", "Viridis", False), ("S", "RdBu_r", True), ("M", "Magma", False)):
-        if key not in snapshot:
-            continue
+    from tal.core import catalogue
+
+    pictures = [k for k in snapshot if k not in ("A", "S") and _is_picture(k)]
+    for key in [k for k in ("A", "S") if k in snapshot] + pictures:
+        spec = catalogue.map_spec(key)
+        scale, signed = spec.colorscale, spec.signed
         values = np.asarray(snapshot[key], dtype="float32")
         if values.ndim == 4:  # per class: the predicted class of each image
             values = values[np.arange(len(values)), ..., predicted]
@@ -246,3 +250,14 @@ def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes,
             y, x = r * (side + gap), c * (side + gap)
             sheet[y : y + big.shape[0], x : x + big.shape[1]] = big
     return to_png(sheet), [name for name, _ in rows]
+
+
+def _is_picture(key: str) -> bool:
+    """Whether `key` is a (B, H, W) map the catalogue draws as a picture."""
+    from tal.core import catalogue
+
+    try:
+        spec = catalogue.map_spec(key)
+    except KeyError:
+        return False
+    return spec.view == "picture" and tuple(spec.shape) == ("B", "H", "W")

@@ -153,6 +153,8 @@ ROW_TEXT = {
     "A": "A for the class it predicts (one colour range per row)",
     "S": "S for that class (red +, blue −)",
     "M": "the mask M",
+    "cbam_spatial": "CBAM's spatial gate",
+    "sw_weights": "the spatial weights",
 }
 
 
@@ -163,6 +165,10 @@ def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps") -> No
     if snapshot is None:
         return
     png, rows = raster.probe_sheet(snapshot)
+    if rows == ["input"]:
+        st.caption(":material/visibility_off: This model has no spatial attention maps to follow "
+                   "(the element-wise branch and the spatial modules are off).")
+        return
     st.image(png, output_format="PNG",
              caption=f"{caption_prefix} at step {snapshot['step']}: one validation image per class (columns); "
              f"rows: {'; '.join(ROW_TEXT.get(r, r) for r in rows)}. Snapshots take at most 5 % of the training "

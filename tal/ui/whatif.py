@@ -39,8 +39,9 @@ def controls(model, *, key: str) -> dict:
 def comparison(before: dict, after: dict, i: int, chosen: dict, *, class_names, true_label=None) -> None:
     """Probabilities as trained and with the interventions, and what the answer becomes."""
     from tal.core import catalogue
+    from tal.ui.maps import class_names_of
 
-    names = list(class_names)
+    names = class_names_of(before, class_names)
     st.html(htmlbars.whatif_html(before["probabilities"][i], after["probabilities"][i], class_names=names,
                                  true_label=true_label))
     titles = [iv.title for _, iv in catalogue.interventions() if iv.output in chosen]
