@@ -378,7 +378,7 @@ def test_multilabel_journey(server, browser):
         settle(page, timeout=180_000)
         TIMINGS["localization_first_scores_s"] = round(time.perf_counter() - t, 1)
         assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
-        assert page.locator('[data-testid="stPlotlyChart"]').count() == 2
+        page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for(timeout=60_000)  # both charts drawn
         shot(page, "08-localization")
         no_exceptions(page)
         page.get_by_role("button", name="Open on Inspect").click()
