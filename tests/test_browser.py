@@ -377,7 +377,7 @@ def test_multilabel_journey(server, browser):
         page.get_by_text("Pointing game: the map's highest cell").wait_for(timeout=180_000)
         settle(page, timeout=180_000)
         TIMINGS["localization_first_scores_s"] = round(time.perf_counter() - t, 1)
-        assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)  # drawn lazily
         page.locator('[data-testid="stPlotlyChart"]').nth(1).wait_for(timeout=60_000)  # both charts drawn
         shot(page, "08-localization")
         no_exceptions(page)
