@@ -113,6 +113,25 @@ def time_to_stay(curve: list[dict], threshold: float) -> float | None:
     return since
 
 
+def report(results: dict, top: str, bottom: str, *, unit: str = "", note: str = "") -> dict:
+    """Print the time-to and time-to-stay tables and return `{statistic: {threshold: top / bottom}}`."""
+    ratios = {}
+    for statistic in ("time_to", "time_to_stay"):
+        heads = [f"{unit}{k}%" for k in results[top][statistic]]
+        width = max(13, *(len(h) + 1 for h in heads))
+        print(f"\n{statistic.replace('_', ' '):16} " + " ".join(f"{h:>{width}}" for h in heads))
+        for name, r in results.items():
+            print(f"{name:16} " + " ".join(f"{v:{width - 1}.1f}s" if v is not None else f"{'not reached':>{width}}"
+                                           for v in r[statistic].values()))
+        ratios[statistic] = {}
+        for key in results[top][statistic]:
+            a, b = results[top][statistic][key], results[bottom][statistic][key]
+            ratios[statistic][key] = None if a is None or b is None else a / b
+        print(f"{top} / {bottom}:", {k: (f"{v:.2f}" if v is not None else "n/a") for k, v in ratios[statistic].items()},
+              note)
+    return ratios
+
+
 def round_robin(races: dict) -> dict:
     """Step every race in turn until all have finished; their results by name."""
     results, active = {}, dict(races)
@@ -169,19 +188,7 @@ def main():
         for name, r in results.items():
             print(name, r["time_to"])
         return
-    ratios = {}
-    for statistic in ("time_to", "time_to_stay"):
-        print(f"\n{statistic.replace('_', ' '):16} " + " ".join(f"{k + '%':>11}" for k in results["tal full"][statistic]))
-        for name, r in results.items():
-            print(f"{name:16} " + " ".join(f"{v:10.1f}s" if v is not None else f"{'not reached':>11}"
-                                           for v in r[statistic].values()))
-        ratios[statistic] = {}
-        for key in results["tal full"][statistic]:
-            a, b = results["tal full"][statistic][key], results["keras example"][statistic][key]
-            ratios[statistic][key] = None if a is None or b is None else a / b
-        print("tal full / keras example:",
-              {k: (f"{v:.2f}" if v is not None else "n/a") for k, v in ratios[statistic].items()},
-              "(target at 98.5%: ≤ 1.0)")
+    ratios = report(results, "tal full", "keras example", note="(target at 98.5%: ≤ 1.0)")
     write_result("time_to_accuracy", {"train_images": int(len(x)), "test_images": int(len(x_test)),
                                       "tal_train_config": {"batch_size": default_train.batch_size,
                                                            "learning_rate": default_train.learning_rate,

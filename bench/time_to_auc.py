@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 from _common import write_result
-from time_to_accuracy import race, round_robin
+from time_to_accuracy import race, report, round_robin
 
 THRESHOLDS = (0.95, 0.98, 0.99)
 
@@ -64,17 +64,7 @@ def main():
                            recalibrate=lambda m, xx: recalibrate_batchnorm(m, xx),
                            score=mean_auc, thresholds=THRESHOLDS, label="mean AUC")
     results = round_robin(races)
-    ratios = {}
-    for statistic in ("time_to", "time_to_stay"):
-        print(f"\n{statistic.replace('_', ' '):16} " + " ".join(f"{'AUC ' + k + '%':>13}" for k in results["tal full"][statistic]))
-        for name, r in results.items():
-            print(f"{name:16} " + " ".join(f"{v:12.1f}s" if v is not None else f"{'not reached':>13}"
-                                           for v in r[statistic].values()))
-        ratios[statistic] = {}
-        for key in results["tal full"][statistic]:
-            a, b = results["tal full"][statistic][key], results["tal baseline"][statistic][key]
-            ratios[statistic][key] = None if a is None or b is None else a / b
-        print("tal full / tal baseline:", {k: (f"{v:.2f}" if v is not None else "n/a") for k, v in ratios[statistic].items()})
+    ratios = report(results, "tal full", "tal baseline", unit="AUC ")
     write_result("time_to_auc", {"train_images": int(len(x)), "test_images": int(len(x_test)),
                                  "train_config": {"batch_size": train_config.batch_size,
                                                   "learning_rate": train_config.learning_rate,

@@ -184,6 +184,25 @@ def timer_text(page) -> str:
     return loc.last.inner_text() if loc.count() else ""
 
 
+def class_change_times(page, digits) -> list[int]:
+    """Click each class on Inspect; ms until the page shows that class and a new timing caption."""
+    times = []
+    for digit in digits:
+        before = timer_text(page)
+        t = time.perf_counter()
+        page.get_by_role("radiogroup", name="Class").get_by_role("radio", name=digit, exact=True).click()
+        page.get_by_text(f"of class {digit})").first.wait_for(timeout=30_000)
+        page.wait_for_function(
+            "([before]) => { const els = [...document.querySelectorAll("
+            "'[data-testid=\"stCaptionContainer\"]')].filter(e => e.innerText.includes('page computed in'));"
+            " return els.length && els[els.length - 1].innerText !== before; }",
+            arg=[before],
+            timeout=30_000,
+        )
+        times.append(round((time.perf_counter() - t) * 1000))
+    return times
+
+
 def test_user_journey(server, browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 2600})
     page = ctx.new_page()
@@ -270,22 +289,7 @@ def journey(page, browser, url, runs, started):
     )
     assert "browser-run" in chosen, chosen  # the run just trained is preselected
     shot(page, "04-inspect")
-    times = []
-    for digit in ("3", "5", "8"):
-        before = timer_text(page)
-        t = time.perf_counter()
-        page.get_by_role("radiogroup", name="Class").get_by_role(
-            "radio", name=digit, exact=True
-        ).click()
-        page.get_by_text(f"of class {digit})").first.wait_for(timeout=30_000)
-        page.wait_for_function(
-            "([before]) => { const els = [...document.querySelectorAll("
-            "'[data-testid=\"stCaptionContainer\"]')].filter(e => e.innerText.includes('page computed in'));"
-            " return els.length && els[els.length - 1].innerText !== before; }",
-            arg=[before],
-            timeout=30_000,
-        )
-        times.append(round((time.perf_counter() - t) * 1000))
+    times = class_change_times(page, ("3", "5", "8"))
     TIMINGS["inspect_class_change_ms"] = times
     TIMINGS["inspect_class_change_median_ms"] = sorted(times)[len(times) // 2]
     TIMINGS["inspect_server_caption"] = timer_text(page)
@@ -299,20 +303,7 @@ def journey(page, browser, url, runs, started):
     page.get_by_text("A uniform", exact=True).click()
     page.get_by_text("What the interventions change").wait_for(timeout=30_000)
     settle(page)
-    times = []
-    for digit in ("2", "4", "6"):
-        before = timer_text(page)
-        t = time.perf_counter()
-        page.get_by_role("radiogroup", name="Class").get_by_role("radio", name=digit, exact=True).click()
-        page.get_by_text(f"of class {digit})").first.wait_for(timeout=30_000)
-        page.wait_for_function(
-            "([before]) => { const els = [...document.querySelectorAll("
-            "'[data-testid=\"stCaptionContainer\"]')].filter(e => e.innerText.includes('page computed in'));"
-            " return els.length && els[els.length - 1].innerText !== before; }",
-            arg=[before],
-            timeout=30_000,
-        )
-        times.append(round((time.perf_counter() - t) * 1000))
+    times = class_change_times(page, ("2", "4", "6"))
     TIMINGS["inspect_whatif_class_change_ms"] = times
     TIMINGS["inspect_whatif_server_caption"] = timer_text(page)
     assert "forward passes" in TIMINGS["inspect_whatif_server_caption"]
