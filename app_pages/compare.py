@@ -84,3 +84,4 @@ with guard.page_guard("the Compare page"):
 
     st.subheader("The same image across runs")
     compare.same_image_maps(chosen)
+    compare.maps_over_training(chosen)

@@ -298,48 +298,95 @@ def _record_score(record: dict) -> str:
 
 
 def cmd_ablate(args) -> int:
-    from tal.engine.ablation import (PRESETS, build_trials, default_study_name, format_table, run_trials, summarize,
-                              write_summary)
+    from tal.engine.ablation import PRESETS, build_trials, default_study_name, format_table, summarize
     from tal.data.datasets import load_dataset
     from tal.engine.registry import safe_name
+    from tal.engine.study import check_size, estimate, load_design, make_plan, run_study, write_progress
 
     if args.list:
         for key, preset in PRESETS.items():
             print(f"{key:10} {len(preset.variants)} configurations: {preset.description}")
         return 0
-    train_overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v is not None}
-    data_overrides = {k: v for k, v in (("train_size", args.train_size), ("test_size", args.test_size),
-                                        ("data_dir", args.data_dir), ("dataset", args.dataset)) if v is not None}
-    study = safe_name(args.name) if args.name else default_study_name(args.preset)
-    trials = build_trials(args.preset, args.seeds, study=study, train_overrides=train_overrides,
-                          data_overrides=data_overrides)
+    if args.resume:
+        given = [f"--{k.replace('_', '-')}" for k in ("epochs", "batch_size", "train_size", "test_size", "dataset",
+                                                      "name") if getattr(args, k) is not None]
+        if given:
+            raise UsageError(f"--resume continues a study with its own settings; leave out {', '.join(given)}.")
+        study = safe_name(args.resume)
+        try:
+            preset, trials = load_design(study, args.runs_dir)
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        train_overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v is not None}
+        data_overrides = {k: v for k, v in (("train_size", args.train_size), ("test_size", args.test_size),
+                                            ("data_dir", args.data_dir), ("dataset", args.dataset)) if v is not None}
+        study = safe_name(args.name) if args.name else default_study_name(args.preset)
+        preset = args.preset
+        trials = build_trials(preset, args.seeds, study=study, train_overrides=train_overrides,
+                              data_overrides=data_overrides)
+    check_size(trials, confirmed=args.yes)
     if args.ray:
         try:
             import ray  # noqa: F401
         except ImportError:
             raise UsageError("--ray needs Ray: pip install -r requirements-ray.txt") from None
-    load_dataset(trials[0].train_config.data)  # fail now, in one line, if the data is missing
-    print(f"Ablation {study!r}: {len(trials)} trainings ({args.preset}, {args.seeds} seed(s) each)"
-          f"{' on Ray' if args.ray else ''}", file=sys.stderr)
+    data = load_dataset(trials[0].train_config.data)  # fail now, in one line, if the data is missing
+    plan = make_plan(study, preset, trials, runs_dir=args.runs_dir, reuse=not args.no_reuse)
+    reused = len(trials) - len(plan.to_train)
+    print(f"Ablation {study!r}: {len(trials)} trainings ({preset}){' on Ray' if args.ray else ''}; "
+          + (f"{reused} reuse finished runs with the same settings and seed, {len(plan.to_train)} to train"
+             if reused else f"all {len(trials)} to train"), file=sys.stderr)
+    if args.dry_run:
+        guess = estimate(plan, data.summary(), runs_dir=args.runs_dir)
+        for trial, run, seconds, how in zip(plan.trials, plan.reused, guess.per_trial_s, guess.measured):
+            what = f"reuses {run.name}" if run is not None else f"~{seconds:.0f}s ({how})"
+            print(f"  {trial.variant} seed {trial.seed}: {what}")
+        print(f"Estimated time on this machine: {_duration_text(guess.seconds)} for {len(plan.to_train)} "
+              f"training(s).")
+        return 0
+
+    def started(i, trial, run):
+        if run is not None:
+            print(f"[{i + 1}/{len(trials)}] {trial.variant} seed {trial.seed}: reusing {run.name} "
+                  "(same settings and seed)", file=sys.stderr)
 
     def report(i, trial, record):
-        print(f"[{i + 1}/{len(trials)}] {trial.variant} seed {trial.seed}: "
-              f"{_record_score(record)} in {record['training_time_s']:.0f}s", file=sys.stderr)
+        if not record.get("reused"):
+            print(f"[{i + 1}/{len(trials)}] {trial.variant} seed {trial.seed}: "
+                  f"{_record_score(record)} in {record['training_time_s']:.0f}s", file=sys.stderr)
 
     if args.ray:
         from tal.engine.ablation_ray import run_trials_ray
+        from tal.engine.study import reused_record
 
-        results = run_trials_ray(trials, runs_dir=args.runs_dir, address=args.ray_address)
+        trained = iter(run_trials_ray(plan.to_train, runs_dir=args.runs_dir, address=args.ray_address))
+        cache: dict = {}
+        results = [reused_record(t, r, cache=cache) if r is not None else next(trained)
+                   for t, r in zip(plan.trials, plan.reused)]
         for i, (trial, record) in enumerate(zip(trials, results)):
             report(i, trial, record)
+        write_progress(plan, results, runs_dir=args.runs_dir)
     else:
-        results = run_trials(trials, runs_dir=args.runs_dir, on_trial_end=report,
-                             callbacks_for=None if args.quiet or not sys.stderr.isatty() else lambda t: [ProgressPrinter()])
+        results = run_study(plan, runs_dir=args.runs_dir, on_trial_start=started, on_trial_end=report,
+                            callbacks_for=None if args.quiet or not sys.stderr.isatty()
+                            else lambda t: [ProgressPrinter()])
     rows = summarize(results)
-    folder = write_summary(study, args.preset, rows, results, runs_dir=args.runs_dir)
     print(format_table(rows))
+    folder = write_progress(plan, results, runs_dir=args.runs_dir)
     print(f"Saved {folder / 'summary.json'} and {folder / 'summary.csv'}", file=sys.stderr)
+    if len(results) < len(trials):
+        print(f"The study stopped after {len(results)} of {len(trials)} trainings; resume it with "
+              f"`python -m tal ablate --resume {study}`.", file=sys.stderr)
     return 0
+
+
+def _duration_text(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def cmd_demos(args) -> int:
@@ -465,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--ray", action="store_true", help="run the grid on Ray Tune (pip install -r requirements-ray.txt)")
     ablate.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local Ray)")
     ablate.add_argument("--quiet", action="store_true")
+    ablate.add_argument("--resume", metavar="STUDY", help="finish a stopped study: its finished runs are reused")
+    ablate.add_argument("--no-reuse", action="store_true",
+                        help="train every run, even when a finished run has the same settings and seed")
+    ablate.add_argument("--dry-run", action="store_true",
+                        help="print what would be trained or reused and the estimated time, then exit")
+    ablate.add_argument("--yes", action="store_true", help="confirm a study of more than 40 trainings")
     ablate.set_defaults(func=cmd_ablate)
 
     demos = sub.add_parser("demos", help="(re)train the demo models shipped in models/",

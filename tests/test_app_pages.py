@@ -361,6 +361,28 @@ def test_compare_two_runs(with_runs):
     assert not at.exception
 
 
+def snapshot_captions(at: AppTest) -> list[str]:
+    return [c for image in at.get("image") for c in image.captions if c.startswith("Snapshot")]
+
+
+def test_compare_replays_two_runs_maps_at_matched_steps(trained, env, monkeypatch):
+    root, full, _, zoo = trained
+    monkeypatch.setenv("TAL_RUNS_DIR", str(root))
+    at = open_page("app_pages/compare.py")
+    at.multiselect(key="compare.runs").set_value([str(full.path), str(zoo.path)]).run()
+    captions = snapshot_captions(at)
+    last = [int(t["steps"][-1]) for t in (full.timeline(), zoo.timeline())]
+    assert len(captions) == 2 and all(f"at step {s}:" in c for s, c in zip(last, captions))
+    first = int(full.timeline()["steps"][0])
+    at.select_slider(key="compare.timeline.step").set_value(first).run()
+    captions = snapshot_captions(at)
+    assert all(c.startswith("Snapshot 1 of") for c in captions), captions
+    at.radio(key="compare.timeline.by").set_value("share").run()
+    at.slider(key="compare.timeline.share").set_value(100).run()
+    captions = snapshot_captions(at)
+    assert all(f"at step {s}:" in c for s, c in zip(last, captions)) and not at.exception
+
+
 def test_inspect_shows_the_extra_literature_module_maps(trained, env, monkeypatch):
     root, _, _, zoo = trained
     monkeypatch.setenv("TAL_RUNS_DIR", str(root))

@@ -203,6 +203,12 @@ def class_change_times(page, digits) -> list[int]:
     return times
 
 
+def live_map_state(page) -> tuple[str, str]:
+    """The live maps' caption up to its colon ("Live maps at step N") and the picture's source."""
+    figure = page.locator('[data-testid="stImage"]').filter(has_text="Live maps at step").first
+    return figure.inner_text().split(":")[0], figure.locator("img").get_attribute("src")
+
+
 def test_user_journey(server, browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 2600})
     page = ctx.new_page()
@@ -245,6 +251,20 @@ def journey(page, browser, url, runs, started):
     )
     later = bar.inner_text()
     assert first != later, f"progress did not move: {first!r}"
+    # the live maps of the probe digits refresh while it trains: a newer step, another picture
+    live = page.locator('[data-testid="stImage"]').filter(has_text="Live maps at step")
+    live.first.wait_for(timeout=60_000)
+    step_text, src = live_map_state(page)
+    page.wait_for_function(
+        "([before]) => { const f = [...document.querySelectorAll('[data-testid=\"stImage\"]')]"
+        ".find(e => e.innerText.includes('Live maps at step'));"
+        " return f && f.innerText.split(':')[0] !== before; }",
+        arg=[step_text],
+        timeout=60_000,
+    )
+    new_step, new_src = live_map_state(page)
+    assert new_step != step_text and new_src != src, (step_text, new_step)
+    TIMINGS["live_maps_steps_seen"] = [step_text, new_step]
     # move λ while it trains: the λ metric and curve follow from the next batch on
     thumb = (
         page.locator('[data-testid="stSlider"]')
@@ -342,7 +362,11 @@ def journey(page, browser, url, runs, started):
     page.get_by_text("predicts").nth(1).wait_for(
         timeout=60_000
     )  # both element-branch runs show maps
+    page.get_by_role("heading", name="Maps over training").wait_for(timeout=60_000)
+    page.get_by_text("Snapshot").nth(1).wait_for(timeout=60_000)  # both runs kept a timeline
     shot(page, "07-compare")
+    page.get_by_role("heading", name="Maps over training").scroll_into_view_if_needed()
+    shot(page, "07b-compare-maps-over-training")
     no_exceptions(page)
 
     # ---- Overview

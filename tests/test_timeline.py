@@ -76,3 +76,25 @@ def test_bad_settings_are_refused():
         tl.MapTimeline(np.zeros((1, 4, 4, 1)), budget=0)
     with pytest.raises(ValueError, match="max_snapshots"):
         tl.MapTimeline(np.zeros((1, 4, 4, 1)), max_snapshots=1)
+
+
+def test_the_snapshot_shown_at_a_step_is_the_last_one_at_or_before_it():
+    steps = [0, 4, 9, 20]
+    assert [tl.index_at(steps, s) for s in (0, 3, 4, 8, 9, 19, 20, 99)] == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert tl.index_at([5, 10], 2) == 0  # before the first snapshot: the first one
+    with pytest.raises(ValueError, match="non-empty"):
+        tl.index_at([], 3)
+
+
+def test_two_runs_are_matched_by_step_or_by_share_of_their_training():
+    short, long = [0, 3, 6, 10], [0, 5, 12, 30, 40]
+    assert tl.matched_indices([short, long], 6) == [2, 1]  # steps 6 and 5
+    assert tl.matched_indices([short, long], 40) == [3, 4]  # each run's final snapshot
+    # a quarter of 10 steps is step 2.5 (snapshot 0), of 40 steps is step 10 (snapshot 1, step 5)
+    assert tl.matched_indices([short, long], 0.25, by="share") == [0, 1]
+    assert tl.matched_indices([short, long], 0.3, by="share") == [1, 2]  # steps 3 and 12
+    assert tl.matched_indices([short, long], 1.0, by="share") == [3, 4]
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        tl.matched_indices([short], 2, by="share")
+    with pytest.raises(ValueError, match="Expected by"):
+        tl.matched_indices([short], 2, by="epoch")

@@ -6,7 +6,8 @@ trained with several seeds, and the summary reports mean ± std, the
 difference to the plain baseline with its standard error, and flags
 differences smaller than two standard errors as within seed noise.
 
-Trials run sequentially in this process by default (`run_trials`), or on Ray
+Trials run sequentially in this process by default (`tal.engine.study.run_study`,
+which also reuses finished runs and resumes stopped studies), or on Ray
 Tune (`tal.engine.ablation_ray.run_trials_ray`) when one machine is not enough.
 """
 from __future__ import annotations
@@ -243,26 +244,6 @@ def run_trial(trial: Trial, *, runs_dir=None, callbacks=(), control=None, cache=
     return trial_result(trial, result.metrics, result.run.name if result.run else None, pointing)
 
 
-def run_trials(trials, *, runs_dir=None, callbacks_for=None, on_trial_end=None, control=None) -> list[dict]:
-    """Train every trial in this process, one after another.
-
-    Args:
-        callbacks_for: `trial -> [TrainingCallback]` (e.g. a progress printer).
-        on_trial_end: `(index, trial, record) -> None` after each trial.
-        control: a `TrainingControl`; its stop ends the study after the current trial.
-    """
-    results, cache = [], {}
-    for i, trial in enumerate(trials):
-        if control is not None and control.stop_requested:
-            break
-        record = run_trial(trial, runs_dir=runs_dir, callbacks=callbacks_for(trial) if callbacks_for else (),
-                           control=control, cache=cache)
-        results.append(record)
-        if on_trial_end:
-            on_trial_end(i, trial, record)
-    return results
-
-
 def _stats(values) -> tuple[float, float]:
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
@@ -439,13 +420,20 @@ def _pct(stats: dict) -> str:
     return f"{100 * stats['mean']:.1f}"
 
 
-def write_summary(study: str, preset: str, rows: list[dict], results: list[dict], *, runs_dir=None) -> Path:
-    """Save summary.json and summary.csv for a study (each written atomically)."""
+def write_summary(study: str, preset: str, rows: list[dict], results: list[dict], *, runs_dir=None,
+                  planned: int | None = None) -> Path:
+    """Save summary.json and summary.csv for a study (each written atomically).
+
+    `planned`: the study's number of trials; the summary is `"complete"` when
+    every one of them is in `results` (default: the results are all of them).
+    """
     from tal.engine.registry import default_root, write_json_atomic, write_text_atomic
 
     folder = (Path(runs_dir) if runs_dir is not None else default_root()) / ABLATIONS_DIR / study
     folder.mkdir(parents=True, exist_ok=True)
+    planned = len(results) if planned is None else planned
     write_json_atomic(folder / "summary.json", {"study": study, "preset": preset, "rows": rows, "trials": results,
+                                                 "planned": planned, "complete": len(results) >= planned,
                                                  "created": datetime.now().isoformat(timespec="seconds")})
     write_text_atomic(folder / "summary.csv", to_csv(rows))
     return folder

@@ -117,6 +117,7 @@ class KerasBridge(keras.callbacks.Callback):
         self.batch_history: list[dict] = []
         self.epoch_history: list[dict] = []
         self.stopped = False
+        self.aux_weight_changed = False  # λ moved mid-run: the run no longer follows from its config
         self.train_time = 0.0  # seconds inside training batches (no validation, no callbacks' own work)
         self.phase = "training"
         self._batch_start = None
@@ -168,6 +169,7 @@ class KerasBridge(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         requested = self.control.take_aux_weight()
         if requested is not None:
+            self.aux_weight_changed |= abs(requested - float(self.aux_weight.numpy())) > 1e-12
             self.aux_weight.assign(requested)
         self._batch_start = time.perf_counter()
 

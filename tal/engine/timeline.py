@@ -126,6 +126,38 @@ class MapTimeline:
         return out
 
 
+def index_at(steps, step: int) -> int:
+    """The snapshot to show at training step `step`: the last one taken at or before it
+    (the first when `step` precedes them all)."""
+    steps = np.asarray(steps)
+    if steps.ndim != 1 or not len(steps):
+        raise ValueError(f"Expected a non-empty 1-D sequence of snapshot steps. Received shape {steps.shape}")
+    return max(0, int(np.searchsorted(steps, step, side="right")) - 1)
+
+
+ALIGNMENTS = ("step", "share")
+
+
+def matched_indices(step_lists, at: float, *, by: str = "step") -> list[int]:
+    """The snapshot of each timeline to show side by side at one point of training.
+
+    Snapshots come when the budget allows, so two runs never share their
+    steps; each run shows its last snapshot at or before the point. `by`:
+    `"step"`, `at` is a training step (the same step for every run), or
+    `"share"`, `at` is a share of each run's own training in [0, 1] (for runs
+    of different lengths; the last snapshot is at the run's last step).
+    """
+    if by not in ALIGNMENTS:
+        raise ValueError(f"Expected by in {ALIGNMENTS}. Received: by={by!r}")
+    if by == "share" and not 0 <= at <= 1:
+        raise ValueError(f"Expected a share of training between 0 and 1. Received: {at!r}")
+    out = []
+    for steps in step_lists:
+        target = at if by == "step" else at * float(np.asarray(steps)[-1])
+        out.append(index_at(steps, math.floor(target + 1e-9)))
+    return out
+
+
 def save(path, arrays: dict) -> None:
     """Write a timeline as a compressed `.npz`, atomically."""
     from tal.engine.files import save_npz_atomic

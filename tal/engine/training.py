@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from tal.core.config import ModelConfig, TrainConfig
+from tal.engine.identity import run_identity
 from tal.engine.evaluation import evaluate_model  # noqa: F401  (re-exported: the CLI and older code import it here)
 
 
@@ -260,10 +261,12 @@ def train(
         snapshots=0 if timeline is None else len(timeline.steps),
         snapshot_time_s=0.0 if timeline is None else round(timeline.seconds, 3),
         final_aux_weight=float(aux_weight.numpy()),
+        aux_weight_changed=bridge.aux_weight_changed,
         branches=list(model_config.branches),
         label=model_config.label,
     )
     config = {
+        "identity": run_identity(model_config, train_config),
         "model": model_config.to_dict(),
         "train": train_config.to_dict(),
         "seed": train_config.seed,

@@ -134,3 +134,58 @@ def same_image_maps(runs: list, *, key: str = "compare.maps") -> None:
                 row_height=95,
             )
             st.plotly_chart(fig, key=f"{key}.grid.{n}", config={"displayModeBar": False})
+
+
+def maps_over_training(runs: list, *, key: str = "compare.timeline") -> None:
+    """Two runs' probe-image maps at matched points of their training (a fragment: the slider reruns only this)."""
+    st.fragment(_guarded_maps_over_training)(runs, key)
+
+
+def _guarded_maps_over_training(runs, key) -> None:
+    from tal.ui.guard import page_guard
+
+    with page_guard("the maps over training"):
+        _maps_over_training(runs, key)
+
+
+def _maps_over_training(runs, key) -> None:
+    from tal.engine.timeline import matched_indices
+    from tal.ui.train_panel import live_maps
+
+    st.subheader("Maps over training")
+    with_timeline = {str(r.path): (r, t) for r in runs if (t := loaders.timeline(r)) is not None}
+    without = [r.name for r in runs if str(r.path) not in with_timeline]
+    if len(with_timeline) < 2:
+        st.caption(
+            ":material/history_toggle_off: Choose two runs that kept a map timeline to watch their maps form "
+            "side by side (runs trained with the timeline on; older runs have none)."
+            + (f" Without a timeline: {', '.join(without)}." if without else "")
+        )
+        return
+    options = list(with_timeline)
+    label = lambda p: pickers.run_label(with_timeline[p][0])  # noqa: E731
+    c1, c2, c3 = st.columns([2, 2, 1])
+    left = c1.selectbox("Left", options, index=0, format_func=label, key=f"{key}.left")
+    right = c2.selectbox("Right", options, index=1, format_func=label, key=f"{key}.right")
+    by = c3.radio("Align by", ("step", "share"), key=f"{key}.by", horizontal=True,
+                  format_func={"step": "training step", "share": "% of training"}.get,
+                  help="Training step: both runs at the same step. % of training: each at the same share of its "
+                       "own run (for runs of different lengths).")
+    pair = [with_timeline[left], with_timeline[right]]
+    if by == "step":
+        steps = sorted({int(s) for _, t in pair for s in t["steps"]})
+        at = st.select_slider("Training step", steps, value=steps[-1], key=f"{key}.step",
+                              help="Each run shows its last snapshot at or before this step.")
+    else:
+        at = st.slider("Share of training (%)", 0, 100, 100, key=f"{key}.share",
+                       help="Each run shows its last snapshot at or before this share of its own steps.") / 100
+    indices = matched_indices([t["steps"] for _, t in pair], at, by=by)
+    if not np.array_equal(pair[0][1]["images"], pair[1][1]["images"]):
+        st.caption("The two runs' probe images differ (other data or validation split), so compare them "
+                   "column by column as digits, not pixel by pixel.")
+    for column, (run, timeline), t in zip(st.columns(2), pair, indices):
+        with column:
+            st.markdown(f"**{run.name}**")
+            snapshot = {k: v[t] for k, v in timeline.items() if k not in ("steps", "images")}
+            live_maps({**snapshot, "images": timeline["images"], "step": int(timeline["steps"][t])},
+                      caption_prefix=f"Snapshot {t + 1} of {len(timeline['steps'])}")
