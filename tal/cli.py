@@ -301,7 +301,8 @@ def cmd_ablate(args) -> int:
     from tal.engine.ablation import PRESETS, build_trials, default_study_name, format_table, summarize
     from tal.data.datasets import load_dataset
     from tal.engine.registry import safe_name
-    from tal.engine.study import check_size, estimate, load_design, make_plan, run_study, write_progress
+    from tal.engine.study import (check_size, duration_text, estimate, load_design, make_plan, run_study,
+                                  write_progress)
 
     if args.list:
         for key, preset in PRESETS.items():
@@ -342,7 +343,7 @@ def cmd_ablate(args) -> int:
         for trial, run, seconds, how in zip(plan.trials, plan.reused, guess.per_trial_s, guess.measured):
             what = f"reuses {run.name}" if run is not None else f"~{seconds:.0f}s ({how})"
             print(f"  {trial.variant} seed {trial.seed}: {what}")
-        print(f"Estimated time on this machine: {_duration_text(guess.seconds)} for {len(plan.to_train)} "
+        print(f"Estimated time on this machine: {duration_text(guess.seconds)} for {len(plan.to_train)} "
               f"training(s).")
         return 0
 
@@ -379,14 +380,6 @@ def cmd_ablate(args) -> int:
         print(f"The study stopped after {len(results)} of {len(trials)} trainings; resume it with "
               f"`python -m tal ablate --resume {study}`.", file=sys.stderr)
     return 0
-
-
-def _duration_text(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def cmd_demos(args) -> int:

@@ -577,3 +577,34 @@ def test_inspect_baseline_has_no_what_ifs(with_runs):
     at = open_page("app_pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(base.path)).run()
     assert not [t for t in at.toggle if t.key.startswith("inspect.whatif.")]
+
+
+# --------------------------------------------------------------------------- Studies
+
+
+def test_studies_designs_runs_and_then_reuses_a_study(env, mnist_path):
+    at = open_page("app_pages/studies.py")
+    assert at.selectbox(key="study.preset").value == "demo"
+    assert at.multiselect(key="study.configs").value == ["baseline", "scale+channel+element"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Trainings"] == "4" and metrics["Reused (already trained)"] == "0"
+    at.number_input(key="study.seeds").set_value(1)
+    at.number_input(key="study.train_size").set_value(300)
+    at.number_input(key="study.test_size").set_value(100)
+    at.number_input(key="study.epochs").set_value(1)
+    at.text_input(key="study.name").set_value("tiny").run()
+    assert {m.label: m.value for m in at.metric}["Trainings"] == "2"
+    at.button(key="study.start").click().run()
+    assert wait_for(lambda: any("All 2 runs are in" in s for s in texts(at, "success")), at=at, timeout=300), (
+        texts(at, "info"), texts(at, "error"))
+    (table,) = [d.value for d in at.dataframe if "verdict" in d.value.columns][:1]
+    assert list(table["configuration"]) == ["baseline", "scale+channel+element"]
+    assert at.selectbox(key="studies.saved.choice").format_func(at.selectbox(key="studies.saved.choice").value
+                                                                ).startswith("tiny · custom · 2 runs")
+    # the same design again: the name is taken; under a new name every run is reused
+    at.run()
+    assert any("already exists" in w for w in texts(at, "warning"))
+    at.text_input(key="study.name").set_value("tiny-again").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Reused (already trained)"] == "2" and metrics["Estimated time"] == "none"
+    assert not at.exception

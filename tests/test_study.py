@@ -170,3 +170,12 @@ def test_cli_dry_run_reuse_and_resume_messages(mnist_path, tmp_path):
     assert proc.returncode == 2 and "No study named 'nope'" in proc.stderr and "first" in proc.stderr
     proc = tal_cli("ablate", "--resume", "first", "--epochs", "3", "--runs-dir", tmp_path)
     assert proc.returncode == 2 and "leave out --epochs" in proc.stderr
+
+
+def test_a_new_study_cannot_take_the_name_of_another_one(tmp_path):
+    trials = build_trials("demo", seeds=1, study="same")
+    study.write_design(study.Plan("same", "demo", trials, [None, None]), runs_dir=tmp_path)
+    study.write_design(study.Plan("same", "demo", trials, [None, None]), runs_dir=tmp_path)  # its own: fine
+    other = build_trials("demo", seeds=2, study="same")
+    with pytest.raises(ValueError, match="already exists with other settings"):
+        study.write_design(study.Plan("same", "demo", other, [None] * 4), runs_dir=tmp_path)

@@ -165,21 +165,52 @@ def build_trials(preset: str, seeds: int = 3, *, study: str | None = None, base_
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}. Expected one of {sorted(PRESETS)}. Received: preset={preset!r}")
+    spec = PRESETS[preset]
+    return expand(spec.variants, seeds, study=study or default_study_name(preset), base_model=base_model,
+                  train={**spec.train, **(train_overrides or {})}, data={**spec.data, **(data_overrides or {})})
+
+
+def expand(variants, seeds: int, *, study: str, base_model: ModelConfig | None = None, train: dict | None = None,
+           data: dict | None = None) -> list[Trial]:
+    """Every variant × seeds 0 … seeds−1 as trials named `<study>-<variant>-s<seed>`."""
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"Expected seeds >= 1. Received: seeds={seeds!r}")
-    spec = PRESETS[preset]
-    study = study or default_study_name(preset)
     base_model = base_model or ModelConfig()
-    data = DataConfig(**{**spec.data, **(data_overrides or {})})
+    data_config = DataConfig(**(data or {}))
     trials = []
-    for variant in spec.variants:
+    for variant in variants:
         for seed in range(seeds):
-            train = TrainConfig(**{**spec.train, **(train_overrides or {}), "aux_weight": variant.aux_weight,
-                                   "seed": seed, "data": data})
+            train_config = TrainConfig(**{**(train or {}), "aux_weight": variant.aux_weight, "seed": seed,
+                                          "data": data_config})
             model = base_model.replace(**variant.model)
             run_name = f"{study}-{variant.name}-s{seed}".replace("+", "_").replace(" ", "_").replace("λ=", "lam")
-            trials.append(Trial(variant.name, seed, model, train, run_name))
+            trials.append(Trial(variant.name, seed, model, train_config, run_name))
     return trials
+
+
+def all_variants() -> tuple[Variant, ...]:
+    """Every configuration a study can choose: the branch subsets, CBAM and each literature module."""
+    seen: dict[str, Variant] = {}
+    for variant in (*branch_variants(), *zoo_variants()):
+        seen.setdefault(variant.name, variant)
+    return tuple(seen.values())
+
+
+def with_lambdas(variants, lambdas) -> tuple[Variant, ...]:
+    """Each variant with the element-wise branch once per λ (named `… λ=v` when λ is not the default 0.5
+    or several are asked for); variants without the branch once (λ does not act on them)."""
+    lambdas = sorted({float(v) for v in lambdas})
+    if not lambdas or any(not v >= 0 for v in lambdas):
+        raise ValueError(f"Expected one or more λ values >= 0. Received: {lambdas!r}")
+    out = []
+    for variant in variants:
+        if not variant.model.get("element"):
+            out.append(variant)
+            continue
+        for value in lambdas:
+            named = len(lambdas) > 1 or value != Variant.aux_weight
+            out.append(Variant(f"{variant.name} λ={value:g}" if named else variant.name, variant.model, value))
+    return tuple(out)
 
 
 # Test images the multi-label studies score localization on (pointing game, no sanity check).

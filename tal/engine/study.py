@@ -102,8 +102,8 @@ def measure_images_per_s(model_config, batch_size: int, steps: int = 4) -> float
     import keras
     import numpy as np
 
-    from tal.core.models import build_model
     from tal.core.config import TrainConfig
+    from tal.core.models import build_model
     from tal.engine.training import compile_model
 
     model = build_model(model_config)
@@ -122,6 +122,16 @@ def measure_images_per_s(model_config, batch_size: int, steps: int = 4) -> float
     model.fit(x[2 * batch_size:], {k: v[2 * batch_size:] for k, v in targets.items()}, batch_size=batch_size,
               epochs=1, verbose=0, shuffle=False)
     return steps * batch_size / (time.perf_counter() - started)
+
+
+def duration_text(seconds: float) -> str:
+    """'45 s', '12 min', '2.5 h'."""
+    seconds = max(float(seconds), 0.0)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass
@@ -182,7 +192,12 @@ def write_design(plan: Plan, *, runs_dir=None) -> Path:
     folder = study_folder(plan.study, runs_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / DESIGN_FILE
-    if not path.exists():
+    if path.exists():
+        saved = [Trial.from_dict(t) for t in json.loads(path.read_text())["trials"]]
+        if saved != list(plan.trials):
+            raise ValueError(f"A study named {plan.study!r} already exists with other settings. Resume it, or "
+                             "give the new study another name.")
+    else:
         write_json_atomic(path, {"study": plan.study, "preset": plan.preset,
                                  "trials": [t.to_dict() for t in plan.trials],
                                  "created": datetime.now().isoformat(timespec="seconds")})

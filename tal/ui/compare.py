@@ -6,7 +6,8 @@ import numpy as np
 import streamlit as st
 
 from tal.render import figures as viz
-from tal.ui import loaders, pickers, tables
+from tal.ui import loaders, pickers
+from tal.ui.studies import study_chart_and_table
 
 
 def headline_scores(runs) -> list[tuple[str, float]]:
@@ -24,23 +25,20 @@ def ablation_studies(root, *, key: str = "compare.study") -> None:
     st.subheader("Ablation studies")
     if not studies:
         st.caption(
-            "No ablation study yet. `python -m tal ablate --preset branches --seeds 3` trains every subset of the "
-            "branches over three seeds; its summary appears here with error bars."
+            "No ablation study yet. Design one on the Studies page, or run `python -m tal ablate --preset "
+            "branches --seeds 3` (every subset of the branches over three seeds); its summary appears here."
         )
+        st.page_link("app_pages/studies.py", label="Open the Studies page", icon=":material/science:")
         return
     labels = {s["path"]: f"{s['study']} · {s['preset']} · {sum(r['seeds'] for r in s['rows'])} runs"
               + (" · shipped" if s.get("shipped") else "") for s in studies}
     path = st.selectbox("Study", list(labels), format_func=labels.get, key=key,
                         help="Summaries written by `python -m tal ablate`, newest first.")
     study = next(s for s in studies if s["path"] == path)
-    rows = study["rows"]
-    st.plotly_chart(viz.ablation_figure(rows), key=f"{key}.figure", config={"displayModeBar": False})
-    st.dataframe(tables.ablation_rows(rows), hide_index=True, key=f"{key}.table")
-    st.caption(
-        "Error bars: ±1 standard deviation over seeds. Δ is the difference of the means to the baseline; "
-        "**within noise** means Welch's 95 % interval for Δ contains 0 — the seeds disagree more than the "
-        "configurations do (pale bars). One seed per configuration cannot judge noise."
-    )
+    if study["rows"]:
+        study_chart_and_table(study["rows"], name=study["study"], key=key)
+    st.page_link("app_pages/studies.py", label="Design and run a study, resume one, download summaries",
+                 icon=":material/science:")
 
 
 def choose_runs(runs: list, *, key: str = "compare.runs") -> list:
@@ -163,7 +161,7 @@ def _maps_over_training(runs, key) -> None:
         )
         return
     options = list(with_timeline)
-    label = lambda p: pickers.run_label(with_timeline[p][0])  # noqa: E731
+    label = lambda p: pickers.run_label(with_timeline[p][0])
     c1, c2, c3 = st.columns([2, 2, 1])
     left = c1.selectbox("Left", options, index=0, format_func=label, key=f"{key}.left")
     right = c2.selectbox("Right", options, index=1, format_func=label, key=f"{key}.right")

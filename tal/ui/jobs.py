@@ -79,12 +79,57 @@ class TrainingJob:
         """Change λ from the next training batch on."""
         self.control.set_aux_weight(value)
 
+    def execute(self) -> None:
+        """Train (in the manager's thread, holding the slot); sets the outcome fields."""
+        from tal.engine.training import train
+        from tal.ui.progress import JobRecorder
+
+        result = train(self.model_config, self.train_config, callbacks=[JobRecorder(self)], control=self.control,
+                       name=self.name, runs_dir=self.runs_dir)
+        self.metrics = result.metrics
+        self.run_path = None if result.run is None else result.run.path
+        self.status = "stopped" if result.stopped else "completed"
+
     def wait(self, timeout: float | None = None) -> bool:
         """Join the job's thread; True when it has ended."""
         if self.thread is not None:
             self.thread.join(timeout)
             return not self.thread.is_alive()
         return not self.active
+
+
+class StudyJob(TrainingJob):
+    """An ablation study run as one job: its trainings one after another in the job's slot.
+
+    `results` grows by one record per finished trial (reused ones included);
+    `current` is `(index, trial, reused_run_or_None)` of the trial under way,
+    and the inherited live fields (`batches`, `snapshot`, …) follow its training.
+    Stop ends the current training and the study; the finished trials stay in
+    its summary and `tal.engine.study` resumes it later.
+    """
+
+    def __init__(self, plan, *, runs_dir=None):
+        first = plan.trials[0]
+        super().__init__(first.model_config, first.train_config, name=plan.study, runs_dir=runs_dir)
+        self.plan = plan
+        self.results: list[dict] = []
+        self.current: tuple | None = None
+
+    def execute(self) -> None:
+        from tal.engine.study import run_study
+        from tal.ui.progress import JobRecorder
+
+        def trial_start(i, trial, reused):
+            self.current = (i, trial, reused)
+            self.batches, self.epochs, self.snapshot, self.info = [], [], None, None
+            self.phase = "training"
+            self.status = "loading"
+
+        run_study(self.plan, runs_dir=self.runs_dir, control=self.control, on_trial_start=trial_start,
+                  callbacks_for=lambda trial: [JobRecorder(self)],
+                  on_trial_end=lambda i, trial, record: self.results.append(record))
+        self.current = None
+        self.status = "completed" if len(self.results) == len(self.plan.trials) else "stopped"
 
 
 class JobManager:
@@ -150,20 +195,7 @@ class JobManager:
         try:
             job.status = "loading"
             job.started = time.time()
-            from tal.engine.training import train
-            from tal.ui.progress import JobRecorder
-
-            result = train(
-                job.model_config,
-                job.train_config,
-                callbacks=[JobRecorder(job)],
-                control=job.control,
-                name=job.name,
-                runs_dir=job.runs_dir,
-            )
-            job.metrics = result.metrics
-            job.run_path = None if result.run is None else result.run.path
-            job.status = "stopped" if result.stopped else "completed"
+            job.execute()
         except Exception as exc:  # reported on the page, never raised into Streamlit
             job.error = friendly_error(exc)
             job.error_type = type(exc).__name__

@@ -21,6 +21,7 @@ PAGES = (
     ("app_pages/predict.py", "Predict", ":material/upload_file:"),
     ("app_pages/localization.py", "Localization", ":material/my_location:"),
     ("app_pages/compare.py", "Compare", ":material/compare:"),
+    ("app_pages/studies.py", "Studies", ":material/science:"),
 )
 _STARTED = "_tal_run_started"
 
