@@ -601,8 +601,10 @@ def test_studies_designs_runs_and_then_reuses_a_study(env, mnist_path):
     assert list(table["configuration"]) == ["baseline", "scale+channel+element"]
     assert at.selectbox(key="studies.saved.choice").format_func(at.selectbox(key="studies.saved.choice").value
                                                                 ).startswith("tiny · custom · 2 runs")
-    # the same design again: the name is taken; under a new name every run is reused
+    # the same design again: the name moved on to "tiny-2"; "tiny" is taken; under a new name every run is reused
     at.run()
+    assert at.text_input(key="study.name").value == "tiny-2"
+    at.text_input(key="study.name").set_value("tiny").run()
     assert any("already exists" in w for w in texts(at, "warning"))
     at.text_input(key="study.name").set_value("tiny-again").run()
     metrics = {m.label: m.value for m in at.metric}

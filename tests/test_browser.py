@@ -409,3 +409,68 @@ def test_multilabel_journey(server, browser):
         raise
     finally:
         ctx.close()
+
+
+def test_study_journey(server, browser):
+    """Studies: design 3 configurations × 2 seeds, watch it fill in, stop midway, resume, download the chart."""
+    url, runs, _ = server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2200}, accept_downloads=True)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{url}/studies")
+        page.get_by_role("heading", name="Ablation studies").wait_for(timeout=60_000)
+        page.get_by_text("Estimated time").wait_for(timeout=120_000)
+        settle(page, timeout=120_000)
+        configs = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Configurations")
+        configs.locator("input").click()
+        page.get_by_role("option", name="channel", exact=True).click()
+        page.keyboard.press("Escape")
+        settle(page)
+        for label, value in (("Seeds", "2"), ("Training images (0 = all)", "300"),
+                             ("Test images (0 = all)", "100"), ("Epochs", "1")):
+            box = page.get_by_label(label, exact=True).and_(page.locator("input"))
+            box.fill(value)
+            box.press("Enter")
+            settle(page, timeout=120_000)
+        name = page.get_by_label("Study name", exact=True).and_(page.locator("input"))
+        name.fill("browser-study")
+        name.press("Enter")
+        settle(page, timeout=120_000)
+        trainings = page.locator('[data-testid="stMetric"]').filter(has_text="Trainings")
+        sync_api.expect(trainings).to_contain_text("6", timeout=60_000)
+        shot(page, "10-study-designed")
+        page.get_by_role("button", name="Start the study").click()
+        # bars and the verdict appear as runs arrive; stop after the third
+        page.get_by_text("Run 3 of 6").wait_for(timeout=180_000)
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
+        shot(page, "11-study-running")
+        page.get_by_role("button", name="Stop the study").click()
+        page.get_by_text("Stopped after").wait_for(timeout=180_000)
+        settle(page)
+        stopped = page.get_by_text("Stopped after").first.inner_text()
+        saved = json.loads((runs / "_ablations" / "browser-study" / "summary.json").read_text())
+        assert saved["complete"] is False and saved["planned"] == 6, saved
+        # resume from the saved list: the finished runs are reused, the rest train
+        page.get_by_role("button", name="Resume this study").click()
+        page.get_by_text("All 6 runs are in").wait_for(timeout=300_000)
+        settle(page)
+        saved = json.loads((runs / "_ablations" / "browser-study" / "summary.json").read_text())
+        assert saved["complete"] is True and sum(r.get("reused", False) for r in saved["trials"]) >= 2, stopped
+        assert {r["seeds"] for r in saved["rows"]} == {2}
+        shot(page, "12-study-done")
+        # the chart downloads as SVG from its camera icon, the summary as CSV
+        chart = page.locator('[data-testid="stPlotlyChart"]').first
+        chart.hover()
+        with page.expect_download(timeout=60_000) as download:
+            chart.get_by_role("button", name="Download plot").click()
+        svg = Path(download.value.path()).read_text()
+        assert download.value.suggested_filename == "browser-study.svg" and "<svg" in svg
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="Summary (CSV)").first.click()
+        assert Path(download.value.path()).read_text().startswith("variant,branches")
+        no_exceptions(page)
+    except BaseException:
+        shot(page, "zz-failure-study")
+        raise
+    finally:
+        ctx.close()

@@ -158,9 +158,15 @@ def plan_summary(plan) -> bool:
 
 def start(plan) -> None:
     """Queue the study (button callback)."""
+    from tal.engine.study import study_folder
+
     try:
         job = jobs.StudyJob(plan, runs_dir=loaders.runs_root())
         st.session_state[JOB] = jobs.training_manager().submit(job)
+        n = 2
+        while study_folder(f"{plan.study}-{n}", loaders.runs_root()).exists():
+            n += 1
+        st.session_state[KEY + "name"] = f"{plan.study}-{n}"  # the next study needs a name of its own
     except Exception as exc:  # noqa: BLE001 - a callback must never raise into Streamlit
         st.session_state[KEY + "error"] = f"Could not start the study: {type(exc).__name__}: {exc}"
 
@@ -225,11 +231,12 @@ def _live() -> None:
     elif job.status == "failed":
         show_error(job.error or "The study failed.", job.error_details)
     elif job.status == "stopped":
-        st.info(f"Stopped after {done} of {total} runs. Resume it from the list below: finished runs are reused.",
-                icon=":material/pause_circle:")
+        st.info(f"Stopped after {done} of {total} runs. It is shown under Saved studies below, where it can be "
+                "resumed: finished runs are reused.", icon=":material/pause_circle:")
     elif job.status == "completed":
-        st.success(f"All {total} runs are in.", icon=":material/check_circle:")
-    if job.results:
+        st.success(f"All {total} runs are in. The study is shown under Saved studies below.",
+                   icon=":material/check_circle:")
+    if job.results and job.active:  # once it ends, the saved study below shows it (with resume)
         rows = summarize(list(job.results))
         study_chart_and_table(rows, name=plan.study, key=KEY + "live")
         downloads(plan.study, rows, list(job.results), key=KEY + "live")
@@ -266,7 +273,7 @@ def downloads(study: str, rows: list[dict], results: list[dict], *, key: str) ->
 def saved_studies(*, key: str = "studies.saved") -> None:
     """The studies on disk: chart, table, downloads; resume for unfinished ones, missing runs named."""
     from tal.engine.ablation import list_studies
-    from tal.engine.study import DESIGN_FILE, missing_runs
+    from tal.engine.study import DESIGN_FILE, missing_runs, study_folder
 
     studies = list_studies(loaders.runs_root(), include_shipped=True)
     st.subheader("Saved studies")
@@ -274,9 +281,13 @@ def saved_studies(*, key: str = "studies.saved") -> None:
         st.caption("No study yet: design one above, or run `python -m tal ablate --preset demo --seeds 2`.")
         return
     labels = {s["path"]: _label(s) for s in studies}
+    job = current_job()
+    ours = None if job is None else str(study_folder(job.plan.study, loaders.runs_root()))
+    if ours in labels and st.session_state.get(f"{key}.followed") != (job.id, job.status):
+        st.session_state[f"{key}.choice"] = ours  # show this session's study as it changes
+        st.session_state[f"{key}.followed"] = (job.id, job.status)
     path = st.selectbox("Study", list(labels), format_func=labels.get, key=f"{key}.choice")
     summary = next(s for s in studies if s["path"] == path)
-    job = current_job()
     running = job is not None and job.active
     can_resume = not summary.get("shipped") and (loaders.runs_root() / "_ablations" / summary["study"]
                                                  / DESIGN_FILE).is_file()
