@@ -23,7 +23,8 @@ with guard.page_guard("the Studies page"):
             st.caption(":material/hourglass_top: A study of this session is running below; start the next one "
                        "when it has ended.")
         elif plan is not None and studies.plan_summary(plan):
-            st.button("Start the study", type="primary", on_click=studies.start, args=(plan,),
+            address = studies.where_to_run()
+            st.button("Start the study", type="primary", on_click=studies.start, args=(plan, address),
                       icon=":material/play_arrow:", key=studies.KEY + "start")
     studies.live()
     st.divider()

@@ -358,16 +358,10 @@ def cmd_ablate(args) -> int:
                   f"{_record_score(record)} in {record['training_time_s']:.0f}s", file=sys.stderr)
 
     if args.ray:
-        from tal.engine.ablation_ray import run_trials_ray
-        from tal.engine.study import reused_record
+        from tal.engine.study import run_study_on_ray
 
-        trained = iter(run_trials_ray(plan.to_train, runs_dir=args.runs_dir, address=args.ray_address))
-        cache: dict = {}
-        results = [reused_record(t, r, cache=cache) if r is not None else next(trained)
-                   for t, r in zip(plan.trials, plan.reused)]
-        for i, (trial, record) in enumerate(zip(trials, results)):
-            report(i, trial, record)
-        write_progress(plan, results, runs_dir=args.runs_dir)
+        results = run_study_on_ray(plan, runs_dir=args.runs_dir, address=args.ray_address, on_trial_start=started,
+                                   on_trial_end=report)
     else:
         results = run_study(plan, runs_dir=args.runs_dir, on_trial_start=started, on_trial_end=report,
                             callbacks_for=None if args.quiet or not sys.stderr.isatty()

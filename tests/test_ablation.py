@@ -130,16 +130,25 @@ def test_cli_ablate_demo_end_to_end(mnist_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_tune_runs_a_tiny_grid_in_local_mode(mnist_path, tmp_path, monkeypatch):
+def test_ray_tune_runs_a_tiny_study_in_local_mode_live_and_then_reuses_it(mnist_path, tmp_path, monkeypatch):
     pytest.importorskip("ray")
-    from tal.engine.ablation_ray import run_trials_ray
+    from tal.engine.study import make_plan, run_study_on_ray
 
     monkeypatch.setenv("TAL_DATA_DIR", str(mnist_path))
     trials = build_trials("demo", seeds=1, study="ray", train_overrides={"epochs": 1},
                           data_overrides={"train_size": 300, "test_size": 100})
-    records = run_trials_ray(trials, runs_dir=tmp_path)
+    live = []
+    plan = make_plan("ray", "demo", trials, runs_dir=tmp_path)
+    records = run_study_on_ray(plan, runs_dir=tmp_path, on_trial_end=lambda i, t, r: live.append((i, r["variant"])))
     assert [r["variant"] for r in records] == ["baseline", "scale+channel+element"]
+    assert sorted(live) == [(0, "baseline"), (1, "scale+channel+element")]  # reported as each trial completed
     assert all(0 <= r["test_accuracy"] <= 1 for r in records)
     from tal.engine.registry import list_runs
 
     assert sorted(r.name for r in list_runs(tmp_path)) == sorted(r["run"] for r in records)
+    saved = json.loads((tmp_path / "_ablations" / "ray" / "summary.json").read_text())
+    assert saved["complete"] is True
+    again = make_plan("ray-again", "demo", trials, runs_dir=tmp_path)  # Ray's runs carry their identity
+    assert again.to_train == []
+    reused = run_study_on_ray(again, runs_dir=tmp_path)
+    assert [r["run"] for r in reused] == [r["run"] for r in records] and all(r["reused"] for r in reused)

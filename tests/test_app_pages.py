@@ -610,3 +610,12 @@ def test_studies_designs_runs_and_then_reuses_a_study(env, mnist_path):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Reused (already trained)"] == "2" and metrics["Estimated time"] == "none"
     assert not at.exception
+
+
+def test_studies_offer_the_ray_cluster_when_one_is_configured(env, monkeypatch):
+    at = open_page("app_pages/studies.py")
+    assert not [r for r in at.radio if r.key == "study.where"]  # none configured: this machine only
+    monkeypatch.setenv("TAL_RAY_ADDRESS", "ray://head:10001")
+    at = open_page("app_pages/studies.py")
+    where = at.radio(key="study.where")
+    assert where.value == "here" and "the Ray cluster at ray://head:10001" in where.options

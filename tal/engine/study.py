@@ -279,6 +279,38 @@ def run_study(plan: Plan, *, runs_dir=None, callbacks_for=None, on_trial_start=N
     return results
 
 
+def run_study_on_ray(plan: Plan, *, runs_dir=None, address: str | None = None, on_trial_start=None,
+                     on_trial_end=None, control=None) -> list[dict]:
+    """`run_study`, with the trainings on Ray Tune (`tal.engine.ablation_ray`); the summary is kept current
+    as each Ray trial completes. Stop ends the study once the running trials finish."""
+    from tal.engine.ablation_ray import run_trials_ray
+
+    write_design(plan, runs_dir=runs_dir)
+    results: list[dict] = []
+    cache: dict = {}
+    index = {(t.variant, t.seed): i for i, t in enumerate(plan.trials)}
+
+    def add(record):
+        results.append(record)
+        write_progress(plan, results, runs_dir=runs_dir)
+        if on_trial_end:
+            i = index[(record["variant"], record["seed"])]
+            on_trial_end(i, plan.trials[i], record)
+
+    for i, (trial, reused) in enumerate(zip(plan.trials, plan.reused)):
+        if reused is not None:
+            if on_trial_start:
+                on_trial_start(i, trial, reused)
+            add(reused_record(trial, reused, cache=cache))
+    if plan.to_train and not (control is not None and control.stop_requested):
+        run_trials_ray(plan.to_train, runs_dir=runs_dir, address=address, control=control,
+                       on_record=lambda r: add(r) if r.get("status") == "completed" else None)
+    order = {(t.variant, t.seed): i for i, t in enumerate(plan.trials)}
+    results.sort(key=lambda r: order[(r["variant"], r["seed"])])
+    write_progress(plan, results, runs_dir=runs_dir)
+    return results
+
+
 def write_progress(plan: Plan, results: list[dict], *, runs_dir=None) -> Path:
     """The summary of the trials finished so far (complete when every planned trial is in)."""
     from tal.engine.ablation import write_summary

@@ -108,15 +108,16 @@ class StudyJob(TrainingJob):
     its summary and `tal.engine.study` resumes it later.
     """
 
-    def __init__(self, plan, *, runs_dir=None):
+    def __init__(self, plan, *, runs_dir=None, ray_address: str | None = None):
         first = plan.trials[0]
         super().__init__(first.model_config, first.train_config, name=plan.study, runs_dir=runs_dir)
         self.plan = plan
+        self.ray_address = ray_address  # train on this Ray cluster instead of here
         self.results: list[dict] = []
         self.current: tuple | None = None
 
     def execute(self) -> None:
-        from tal.engine.study import run_study
+        from tal.engine.study import run_study, run_study_on_ray
         from tal.ui.progress import JobRecorder
 
         def trial_start(i, trial, reused):
@@ -125,9 +126,16 @@ class StudyJob(TrainingJob):
             self.phase = "training"
             self.status = "loading"
 
-        run_study(self.plan, runs_dir=self.runs_dir, control=self.control, on_trial_start=trial_start,
-                  callbacks_for=lambda trial: [JobRecorder(self)],
-                  on_trial_end=lambda i, trial, record: self.results.append(record))
+        def trial_end(i, trial, record):
+            self.results.append(record)
+
+        if self.ray_address:
+            self.status = "training"
+            run_study_on_ray(self.plan, runs_dir=self.runs_dir, address=self.ray_address, control=self.control,
+                             on_trial_start=trial_start, on_trial_end=trial_end)
+        else:
+            run_study(self.plan, runs_dir=self.runs_dir, control=self.control, on_trial_start=trial_start,
+                      callbacks_for=lambda trial: [JobRecorder(self)], on_trial_end=trial_end)
         self.current = None
         self.status = "completed" if len(self.results) == len(self.plan.trials) else "stopped"
 

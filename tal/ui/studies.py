@@ -8,6 +8,7 @@ waits for (and blocks) other trainings like a Train-page run does.
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 
 import streamlit as st
@@ -156,12 +157,28 @@ def plan_summary(plan) -> bool:
     return True
 
 
-def start(plan) -> None:
+def ray_address() -> str | None:
+    """The Ray cluster studies may run on (`$TAL_RAY_ADDRESS`, else `$RAY_ADDRESS`), or None."""
+    return os.environ.get("TAL_RAY_ADDRESS") or os.environ.get("RAY_ADDRESS") or None
+
+
+def where_to_run() -> str | None:
+    """'Run on' choice when a Ray cluster is configured; returns its address, or None for this machine."""
+    address = ray_address()
+    if not address:
+        return None
+    on_ray = st.radio("Run on", ("here", "ray"), horizontal=True, key=KEY + "where",
+                      format_func={"here": "this machine", "ray": f"the Ray cluster at {address}"}.get,
+                      help="On Ray each training runs as a Ray Tune trial; the table fills in as trials complete.")
+    return address if on_ray == "ray" else None
+
+
+def start(plan, address: str | None = None) -> None:
     """Queue the study (button callback)."""
     from tal.engine.study import study_folder
 
     try:
-        job = jobs.StudyJob(plan, runs_dir=loaders.runs_root())
+        job = jobs.StudyJob(plan, runs_dir=loaders.runs_root(), ray_address=address)
         st.session_state[JOB] = jobs.training_manager().submit(job)
         n = 2
         while study_folder(f"{plan.study}-{n}", loaders.runs_root()).exists():
@@ -219,6 +236,9 @@ def _live() -> None:
     if job.status == "queued":
         st.info(f"Waiting for a free training slot (position {job.queue_position} in the queue)…",
                 icon=":material/hourglass_top:")
+    elif job.active and job.ray_address:
+        st.progress(min(done / total, 1.0), text=f"On the Ray cluster at {job.ray_address}: {done} of {total} "
+                                                    "runs in")
     elif job.active and job.current is not None:
         i, trial, reused = job.current
         what = (f"reusing {reused.name}" if reused is not None else
