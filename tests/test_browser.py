@@ -185,7 +185,8 @@ def timer_text(page) -> str:
 
 
 def class_change_times(page, digits) -> list[int]:
-    """Click each class on Inspect; ms until the page shows that class and a new timing caption."""
+    """Click each class on Inspect; ms until the page shows that class and a new timing caption
+    (its update counter moves on every view run, so the text never repeats)."""
     times = []
     for digit in digits:
         before = timer_text(page)

@@ -17,15 +17,20 @@ from tal.ui import maps, pickers, router, whatif
 from tal.ui.guard import page_guard, show_error
 
 
+_UPDATES = "_tal_view_updates"
+
+
 def timing_caption(parts: str, started: float) -> None:
-    """'… · page computed in N ms · whole script run M ms (server side)'; on a
-    fragment re-run the script run is this view alone."""
+    """'Update N: … · page computed in N ms · whole script run M ms (server side)'; on a
+    fragment re-run the script run is this view alone. N counts this session's view
+    updates, so two updates that took the same time still read differently."""
     view_ms = (time.perf_counter() - started) * 1000
     if router.fragment_rerun():
         run = f"only this view re-ran: {view_ms:.0f} ms"
     else:
         run = f"whole script run {router.run_ms():.0f} ms"
-    st.caption(f":material/timer: {parts} · page computed in {view_ms:.0f} ms · {run} (server side)")
+    st.session_state[_UPDATES] = n = st.session_state.get(_UPDATES, 0) + 1
+    st.caption(f":material/timer: Update {n}: {parts} · page computed in {view_ms:.0f} ms · {run} (server side)")
 
 
 def inspect_view(run, model, test, *, key: str = "inspect") -> None:
