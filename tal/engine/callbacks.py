@@ -142,8 +142,6 @@ class KerasBridge(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._start = time.perf_counter()
-        if self.timeline is not None:
-            self.snapshot()  # the maps before any training (also traces the probe)
 
     def snapshot(self, model=None) -> None:
         """Snapshot the probe images' maps now, and tell the callbacks."""

@@ -228,6 +228,9 @@ def train(
         if hasattr(cb, "on_train_begin"):
             cb.on_train_begin(info)
 
+    if timeline is not None:
+        # the maps before any training; it also traces the probe, a one-off set-up cost like building the model
+        bridge.snapshot(model)
     fit_start = time.perf_counter()
     if not control.stop_requested:
         model.fit(
