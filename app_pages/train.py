@@ -13,5 +13,6 @@ st.caption(
 with guard.page_guard("the Train page"):
     with st.container(border=True):
         train_form.render()
+    train_panel.probe_uploader()
     train_panel.buttons()
     train_panel.live()

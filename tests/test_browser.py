@@ -239,6 +239,11 @@ def journey(page, browser, url, runs, started):
     assert main_width > 900, f"not the wide layout: main column {main_width:.0f} px"
     shot(page, "00-first-visit-train")
     assert "train_size=400" in page.url
+    # a digit of the user's own joins the probe images of the live maps
+    page.locator('[data-testid="stFileUploader"]').filter(has_text="Your own probe digit").locator(
+        'input[type="file"]').set_input_files([{"name": "seven.png", "mimeType": "image/png", "buffer": digit_png()}])
+    page.get_by_text("seven.png").wait_for(timeout=30_000)
+    settle(page)
     page.get_by_role("button", name="Start training").click()
     bar = page.locator('[data-testid="stProgress"]')
     page.get_by_text("images/s").first.wait_for(timeout=120_000)
@@ -265,6 +270,7 @@ def journey(page, browser, url, runs, started):
     )
     new_step, new_src = live_map_state(page)
     assert new_step != step_text and new_src != src, (step_text, new_step)
+    assert "then your own digit" in live.first.inner_text()
     TIMINGS["live_maps_steps_seen"] = [step_text, new_step]
     # move λ while it trains: the λ metric and curve follow from the next batch on
     thumb = (

@@ -197,6 +197,20 @@ def test_a_run_keeps_its_map_timeline_and_its_last_snapshot_is_the_saved_model(m
     assert result.metrics["snapshot_time_s"] <= 0.05 * result.metrics["training_time_s"] + 1.0
 
 
+def test_the_users_own_probe_digit_joins_the_timeline_and_a_wrong_shape_is_refused(mnist_path):
+    own = np.zeros((28, 28, 1), "float32")
+    own[8:20, 12:16] = 1.0  # a bar: a "1" of the user's own
+    recorder, seen = Recorder(), []
+    recorder.on_snapshot = seen.append
+    tal.train(ModelConfig(scale=False, channel=False), _config(mnist_path), save=False, probes=own,
+              callbacks=[recorder])
+    assert seen[-1]["images"].shape == (11, 28, 28, 1)  # one validation image per class, then the user's
+    np.testing.assert_array_equal(seen[-1]["images"][-1], own)
+    assert seen[-1]["A"].shape[0] == 11
+    with pytest.raises(ValueError, match=r"probe images must have the data's shape \(28, 28, 1\)"):
+        tal.train(ModelConfig(), _config(mnist_path), save=False, probes=np.zeros((1, 48, 48, 1)))
+
+
 def test_a_run_without_timeline(mnist_path, runs_dir):
     result = tal.train(ModelConfig(), _config(mnist_path, timeline=False, epochs=1), name="no-tl")
     assert result.run.timeline() is None and result.metrics["snapshots"] == 0

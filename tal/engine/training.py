@@ -135,6 +135,16 @@ def default_run_name(model_config: ModelConfig, train_config: TrainConfig) -> st
     return f"{train_config.data.dataset}-{model_config.label}-s{train_config.seed}-{stamp}"
 
 
+def _checked_probes(probes, input_shape) -> np.ndarray:
+    probes = np.asarray(probes, dtype="float32")
+    if probes.ndim == 3:
+        probes = probes[None]
+    if probes.shape[1:] != tuple(input_shape):
+        raise ValueError(f"The probe images must have the data's shape {tuple(input_shape)}; "
+                         f"received {probes.shape[1:]}.")
+    return probes
+
+
 def train(
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
@@ -145,6 +155,7 @@ def train(
     runs_dir=None,
     save: bool = True,
     dataset=None,
+    probes=None,
 ) -> RunResult:
     """Train, evaluate and save one run.
 
@@ -158,6 +169,8 @@ def train(
         runs_dir: registry root (default `$TAL_RUNS_DIR` or `./runs`).
         save: write the run folder (False for throw-away runs in tests).
         dataset: an already loaded `tal.Dataset` (skips loading).
+        probes: extra probe images `(N, H, W, 1)` for the map timeline (e.g. the user's own digit),
+            shown after the one validation image per class.
 
     Returns:
         A `RunResult`. A stopped run is evaluated and saved like a finished
@@ -206,7 +219,10 @@ def train(
     if train_config.timeline:
         from tal.engine.timeline import MapTimeline, probe_images
 
-        timeline = MapTimeline(probe_images(data))
+        images = probe_images(data)
+        if probes is not None:
+            images = np.concatenate([images, _checked_probes(probes, data.input_shape)])
+        timeline = MapTimeline(images)
     bridge = KerasBridge(
         callbacks, control, aux_weight, train_config.epochs, batches, train_config.batch_size, data.x_train,
         metric="auc" if model_config.multi_label else "accuracy", timeline=timeline,

@@ -35,8 +35,9 @@ class TrainingJob:
     `error_details` the traceback).
     """
 
-    def __init__(self, model_config, train_config, *, name: str | None = None, runs_dir=None):
+    def __init__(self, model_config, train_config, *, name: str | None = None, runs_dir=None, probes=None):
         self.id = uuid.uuid4().hex[:8]
+        self.probes = probes  # the user's own probe images for the live maps, or None
         self.model_config = model_config
         self.train_config = train_config
         self.name = name
@@ -85,7 +86,7 @@ class TrainingJob:
         from tal.ui.progress import JobRecorder
 
         result = train(self.model_config, self.train_config, callbacks=[JobRecorder(self)], control=self.control,
-                       name=self.name, runs_dir=self.runs_dir)
+                       name=self.name, runs_dir=self.runs_dir, probes=self.probes)
         self.metrics = result.metrics
         self.run_path = None if result.run is None else result.run.path
         self.status = "stopped" if result.stopped else "completed"

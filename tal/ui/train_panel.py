@@ -39,7 +39,11 @@ def start() -> None:
 
     try:
         model_config, train_config, name = query.to_configs(current_values())
-        job = jobs.TrainingJob(model_config, train_config, name=name, runs_dir=runs_root())
+        probes, problem = probe_upload(train_config.data.canvas or 28)
+        if problem:
+            st.session_state["train_start_error"] = problem
+            return
+        job = jobs.TrainingJob(model_config, train_config, name=name, runs_dir=runs_root(), probes=probes)
         st.session_state[state.JOB] = jobs.training_manager().submit(job)
     except (ConfigError, ValueError) as exc:  # the library's validation message
         st.session_state["train_start_error"] = str(exc)
@@ -49,6 +53,33 @@ def start() -> None:
         return
     st.session_state.pop("train_start_error", None)
     st.session_state[state.FORM_WARNINGS] = []
+
+
+PROBE_UPLOAD = "train.probe_upload"
+
+
+def probe_uploader() -> None:
+    """An optional digit of the user's own, followed in the live maps beside the validation digits."""
+    from tal.ui.pickers import UPLOAD_TYPES
+
+    st.file_uploader("Your own probe digit for the live maps (optional)", type=UPLOAD_TYPES, key=PROBE_UPLOAD,
+                     help="Shown as the last column of the live maps, prepared like the training images "
+                          "(and placed on the canvas for translated and multidigit data); kept in the run's "
+                          "map timeline.")
+
+
+def probe_upload(side: int):
+    """`(images (1, side, side, 1) or None, problem message or None)` from the probe uploader."""
+    from tal.ui.pickers import prepare_uploads
+
+    file = st.session_state.get(PROBE_UPLOAD)
+    if file is None:
+        return None, None
+    (upload,) = prepare_uploads([file], side)
+    if upload.error is not None:
+        return None, f"Your probe image cannot be used, so training did not start: {upload.error} " \
+                     "Remove it or choose another file."
+    return upload.image.reshape(1, side, side, 1).astype("float32"), None
 
 
 def stop() -> None:
@@ -138,7 +169,7 @@ def _panel() -> None:
             key="train.curves",
             config={"displayModeBar": False},
         )
-        live_maps(job.snapshot)
+        live_maps(job.snapshot, own=0 if job.probes is None else len(job.probes))
         score = "ROC AUC" if job.batches[-1].get("metric") == "auc" else "accuracies"
         st.caption(
             f"Losses and training {score} are running means within each epoch (as Keras reports them); "
@@ -158,7 +189,7 @@ ROW_TEXT = {
 }
 
 
-def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps") -> None:
+def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: int = 0) -> None:
     """The probe images' maps of the newest snapshot, as one picture (cheap to refresh every second)."""
     from tal.render import raster
 
@@ -170,7 +201,8 @@ def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps") -> No
                    "(the element-wise branch and the spatial modules are off).")
         return
     st.image(png, output_format="PNG",
-             caption=f"{caption_prefix} at step {snapshot['step']}: one validation image per class (columns); "
+             caption=f"{caption_prefix} at step {snapshot['step']}: one validation image per class (columns)"
+             f"{', then your own digit' if own else ''}; "
              f"rows: {'; '.join(ROW_TEXT.get(r, r) for r in rows)}. Snapshots take at most 5 % of the training "
              "time, so they come every few steps.")
 
