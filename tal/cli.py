@@ -332,8 +332,11 @@ def cmd_ablate(args) -> int:
             import ray  # noqa: F401
         except ImportError:
             raise UsageError("--ray needs Ray: pip install -r requirements-ray.txt") from None
-    data = load_dataset(trials[0].train_config.data)  # fail now, in one line, if the data is missing
     plan = make_plan(study, preset, trials, runs_dir=args.runs_dir, reuse=not args.no_reuse)
+    if plan.to_train or args.dry_run or args.ray or trials[0].train_config.data.multi_label:
+        # a study whose runs all exist needs neither TensorFlow nor the data (a rerun takes seconds)
+        _import_tensorflow_quietly()
+        data = load_dataset(trials[0].train_config.data)  # fail now, in one line, if the data is missing
     reused = len(trials) - len(plan.to_train)
     print(f"Ablation {study!r}: {len(trials)} trainings ({preset}){' on Ray' if args.ray else ''}; "
           + (f"{reused} reuse finished runs with the same settings and seed, {len(plan.to_train)} to train"
@@ -562,8 +565,8 @@ def main(argv=None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE
-        if args.func is not cmd_runs and not getattr(args, "list", False):
-            _import_tensorflow_quietly()
+        if args.func not in (cmd_runs, cmd_ablate) and not getattr(args, "list", False):
+            _import_tensorflow_quietly()  # (ablate imports it only when something is to train)
         return args.func(args)
     except KeyboardInterrupt:
         print("tal: interrupted", file=sys.stderr)
