@@ -48,7 +48,7 @@ def _time_clicks(page, clicks: int) -> dict:
     image_ms, step_ms = [], []
     box = page.get_by_label("Test image #", exact=False).and_(page.locator("input"))
     for n in range(clicks):
-        before = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="test image #").first.inner_text()
+        before = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="test image #").first.inner_text()
         t = time.perf_counter()
         box.fill(str(n + 1))
         box.press("Enter")
@@ -107,6 +107,14 @@ def main():
             page.goto(f"{url}/compare")
             page.get_by_role("heading", name="Maps over training").wait_for(timeout=180_000)
             _settle(page)
+            # the default selection (three shipped runs without the element branch) has no test image picker:
+            # add the full model
+            runs_box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Runs to compare")
+            runs_box.locator("input").click()
+            page.get_by_role("option").filter(has_text="mnist-scale_channel_element").click()
+            page.keyboard.press("Escape")
+            _settle(page)
+            page.get_by_text("Test image #").first.wait_for(timeout=120_000)
             page.get_by_text("% of training").click()
             _settle(page)
             _time_clicks(page, 2)  # warm-up: caches, first figures
@@ -129,7 +137,7 @@ def main():
             other.get_by_role("button", name="Start the study").click()
             other.get_by_text("training, step").wait_for(timeout=180_000)
             busy = _time_clicks(page, args.clicks)
-            running = other.get_by_text("Run ").first.inner_text()
+            running = other.locator('[data-testid="stProgress"]').first.inner_text()
             browser.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
