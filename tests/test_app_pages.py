@@ -595,6 +595,7 @@ def test_studies_designs_runs_and_then_reuses_a_study(env, mnist_path):
     at.text_input(key="study.name").set_value("tiny").run()
     assert {m.label: m.value for m in at.metric}["Trainings"] == "2"
     at.button(key="study.start").click().run()
+    assert any(t.startswith("Study tiny:") for t in texts(at, "info"))  # the sidebar follows it on every page
     assert wait_for(lambda: any("All 2 runs are in" in s for s in texts(at, "success")), at=at, timeout=300), (
         texts(at, "info"), texts(at, "error"))
     (table,) = [d.value for d in at.dataframe if "verdict" in d.value.columns][:1]

@@ -28,8 +28,8 @@ def render() -> None:
             )
         except OSError as exc:
             st.caption(f":material/folder_off: Runs folder unreadable: {exc}")
-        job = st.session_state.get(state.JOB)
-        every = 2.0 if job is not None and job.active else None
+        jobs = [st.session_state.get(key) for key in (state.JOB, state.STUDY_JOB)]
+        every = 2.0 if any(job is not None and job.active for job in jobs) else None
         st.fragment(run_every=every)(_guarded_job_status)()
 
 
@@ -41,6 +41,7 @@ def _guarded_job_status() -> None:
 
 
 def _job_status() -> None:
+    _study_status()
     job = st.session_state.get(state.JOB)
     if job is None or not job.active:
         return
@@ -53,3 +54,15 @@ def _job_status() -> None:
         text = "Preparing the training run…"
     st.info(text, icon=":material/model_training:")
     st.page_link("app_pages/train.py", label="Open the Train page")
+
+
+def _study_status() -> None:
+    job = st.session_state.get(state.STUDY_JOB)
+    if job is None or not job.active:
+        return
+    if job.status == "queued":
+        text = f"Study {job.plan.study}: waiting for a free training slot…"
+    else:
+        text = f"Study {job.plan.study}: {len(job.results)} of {len(job.plan.trials)} runs in"
+    st.info(text, icon=":material/science:")
+    st.page_link("app_pages/studies.py", label="Open the Studies page")

@@ -1,6 +1,7 @@
 """Session-state keys used across pages (one browser session = one `st.session_state`)."""
 
 JOB = "train_job"  # this session's tal.ui.jobs.TrainingJob (never shared between sessions)
+STUDY_JOB = "study_job"  # this session's tal.ui.jobs.StudyJob (the Studies page)
 FORM = "train_form_values"  # last values of the Train form (survives page switches)
 FORM_WARNINGS = "train_form_warnings"  # query-parameter problems found on first load
 SELECTED_RUN = "selected_run"  # path of the run chosen on Inspect / Predict

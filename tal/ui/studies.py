@@ -14,11 +14,11 @@ from datetime import datetime
 import streamlit as st
 
 from tal.render import figures as viz
-from tal.ui import jobs, loaders, tables
+from tal.ui import jobs, loaders, state, tables
 from tal.engine.study import duration_text
 from tal.ui.guard import page_guard, show_error
 
-JOB = "study_job"  # this session's StudyJob
+JOB = state.STUDY_JOB  # this session's StudyJob
 KEY = "study."  # designer widget keys
 POLL_S = 1.0
 LAMBDAS = (0.0, 0.25, 0.5, 1.0, 2.0)
