@@ -26,7 +26,7 @@ class FakeResult:
 def fake_train(monkeypatch):
     started = []
 
-    def train(model_config, train_config, *, callbacks, control, name=None, runs_dir=None):
+    def train(model_config, train_config, *, callbacks, control, name=None, runs_dir=None, probes=None):
         started.append(name)
         for cb in callbacks:
             cb.job.status = "training"
@@ -97,3 +97,27 @@ def test_jobs_are_independent_threads(fake_train):
     a.stop()
     b.stop()
     assert a.wait(2) and b.wait(2)
+
+
+def test_a_study_job_runs_its_plan_in_the_slot_and_collects_its_records(monkeypatch):
+    import tal.engine.study
+    from tal.engine.ablation import build_trials
+    from tal.engine.study import Plan
+    from tal.ui.jobs import StudyJob
+
+    trials = build_trials("demo", seeds=1, study="s")
+    seen = []
+
+    def run_study(plan, *, runs_dir, control, on_trial_start, callbacks_for, on_trial_end):
+        for i, trial in enumerate(plan.trials):
+            on_trial_start(i, trial, None)
+            seen.append(len(callbacks_for(trial)))
+            on_trial_end(i, trial, {"variant": trial.variant})
+
+    monkeypatch.setattr(tal.engine.study, "run_study", run_study)
+    monkeypatch.setattr("tal.ui.progress.JobRecorder", lambda job: type("R", (), {"job": job})())
+    manager = JobManager(slots=1)
+    study = manager.submit(StudyJob(Plan("s", "demo", trials, [None, None])))
+    assert study.wait(5) and study.status == "completed"
+    assert [r["variant"] for r in study.results] == ["baseline", "scale+channel+element"] and seen == [1, 1]
+    assert study.current is None and manager.running == 0
