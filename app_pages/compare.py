@@ -63,11 +63,12 @@ with guard.page_guard("the Compare page"):
                 title=" / ".join(dict.fromkeys(label.capitalize() for label, _ in scores)),
                 xlabel="run",
                 ylabel="score",
-                yrange=[0, 1],
+                yrange=viz.zoomed_range([value for _, value in scores]),
                 height=320,
             ),
             key="compare.bar",
         )
+        st.caption("The axis is zoomed to the scores, so close ones stay apart.")
 
     st.subheader("Confusion matrices")
     st.caption(

@@ -261,15 +261,15 @@ def journey(page, browser, url, runs, started):
     live = page.locator('[data-testid="stImage"]').filter(has_text="Live maps at step")
     live.first.wait_for(timeout=60_000)
     step_text, src = live_map_state(page)
-    page.wait_for_function(
-        "([before]) => { const f = [...document.querySelectorAll('[data-testid=\"stImage\"]')]"
+    page.wait_for_function(  # both the caption's step and the picture move on
+        "([before, src]) => { const f = [...document.querySelectorAll('[data-testid=\"stImage\"]')]"
         ".find(e => e.innerText.includes('Live maps at step'));"
-        " return f && f.innerText.split(':')[0] !== before; }",
-        arg=[step_text],
+        " const img = f && f.querySelector('img');"
+        " return f && img && f.innerText.split(':')[0] !== before && img.getAttribute('src') !== src; }",
+        arg=[step_text, src],
         timeout=60_000,
     )
     new_step, new_src = live_map_state(page)
-    assert new_step != step_text and new_src != src, (step_text, new_step)
     assert "then your own digit" in live.first.inner_text()
     TIMINGS["live_maps_steps_seen"] = [step_text, new_step]
     # move λ while it trains: the λ metric and curve follow from the next batch on

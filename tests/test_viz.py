@@ -244,3 +244,12 @@ def test_compact_grid_draws_half_the_texts():
     shown = [fig.layout[f"xaxis{s}"].showticklabels for s in ("", "2", "3", "4")]
     assert shown == [False, False, False, True]
     assert "attention" in viz.map_grid_figure(maps()).layout.annotations[0].text  # full labels by default
+
+
+def test_the_score_axis_zooms_to_close_scores():
+    from tal.render.figures import zoomed_range
+
+    lo, hi = zoomed_range([0.9816, 0.9853])  # spread 0.0037: padded by the least margin, 0.005
+    assert lo == pytest.approx(0.9766) and hi == pytest.approx(0.9903)
+    assert zoomed_range([0.2, 0.9]) == pytest.approx([0.0, 1.0])  # 0.21 of padding, clipped to [0, 1]
+    assert zoomed_range([]) == [0.0, 1.0]

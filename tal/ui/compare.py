@@ -41,14 +41,25 @@ def ablation_studies(root, *, key: str = "compare.study") -> None:
                  icon=":material/science:")
 
 
+def default_selection(runs: list, n: int = 3) -> list:
+    """The (up to) `n` newest runs, with one that has the element-wise branch among them when any run
+    has it (so that the A and S maps below have something to show)."""
+    chosen = list(runs[:n])
+    if chosen and not any(r.model_config.element for r in chosen):
+        element = next((r for r in runs if r.model_config.element), None)
+        if element is not None:
+            chosen[-1] = element
+    return chosen
+
+
 def choose_runs(runs: list, *, key: str = "compare.runs") -> list:
-    """Multiselect of runs; defaults to the (up to) three newest."""
+    """Multiselect of runs; defaults to `default_selection`."""
     by_path = {str(r.path): r for r in runs}
     options = list(by_path)
     chosen = st.multiselect(
         "Runs to compare",
         options,
-        default=options[:3],
+        default=[str(r.path) for r in default_selection(runs)],
         key=key,
         format_func=lambda p: pickers.run_label(by_path[p]),
         help="Trained runs (newest first), then the shipped demo models.",
