@@ -305,8 +305,7 @@ def run_study_on_ray(plan: Plan, *, runs_dir=None, address: str | None = None, o
     if plan.to_train and not (control is not None and control.stop_requested):
         run_trials_ray(plan.to_train, runs_dir=runs_dir, address=address, control=control,
                        on_record=lambda r: add(r) if r.get("status") == "completed" else None)
-    order = {(t.variant, t.seed): i for i, t in enumerate(plan.trials)}
-    results.sort(key=lambda r: order[(r["variant"], r["seed"])])
+    results.sort(key=lambda r: index[(r["variant"], r["seed"])])  # grid order, as `run_study` gives
     write_progress(plan, results, runs_dir=runs_dir)
     return results
 

@@ -135,6 +135,12 @@ def index_at(steps, step: int) -> int:
     return max(0, int(np.searchsorted(steps, step, side="right")) - 1)
 
 
+def snapshot_at(timeline: dict, t: int) -> dict:
+    """Snapshot `t` of a loaded timeline as the live maps draw it: `{"step", "images", map: (P, …)}`."""
+    out = {k: v[t] for k, v in timeline.items() if k not in ("steps", "images")}
+    return {**out, "images": timeline["images"], "step": int(timeline["steps"][t])}
+
+
 ALIGNMENTS = ("step", "share")
 
 

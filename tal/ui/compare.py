@@ -158,7 +158,7 @@ def _guarded_maps_over_training(runs, key) -> None:
 
 
 def _maps_over_training(runs, key) -> None:
-    from tal.engine.timeline import matched_indices
+    from tal.engine.timeline import matched_indices, snapshot_at
     from tal.ui.train_panel import live_maps
 
     st.subheader("Maps over training")
@@ -195,6 +195,4 @@ def _maps_over_training(runs, key) -> None:
     for column, (run, timeline), t in zip(st.columns(2), pair, indices):
         with column:
             st.markdown(f"**{run.name}**")
-            snapshot = {k: v[t] for k, v in timeline.items() if k not in ("steps", "images")}
-            live_maps({**snapshot, "images": timeline["images"], "step": int(timeline["steps"][t])},
-                      caption_prefix=f"Snapshot {t + 1} of {len(timeline['steps'])}")
+            live_maps(snapshot_at(timeline, t), caption_prefix=f"Snapshot {t + 1} of {len(timeline['steps'])}")

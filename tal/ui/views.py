@@ -165,6 +165,7 @@ def _guarded_timeline(run, key) -> None:
 
 
 def _timeline(run, key) -> None:
+    from tal.engine.timeline import snapshot_at
     from tal.ui import loaders
     from tal.ui.train_panel import live_maps
 
@@ -181,6 +182,4 @@ def _timeline(run, key) -> None:
         chosen = st.select_slider("Training step", steps, value=steps[-1], key=f"{key}.step",
                                   help="Each snapshot of the probe images; the last one is the saved model.")
     t = steps.index(chosen)
-    snapshot = {k: v[t] for k, v in timeline.items() if k not in ("steps", "images")}
-    live_maps({**snapshot, "images": timeline["images"], "step": chosen},
-              caption_prefix=f"Snapshot {t + 1} of {len(steps)}")
+    live_maps(snapshot_at(timeline, t), caption_prefix=f"Snapshot {t + 1} of {len(steps)}")
