@@ -445,14 +445,14 @@ def test_train_panel_shows_the_phase_while_no_batch_ends():
         from tal import ModelConfig, TrainConfig
         from tal.engine.callbacks import Progress
         from tal.ui import jobs, state, train_panel
-        from tal.ui.progress import JobRecorder
+        from tal.engine.worker import EventSender
 
         job = jobs.TrainingJob(ModelConfig(), TrainConfig())
         job.status = "training"
         progress = Progress(2, 3, 10, 10, 20, 30, 0.5, 0.4, 0.1, 0.9, 0.8, None, None, 1.0, 100.0, 5.0, 2.0)
-        recorder = JobRecorder(job)
-        recorder.on_batch_end(progress)
-        recorder.on_phase(Progress(**{**progress.to_dict(), "phase": st.query_params["phase"]}))
+        events = EventSender(job.apply)  # what the worker sends, applied as the server applies it
+        events.on_batch_end(progress)
+        events.on_phase(Progress(**{**progress.to_dict(), "phase": st.query_params["phase"]}))
         st.session_state[state.JOB] = job
         train_panel._status(job)
 

@@ -29,14 +29,13 @@ def fake_train(monkeypatch):
     def train(model_config, train_config, *, callbacks, control, name=None, runs_dir=None, probes=None):
         started.append(name)
         for cb in callbacks:
-            cb.job.status = "training"
+            cb.on_train_begin({"name": name})
         if name == "boom":
             raise RuntimeError("kaput")
         control.stop_event.wait(10)
         return FakeResult(stopped=True)
 
     monkeypatch.setattr(tal.engine.training, "train", train)
-    monkeypatch.setattr("tal.ui.progress.JobRecorder", lambda job: type("R", (), {"job": job})())
     return started
 
 
@@ -115,7 +114,6 @@ def test_a_study_job_runs_its_plan_in_the_slot_and_collects_its_records(monkeypa
             on_trial_end(i, trial, {"variant": trial.variant})
 
     monkeypatch.setattr(tal.engine.study, "run_study", run_study)
-    monkeypatch.setattr("tal.ui.progress.JobRecorder", lambda job: type("R", (), {"job": job})())
     manager = JobManager(slots=1)
     study = manager.submit(StudyJob(Plan("s", "demo", trials, [None, None])))
     assert study.wait(5) and study.status == "completed"

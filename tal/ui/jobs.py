@@ -3,7 +3,9 @@
 Training never runs in the script thread (any widget click reruns the script
 and would kill `fit()`). A `TrainingJob` is created by the Train
 page, kept in that session's `st.session_state` (so other sessions never see
-it), and run by the process-wide `JobManager` in a daemon thread.
+it), and run by the process-wide `JobManager`: in the app, in a worker process
+(`tal.engine.worker`) whose events a daemon thread here applies to the job, so
+a training never competes with the pages for the server's interpreter.
 
 The manager holds `slots` training slots (default 1: every fit uses all
 cores, two at once would only slow both). A job that finds no free slot waits
@@ -15,12 +17,15 @@ Nothing here touches Streamlit widgets; pages poll the job's fields.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
 
 from tal.engine.training import TrainingControl
+from tal.engine.worker import friendly_error
 
 ACTIVE = ("queued", "loading", "training", "finishing")
 DONE = ("completed", "stopped", "cancelled", "failed")
@@ -58,7 +63,8 @@ class TrainingJob:
         self.created = time.time()
         self.started: float | None = None
         self.finished: float | None = None
-        self.thread: threading.Thread | None = None
+        self.thread: threading.Thread | None = None  # the manager's thread that runs or relays it
+        self.worker = None  # its tal.engine.worker.Worker while it trains in one
 
     @property
     def active(self) -> bool:
@@ -80,16 +86,36 @@ class TrainingJob:
         """Change λ from the next training batch on."""
         self.control.set_aux_weight(value)
 
-    def execute(self) -> None:
-        """Train (in the manager's thread, holding the slot); sets the outcome fields."""
-        from tal.engine.training import train
-        from tal.ui.progress import JobRecorder
+    def task(self) -> tuple:
+        """What to run, as a picklable `tal.engine.worker` task."""
+        return ("train", {"model_config": self.model_config, "train_config": self.train_config, "name": self.name,
+                          "runs_dir": self.runs_dir, "probes": self.probes})
 
-        result = train(self.model_config, self.train_config, callbacks=[JobRecorder(self)], control=self.control,
-                       name=self.name, runs_dir=self.runs_dir, probes=self.probes)
-        self.metrics = result.metrics
-        self.run_path = None if result.run is None else result.run.path
-        self.status = "stopped" if result.stopped else "completed"
+    def apply(self, kind: str, value) -> None:
+        """One event from the engine (see `tal.engine.worker`): update the live fields the page reads."""
+        if kind == "info":
+            self.info = value
+            self.status = "training"
+        elif kind == "batch":
+            self.batches.append(value)
+            if value["step"] >= value["total_steps"] or self.stop_requested:
+                self.status = "finishing"
+        elif kind == "epoch":
+            self.epochs.append(value)
+        elif kind == "phase":
+            self.phase = value
+        elif kind == "snapshot":
+            self.snapshot = value  # only the newest: the page shows the maps as they are now
+        elif kind in ("train_end",):
+            self.status = "finishing"
+        elif kind == "status":
+            self.status = value
+
+    def finish(self, outcome: dict) -> None:
+        """The task's outcome (`tal.engine.worker.run_task`)."""
+        self.metrics = outcome["metrics"]
+        self.run_path = None if outcome["run_path"] is None else Path(outcome["run_path"])
+        self.status = "stopped" if outcome["stopped"] else "completed"
 
     def wait(self, timeout: float | None = None) -> bool:
         """Join the job's thread; True when it has ended."""
@@ -117,40 +143,45 @@ class StudyJob(TrainingJob):
         self.results: list[dict] = []
         self.current: tuple | None = None
 
-    def execute(self) -> None:
-        from tal.engine.study import run_study, run_study_on_ray
-        from tal.ui.progress import JobRecorder
+    def task(self) -> tuple:
+        return ("study", {"plan": self.plan, "runs_dir": self.runs_dir, "ray_address": self.ray_address})
 
-        def trial_start(i, trial, reused):
-            self.current = (i, trial, reused)
+    def apply(self, kind: str, value) -> None:
+        if kind == "trial_start":
+            self.current = value
             self.batches, self.epochs, self.snapshot, self.info = [], [], None, None
             self.phase = "training"
             self.status = "loading"
-
-        def trial_end(i, trial, record):
-            self.results.append(record)
-
-        if self.ray_address:
-            self.status = "training"
-            run_study_on_ray(self.plan, runs_dir=self.runs_dir, address=self.ray_address, control=self.control,
-                             on_trial_start=trial_start, on_trial_end=trial_end)
+        elif kind == "trial_end":
+            self.results.append(value[2])
         else:
-            run_study(self.plan, runs_dir=self.runs_dir, control=self.control, on_trial_start=trial_start,
-                      callbacks_for=lambda trial: [JobRecorder(self)], on_trial_end=trial_end)
+            super().apply(kind, value)
+
+    def finish(self, outcome: dict) -> None:
         self.current = None
-        self.status = "completed" if len(self.results) == len(self.plan.trials) else "stopped"
+        self.status = "completed" if outcome["complete"] else "stopped"
 
 
 class JobManager:
-    """Runs `TrainingJob`s in daemon threads, at most `slots` at a time, FIFO."""
+    """Runs `TrainingJob`s at most `slots` at a time, FIFO, each followed by a daemon thread.
 
-    def __init__(self, slots: int = 1):
+    With `isolated=True` (the app's setting) every job trains in a worker
+    process (`tal.engine.worker.Worker`), one kept per slot between jobs; its
+    thread here only relays events and requests. A worker that dies mid-job
+    fails that job with a message and is replaced for the next one. With
+    `isolated=False` the thread runs the engine itself (tests with a fake engine).
+    """
+
+    def __init__(self, slots: int = 1, *, isolated: bool = False):
         if slots < 1:
             raise ValueError(f"Expected slots >= 1. Received: slots={slots!r}")
         self.slots = slots
+        self.isolated = isolated
         self._cond = threading.Condition()
         self._queue: list[TrainingJob] = []
         self._running: list[TrainingJob] = []
+        self._idle_workers: list = []  # started workers waiting for a job
+        self.finished_jobs = 0  # how many jobs have ended: pages refresh their run lists when it moves
 
     @property
     def running(self) -> int:
@@ -161,6 +192,23 @@ class JobManager:
     def queued(self) -> int:
         with self._cond:
             return len(self._queue)
+
+    def prewarm(self) -> None:
+        """Start a worker now (it imports TensorFlow), so the first Start trains sooner."""
+        if not self.isolated:
+            return
+        with self._cond:
+            if self._idle_workers or self._running:
+                return
+            from tal.engine.worker import Worker
+
+            self._idle_workers.append(Worker())
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers, idle and busy (for tests and the load benchmark)."""
+        with self._cond:
+            workers = self._idle_workers + [j.worker for j in self._running if j.worker is not None]
+            return [w.pid for w in workers if w.alive()]
 
     def submit(self, job: TrainingJob) -> TrainingJob:
         """Queue `job` and start its thread; it trains as soon as a slot is free."""
@@ -185,6 +233,7 @@ class JobManager:
                     self._queue.pop(0)
                     self._running.append(job)
                     job.queue_position = 0
+                    job.status = "loading"  # at once: no page sees it out of the queue yet not started
                     self._cond.notify_all()
                     return True
                 job.queue_position = self._queue.index(job) + 1
@@ -194,17 +243,51 @@ class JobManager:
         with self._cond:
             if job in self._running:
                 self._running.remove(job)
+            self.finished_jobs += 1
             self._cond.notify_all()
+
+    def _take_worker(self):
+        from tal.engine.worker import Worker
+
+        with self._cond:
+            while self._idle_workers:
+                worker = self._idle_workers.pop()
+                if worker.alive():
+                    return worker
+        return Worker()
+
+    def _give_back(self, worker) -> None:
+        with self._cond:
+            if worker.alive():
+                self._idle_workers.append(worker)
+
+    def _execute(self, job: TrainingJob) -> None:
+        if not self.isolated:
+            from tal.engine.worker import run_task
+
+            job.finish(run_task(job.task(), job.apply, job.control))
+            return
+        worker = job.worker = self._take_worker()
+        try:
+            job.finish(worker.run(job.task(), job.apply, job.control))
+        finally:
+            job.worker = None
+            self._give_back(worker)
 
     def _run(self, job: TrainingJob) -> None:
         if not self._acquire(job):
             job.status = "cancelled"
             job.finished = time.time()
             return
+        from tal.engine.worker import TaskFailed
+
         try:
-            job.status = "loading"
             job.started = time.time()
-            job.execute()
+            self._execute(job)
+        except TaskFailed as failed:  # the engine's own report, from the worker
+            job.error, job.error_type = failed.event["message"], failed.event["type"]
+            job.error_details = failed.event["details"]
+            job.status = "failed"
         except Exception as exc:  # reported on the page, never raised into Streamlit
             job.error = friendly_error(exc)
             job.error_type = type(exc).__name__
@@ -215,27 +298,14 @@ class JobManager:
             self._release(job)
 
 
-def friendly_error(exc: BaseException) -> str:
-    """The library's own message for expected errors; a short summary otherwise."""
-    from tal.core.config import ConfigError
-    from tal.data.datasets import DataFormatError, DataNotFoundError
-
-    if isinstance(exc, (ConfigError, DataNotFoundError, DataFormatError)):
-        return str(exc)
-    if type(exc) is ValueError:  # the library's validation messages are written for users
-        return f"Training failed: {exc}"
-    if isinstance(exc, MemoryError):
-        return "Training ran out of memory. Try a smaller batch size or fewer training images."
-    return f"Training failed: {type(exc).__name__}: {exc}"
-
-
 def training_manager() -> JobManager:
     """The process-wide manager (one per Streamlit server), created on first use."""
     return _manager()
 
 
 def _make_manager() -> JobManager:
-    return JobManager(slots=1)
+    # TAL_TRAIN_IN_PROCESS=1 keeps trainings in the server's own process (e.g. to debug with breakpoints).
+    return JobManager(slots=1, isolated=os.environ.get("TAL_TRAIN_IN_PROCESS") != "1")
 
 
 try:  # one manager per server process, shared by all sessions

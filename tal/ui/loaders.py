@@ -210,7 +210,6 @@ def warm_up() -> threading.Thread:
             import tal.core.inspection  # noqa: F401
             import tal.engine.registry  # noqa: F401
             import tal.engine.training  # noqa: F401
-            import tal.ui.progress  # noqa: F401
             import tal.render.figures  # noqa: F401
             from tal.ui import streamlit_fixes
 

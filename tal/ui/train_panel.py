@@ -89,6 +89,7 @@ def stop() -> None:
 
 
 def buttons() -> None:
+    jobs.training_manager().prewarm()  # the training process imports TensorFlow while the form is filled in
     job = current_job()
     active = job is not None and job.active
     c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
