@@ -255,12 +255,12 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     full, _ = with_runs
     at = open_page("app_pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(full.path)).run()
-    # the grid is the one Plotly chart per image; input and M are PNGs, the bars plain HTML
+    # no Plotly chart: the class grid, the input and M are PNGs, the bars plain HTML
     # (each changed Plotly chart is mounted afresh in the browser on every update)
-    assert len(at.get("plotly_chart")) == 1
-    captions = [c for image in at.get("image") for c in image.captions]
-    assert len(captions) == 3  # the input with its ink box, M over the input, the timeline's last snapshot
-    assert "input the model sees" in captions[0] and "M from" in captions[1]
+    assert len(at.get("plotly_chart")) == 0
+    captions = [c for image in at.get("image") for c in image.captions if c]  # the grid has none
+    assert len(at.get("image")) == 4  # the grid, the input with its ink box, M over the input, the timeline
+    assert len(captions) == 3 and "input the model sees" in captions[0] and "M from" in captions[1]
     assert captions[2].startswith("Snapshot ") and "one validation image per class" in captions[2]
     bars = " ".join(h.proto.body for h in at.get("html"))
     assert "Class probabilities" in bars and "Scale weights" in bars and "Channel gate" in bars
@@ -278,6 +278,8 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
         assert not at.exception, source
     at.toggle(key="inspect.overlay").set_value(True).run()
     assert not at.exception
+    at.toggle(key="inspect.interactive").set_value(True).run()  # the grid with hover values, on request
+    assert len(at.get("plotly_chart")) == 1 and not at.exception
 
 
 def test_inspect_upload_corrupt_and_good(with_runs):

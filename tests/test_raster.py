@@ -108,3 +108,36 @@ def test_probe_sheet_has_a_row_per_map_and_a_column_per_image():
     assert Image.open(io.BytesIO(png)).size == (3 * 88 - 4, 4 * 88 - 4)
     _, only = probe_sheet({"images": snapshot["images"], "probabilities": snapshot["probabilities"]})
     assert only == ["input"]
+
+
+def test_class_grid_png_places_each_class_tile_with_its_rows_colour_range_frame_and_box():
+    # 2 classes, 2×2 maps; tile 8 px → factor 4 (exact), gap 6, label column 34 px
+    a = np.zeros((2, 2, 2), "float32")
+    a[0, 0, 0] = 1.0  # class 0's top-left cell is the row's maximum; everything else its minimum
+    s = np.full((2, 2, 2), -2.0, "float32")
+    s[1, 1, 1] = 2.0
+    png = raster.class_grid_png(
+        {"A": a, "S": s}, kinds=["A", "S"], class_names=["zero", "one"],
+        styles={"A": ("A", "Viridis"), "S": ("S", "RdBu_r")}, ranges={"A": (0.0, 1.0), "S": (-2.0, 2.0)},
+        background=np.zeros((4, 4)), highlight=1, boxes={0: [(0, 0, 2, 2)]}, tile=8, gap=6)
+    rgb = decode(png)
+    viridis, rdbu = raster.colormap("Viridis"), raster.colormap("RdBu_r")
+    assert rgb.shape == (2 * 8 + 6 + 22, 34 + 2 * 8 + 6 + 10 + 10 + 58, 3)
+    # row A, class 0: its top-left 4×4 cell is Viridis' last colour, the bottom-right its first
+    assert (rgb[1:3, 35:37] == viridis[-1]).all() and (rgb[4:8, 38:42] == viridis[0]).all()
+    # row S (y from 14), class 1 (x from 48): framed in orange; its bottom-right cell is RdBu_r's last colour
+    assert tuple(rgb[14, 48]) == raster.INK_BOX and tuple(rgb[21, 55]) == raster.INK_BOX
+    assert (rgb[18:19, 52:53] == rdbu[-1]).all()
+    assert tuple(rgb[14 + 1 + raster.GRID_FRAME, 34 + 1]) == tuple(rdbu[0])  # class 0 is not framed
+    # the box (0, 0)–(2, 2) in input pixels of a 4-pixel input covers class 0's top-left half of the tile:
+    # its dotted edge starts at the tile's corner in green
+    assert tuple(rgb[14, 34]) == raster.BOX_GREEN
+    # each row has its colour bar beside the tiles, top colour = the scale's last
+    bar_x = 34 + (2 * 8 + 6) + 10  # tiles and their gap, then the bar gap
+    assert (rgb[0, bar_x:bar_x + 10] == viridis[-1]).all() and (rgb[14 + 7, bar_x] == rdbu[0]).all()
+
+
+def test_class_grid_png_needs_the_input_to_place_boxes():
+    with pytest.raises(ValueError, match="input pixels"):
+        raster.class_grid_png({"A": np.zeros((2, 2, 1))}, kinds=["A"], class_names=["0"],
+                              styles={"A": ("A", "Viridis")}, ranges={"A": (0, 1)}, boxes={0: [(0, 0, 1, 1)]})

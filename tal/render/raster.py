@@ -118,12 +118,13 @@ def with_colorbar(rgb, scale: str, *, gap: int = 8, width: int = 10) -> np.ndarr
     return np.concatenate([img, spacer, colorbar(scale, h, width)], axis=1)
 
 
-def to_png(rgb) -> bytes:
-    """uint8 RGB (or 2-D gray) array → PNG bytes."""
+def to_png(rgb, *, compress_level: int = 6) -> bytes:
+    """uint8 RGB (or 2-D gray) array → PNG bytes (`compress_level` 1: fastest, 9: smallest)."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb, dtype="uint8")).save(buf, format="PNG", optimize=False)
+    Image.fromarray(np.ascontiguousarray(rgb, dtype="uint8")).save(buf, format="PNG", optimize=False,
+                                                                  compress_level=compress_level)
     return buf.getvalue()
 
 
@@ -261,3 +262,121 @@ def _is_picture(key: str) -> bool:
     except KeyError:
         return False
     return spec.view == "picture" and tuple(spec.shape) == ("B", "H", "W")
+
+
+# ------------------------------------------------------------------------------------------ the class grid
+
+BOX_GREEN = (84, 162, 75)  # "#54A24B"  # the ground-truth boxes' dotted green, as on the interactive grid
+GRID_FRAME = 3  # px of the orange frame around a highlighted class's tiles
+
+
+@lru_cache(maxsize=4)
+def _font(size: int):
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def class_grid_png(
+    maps: dict,
+    *,
+    kinds,
+    class_names,
+    styles: dict,
+    ranges: dict,
+    background=None,
+    overlay: bool = False,
+    highlight=(),
+    boxes: dict | None = None,
+    tile: int = 64,
+    gap: int = 6,
+) -> bytes:
+    """The per-class grid as one PNG: a row per map kind, a column per class, a colour bar per row.
+
+    The static twin of `tal.render.figures.map_grid_figure` (same colours, ranges,
+    frames and boxes, no hover): one `<img>` instead of a chart the browser lays
+    out again on every update.
+
+    Args:
+        maps: `{kind: (h, w, C)}` for one image.
+        kinds: the rows, in order.
+        class_names: C column labels.
+        styles: `{kind: (symbol, colour scale)}`.
+        ranges: `{kind: (lo, hi)}`: one colour range per row, shared by its tiles.
+        background: the input `(H, W)` in [0, 1]; with `overlay` each map is
+            bilinearly upsampled to it and blended over it.
+        highlight: class indices to frame (the prediction, or the classes present).
+        boxes: `{class: [(y0, x0, y1, x1), …]}` in input pixels, drawn dotted on that class's tiles.
+    """
+    from PIL import Image, ImageDraw
+
+    from tal.render.figures import upsample
+
+    c = len(class_names)
+    label_w, bar_gap, bar_w, value_w, label_h = 34, 10, 10, 58, 22
+    width = label_w + c * (tile + gap) - gap + bar_gap + bar_w + value_w
+    height = len(kinds) * (tile + gap) - gap + label_h
+    sheet = np.full((height, width, 3), 255, np.uint8)
+    framed = {int(k) for k in np.atleast_1d(highlight) if k is not None}
+    bg = None if background is None or not overlay else gray(background)
+    input_side = np.asarray(background).squeeze().shape[0] if background is not None else None
+    if boxes and input_side is None:
+        raise ValueError("Boxes are in input pixels: pass the input image as `background` to draw them.")
+    texts = []
+    for r, kind in enumerate(kinds):
+        values = np.asarray(maps[kind], dtype="float32")
+        symbol, scale = styles[kind]
+        lo, hi = ranges[kind]
+        y = r * (tile + gap)
+        for k in range(c):
+            z = values[..., k]
+            if bg is not None:
+                rgb = blend(bg, colorize(upsample(z, *bg.shape[:2]), scale=scale, lo=lo, hi=hi), 0.6)
+            else:
+                rgb = colorize(z, scale=scale, lo=lo, hi=hi)
+            factor = max(1, tile // rgb.shape[0])
+            big = upscale(rgb, factor)
+            for box in (boxes or {}).get(k, []):  # input pixels → this tile's pixels
+                big = draw_box(big, [v * big.shape[0] / input_side for v in box], 1, color=BOX_GREEN)
+            big = _fit(big, tile)
+            x = label_w + k * (tile + gap)
+            sheet[y : y + tile, x : x + tile] = big
+            if k in framed:
+                _frame(sheet, y, x, tile)
+        bar_x = label_w + c * (tile + gap) - gap + bar_gap
+        sheet[y : y + tile, bar_x : bar_x + bar_w] = colorbar(scale, tile, bar_w)
+        texts += [((4, y + tile // 2 - 8), symbol.replace("⊙", "·"), 15),  # the bundled font has no ⊙
+                  ((bar_x + bar_w + 4, y), _short(hi), 11), ((bar_x + bar_w + 4, y + tile - 13), _short(lo), 11)]
+    image = Image.fromarray(sheet)
+    draw = ImageDraw.Draw(image)
+    for k, name in enumerate(class_names):
+        x = label_w + k * (tile + gap) + tile // 2
+        texts.append(((x, height - label_h + 4), str(name), 13, "center"))
+    for pos, text, size, *anchor in texts:
+        if anchor:  # centred under its column
+            w = draw.textlength(text, font=_font(size))
+            pos = (pos[0] - w / 2, pos[1])
+        draw.text(pos, text, fill=(40, 40, 40), font=_font(size))
+    return to_png(np.asarray(image), compress_level=1)  # redrawn on every click: speed over size
+
+
+def _fit(rgb, side: int) -> np.ndarray:
+    """Crop or pad (white) an upscaled tile to exactly `side × side`, centred."""
+    out = np.full((side, side, 3), 255, np.uint8)
+    h, w = min(rgb.shape[0], side), min(rgb.shape[1], side)
+    y, x = (side - h) // 2, (side - w) // 2
+    out[y : y + h, x : x + w] = rgb[:h, :w]
+    return out
+
+
+def _frame(sheet, y: int, x: int, side: int) -> None:
+    """The prediction's orange frame, drawn just inside a tile."""
+    t = GRID_FRAME
+    sheet[y : y + t, x : x + side] = INK_BOX
+    sheet[y + side - t : y + side, x : x + side] = INK_BOX
+    sheet[y : y + side, x : x + t] = INK_BOX
+    sheet[y : y + side, x + side - t : x + side] = INK_BOX
+
+
+def _short(v: float) -> str:
+    return f"{v:.3g}"

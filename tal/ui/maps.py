@@ -139,14 +139,33 @@ def map_grid(
     kinds=None,
     highlight=None,
     objects=None,
+    interactive: bool = False,
 ) -> None:
     """The per-class grid: rows A, S, A⊙S, U; one column per class; shared colour scales;
-    `objects` (K, 5) draws each ground-truth box on its class's tiles."""
+    `objects` (K, 5) draws each ground-truth box on its class's tiles.
+
+    A PNG by default (one `<img>`: it updates several times faster in the browser
+    than a chart of 40 tiles); `interactive` draws the Plotly chart with hover values.
+    """
     maps = {k: outputs[k][i] for k in _keys(outputs, "class_grid") if k in outputs}
+    kinds = [k for k in (kinds or _keys(outputs, "class_grid")) if k in maps or k == "AS"]
+    names = class_names_of(outputs, class_names)
+    if not interactive:
+        from tal.render import raster
+
+        if "AS" in kinds and "AS" not in maps:
+            maps["AS"] = np.asarray(maps["A"]) * np.asarray(maps["S"])
+        styles = {k: (viz.map_style(k).symbol, viz.map_style(k).colorscale) for k in kinds}
+        ranges = {k: viz.color_range(maps[k], signed=viz.map_style(k).signed) for k in kinds}
+        png = raster.class_grid_png(maps, kinds=kinds, class_names=names, styles=styles, ranges=ranges,
+                                    background=image, overlay=overlay, highlight=highlight,
+                                    boxes=boxes_by_class(objects))
+        st.image(png, width="content")
+        return
     fig = viz.map_grid_figure(
         maps,
-        class_names=class_names_of(outputs, class_names),
-        kinds=kinds or _keys(outputs, "class_grid"),
+        class_names=names,
+        kinds=kinds,
         background=image,
         overlay=overlay,
         highlight=highlight,
@@ -193,9 +212,15 @@ def attention_maps(
             key=f"{key}.overlay",
             help="Draw each map, bilinearly upsampled, over the input image.",
         )
+        interactive = top[1].toggle(
+            "Hover values (interactive chart)",
+            key=f"{key}.interactive",
+            help="Draw the grid as a chart that shows each cell's value under the mouse. "
+                 "The picture (off) updates several times faster.",
+        )
         map_grid(
             outputs, i, image=image, class_names=names, key=key, overlay=overlay,
-            highlight=pred if present is None else present, objects=objects,
+            highlight=pred if present is None else present, objects=objects, interactive=interactive,
         )
         if equation and _keys(outputs, "scores"):
             equation_panel(outputs, i, names, key=key)

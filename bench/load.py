@@ -1,0 +1,286 @@
+"""Inspect under load while a training runs: server time per click, the training's speed, the server's memory.
+
+Starts `streamlit run app.py` on a throw-away registry (the shipped demos are
+listed as usual). A Chromium page (Playwright, /usr/bin/chromium) plays the
+person who trains: it opens Train with a fixed configuration and presses
+Start, and stays on the page (its live curves poll the server every second).
+Each phase trains the same configuration once:
+
+  alone      nobody else uses the app (the reference images/s)
+  browser    one person clicks through Inspect's classes in Chromium: click to
+             updated page, measured in the browser
+  ws-N       N simulated users click through Inspect's classes over the
+             websocket, as a browser would (the messages are recorded from a
+             real Chromium session first and replayed, each user in its own
+             session); time from sending a click to the server's
+             "script finished", which includes the server's queueing
+
+After each phase: the training's images/s (from the run's own metrics) and
+its ratio to `alone`, and the server's memory (RSS; the training worker's
+separately). Targets (issue: stay responsive while training): Inspect click
+to update p95 ≤ 350 ms in the browser during a training, and the training's
+images/s drop ≤ 10 % while one person uses Inspect.
+
+    python bench/load.py [--users 1 4 8] [--train-size 12000] [--epochs 2] [--think-s 0.5]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from _common import REPO, write_result
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except OSError:
+        return []
+    return [int(p) for p in out.split()]
+
+
+def _settle(page, timeout=120_000):
+    page.wait_for_timeout(150)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def _stats(values) -> dict:
+    values = sorted(values)
+    if not values:
+        return {"n": 0}
+    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+    return {"n": len(values), "p50_ms": round(statistics.median(values)), "p95_ms": round(p95)}
+
+
+# ------------------------------------------------------------------------------------------ the browser side
+
+def _timer_text(page) -> str:
+    loc = page.get_by_text("page computed in")
+    return loc.last.inner_text() if loc.count() else ""
+
+
+def _click_class(page, digit: str) -> float:
+    """Click a class on Inspect; ms until the page shows it and a new timing caption (its counter never repeats)."""
+    before = _timer_text(page)
+    t = time.perf_counter()
+    page.get_by_role("radiogroup", name="Class").get_by_role("radio", name=digit, exact=True).click()
+    page.get_by_text(f"of class {digit})").first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "([before]) => { const els = [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+        ".filter(e => e.innerText.includes('page computed in')); return els.length && "
+        "els[els.length - 1].innerText !== before; }", arg=[before], timeout=60_000)
+    return (time.perf_counter() - t) * 1000
+
+
+def _record_inspect_messages(page, url: str) -> list[bytes]:
+    """The websocket messages a browser sends to load Inspect and click classes 3 and 5."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    sent: list[bytes] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.goto(f"{url}/inspect")
+    page.get_by_role("radiogroup", name="Class").wait_for(timeout=180_000)
+    _settle(page)
+    for digit in ("3", "5"):
+        _click_class(page, digit)
+        _settle(page)
+    messages = []
+    for payload in sent:
+        msg = BackMsg()
+        msg.ParseFromString(payload if isinstance(payload, bytes) else payload.encode("latin-1"))
+        if msg.WhichOneof("type") != "rerun_script":
+            continue
+        del msg.rerun_script.cached_message_hashes[:]  # a new session has nothing cached: it gets everything
+        messages.append(msg.SerializeToString())
+    if len(messages) < 3:
+        raise RuntimeError(f"Recorded {len(messages)} script runs from the browser; expected the load and two clicks.")
+    return [messages[0], messages[-2], messages[-1]]
+
+
+# ---------------------------------------------------------------------------------------- simulated users
+
+async def _user(port: int, messages: list[bytes], until: threading.Event, think_s: float, times: list, errors: list):
+    import websockets
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    async def run(ws, payload) -> float:
+        t = time.perf_counter()
+        await ws.send(payload)
+        while True:
+            msg = ForwardMsg()
+            msg.ParseFromString(await ws.recv())
+            if msg.WhichOneof("type") == "script_finished":
+                if msg.script_finished not in (0, 3):  # finished (page or fragment) successfully
+                    errors.append(int(msg.script_finished))
+                return (time.perf_counter() - t) * 1000
+
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                      max_size=None) as ws:
+            await run(ws, messages[0])  # opening the page is not a click
+            n = 0
+            while not until.is_set():
+                times.append(await run(ws, messages[1 + n % 2]))
+                n += 1
+                await asyncio.sleep(think_s)
+    except Exception as exc:  # noqa: BLE001 - counted and reported, the benchmark goes on
+        errors.append(f"{type(exc).__name__}: {exc}")
+
+
+def _users_thread(n: int, port: int, messages, until, think_s) -> tuple[threading.Thread, list, list]:
+    times: list[float] = []
+    errors: list = []
+
+    async def all_users():
+        await asyncio.gather(*(_user(port, messages, until, think_s, times, errors) for _ in range(n)))
+
+    thread = threading.Thread(target=lambda: asyncio.run(all_users()), daemon=True)
+    thread.start()
+    return thread, times, errors
+
+
+# ---------------------------------------------------------------------------------------------- a phase
+
+def _start_training(trainer, url: str, name: str, args) -> None:
+    trainer.goto(f"{url}/train?train_size={args.train_size}&epochs={args.epochs}&name={name}")
+    trainer.get_by_role("button", name="Start training").wait_for(timeout=180_000)
+    _settle(trainer)
+    trainer.get_by_role("button", name="Start training").click()
+
+
+def _wait_for_batches(runs: Path, trainer, timeout=300):
+    """Until the trainer's page shows training progress (the worker has started and traced the model)."""
+    trainer.get_by_text("images/s").first.wait_for(timeout=timeout * 1000)
+
+
+def _wait_for_run(runs: Path, name: str, timeout=1800) -> dict:
+    path = runs / name / "metrics.json"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.is_file():
+            return json.loads(path.read_text())
+        time.sleep(0.2)
+    raise TimeoutError(f"run {name} did not finish in {timeout} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--train-size", type=int, default=12000)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--think-s", type=float, default=0.5, help="pause between one user's clicks")
+    parser.add_argument("--no-browser-user", action="store_true", help="skip the phase with a person in Chromium")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    runs = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    port = _free_port()
+    env = {**os.environ, "TAL_RUNS_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                               "--server.port", str(port), "--server.address", "127.0.0.1",
+                               "--browser.gatherUsageStats", "false"], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    phases: list[dict] = []
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
+            person = browser.new_context(viewport={"width": 1400, "height": 2000}).new_page()
+            messages = _record_inspect_messages(person, url)
+            quiet = [_click_class(person, d) for d in "0123456789"]
+            trainer = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+
+            def memory() -> dict:
+                workers = _children(server.pid)
+                return {"server_mb": round(_rss_mb(server.pid)),
+                        "workers_mb": [round(_rss_mb(w)) for w in workers]}
+
+            plan = [("alone", 0)] + ([] if args.no_browser_user else [("browser", 1)]) + \
+                   [(f"ws-{n}", n) for n in args.users]
+            for k, (phase, n) in enumerate(plan):
+                name = f"load-{k}-{phase}"
+                _start_training(trainer, url, name, args)
+                _wait_for_batches(runs, trainer)
+                record = {"phase": phase, "users": n}
+                if phase == "browser":
+                    times, digits = [], "0123456789"
+                    while not (runs / name / "metrics.json").exists():
+                        times.append(_click_class(person, digits[len(times) % 10]))
+                        person.wait_for_timeout(args.think_s * 1000)
+                    record["click_to_update"] = _stats(times[:-1] if len(times) > 1 else times)
+                    record["click_ms"] = [round(t) for t in times]
+                elif n:
+                    until = threading.Event()
+                    thread, times, errors = _users_thread(n, port, messages, until, args.think_s)
+                    _wait_for_run(runs, name)
+                    until.set()
+                    thread.join(60)
+                    record["server_time"] = _stats(times)
+                    record["errors"] = errors[:5]
+                    record["error_count"] = len(errors)
+                metrics = _wait_for_run(runs, name)
+                _settle(trainer)
+                record.update(images_per_s=metrics["images_per_s"], training_time_s=metrics["training_time_s"],
+                              **memory())
+                phases.append(record)
+                print(f"  {phase:8} images/s {record['images_per_s']:7.0f}  "
+                      + (f"click→update {record['click_to_update']}" if "click_to_update" in record else "")
+                      + (f"server time {record['server_time']} errors {record['error_count']}"
+                         if "server_time" in record else "")
+                      + f"  server {record['server_mb']} MB, worker {record['workers_mb']} MB", flush=True)
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+    alone = phases[0]["images_per_s"]
+    print(f"\nInspect, click to updated page in Chromium with no training: {_stats(quiet)}")
+    print(f"Training: {args.train_size} images × {args.epochs} epochs, default model, batch 128")
+    print(f"{'phase':9} {'images/s':>9} {'ratio':>6}  {'interaction p50/p95 (ms)':>26}  server MB")
+    for r in phases:
+        inter = r.get("click_to_update") or r.get("server_time") or {}
+        kind = "browser" if "click_to_update" in r else ("server" if inter else "")
+        text = f"{kind} {inter.get('p50_ms', '')}/{inter.get('p95_ms', '')}" if inter else "-"
+        print(f"{r['phase']:9} {r['images_per_s']:9.0f} {r['images_per_s'] / alone:6.2f}  {text:>26}  "
+              f"{r['server_mb']}")
+    write_result("load", {"train_size": args.train_size, "epochs": args.epochs, "think_s": args.think_s,
+                          "quiet_click_to_update": _stats(quiet), "quiet_click_ms": [round(t) for t in quiet],
+                          "phases": phases, "targets": {"browser_p95_ms": 350, "images_per_s_ratio": 0.9}})
+
+
+if __name__ == "__main__":
+    main()
