@@ -15,6 +15,10 @@ Each phase trains the same configuration once:
              session); time from sending a click to the server's
              "script finished", which includes the server's queueing
 
+Last, `--memory-trainings` small trainings (2,000 images, 1 epoch) run one
+after another, and the server's memory is read after each (target: after the
+tenth within 100 MB of after the first).
+
 After each phase: the training's images/s (from the run's own metrics) and
 its ratio to `alone`, and the server's memory (RSS; the training worker's
 separately). Targets (issue: stay responsive while training): Inspect click
@@ -194,11 +198,13 @@ def _wait_for_run(runs: Path, name: str, timeout=1800) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--users", type=int, nargs="*", default=[1, 4, 8])
     parser.add_argument("--train-size", type=int, default=12000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--think-s", type=float, default=0.5, help="pause between one user's clicks")
     parser.add_argument("--no-browser-user", action="store_true", help="skip the phase with a person in Chromium")
+    parser.add_argument("--memory-trainings", type=int, default=10,
+                        help="then this many small trainings one after another, the server's memory after each")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -263,6 +269,16 @@ def main():
                       + (f"server time {record['server_time']} errors {record['error_count']}"
                          if "server_time" in record else "")
                       + f"  server {record['server_mb']} MB, worker {record['workers_mb']} MB", flush=True)
+            memory_after = []
+            for k in range(args.memory_trainings):
+                name = f"memory-{k}"
+                small = argparse.Namespace(train_size=2000, epochs=1)
+                _start_training(trainer, url, name, small)
+                _wait_for_run(runs, name)
+                _settle(trainer)
+                memory_after.append(memory())
+                print(f"  memory training {k + 1}: server {memory_after[-1]['server_mb']} MB, "
+                      f"workers {memory_after[-1]['workers_mb']} MB", flush=True)
             browser.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -277,7 +293,11 @@ def main():
         text = f"{kind} {inter.get('p50_ms', '')}/{inter.get('p95_ms', '')}" if inter else "-"
         print(f"{r['phase']:9} {r['images_per_s']:9.0f} {r['images_per_s'] / alone:6.2f}  {text:>26}  "
               f"{r['server_mb']}")
-    write_result("load", {"train_size": args.train_size, "epochs": args.epochs, "think_s": args.think_s,
+    if memory_after:
+        first, last = memory_after[0]["server_mb"], memory_after[-1]["server_mb"]
+        print(f"Server memory after {len(memory_after)} consecutive trainings: {first} MB after the first, "
+              f"{last} MB after the last ({last - first:+} MB; target within 100 MB)")
+    write_result("load", {"memory_after_trainings": memory_after, "train_size": args.train_size, "epochs": args.epochs, "think_s": args.think_s,
                           "quiet_click_to_update": _stats(quiet), "quiet_click_ms": [round(t) for t in quiet],
                           "phases": phases, "targets": {"browser_p95_ms": 350, "images_per_s_ratio": 0.9}})
 

@@ -335,7 +335,9 @@ def cmd_ablate(args) -> int:
     plan = make_plan(study, preset, trials, runs_dir=args.runs_dir, reuse=not args.no_reuse)
     if plan.to_train or args.dry_run or args.ray or trials[0].train_config.data.multi_label:
         # a study whose runs all exist needs neither TensorFlow nor the data (a rerun takes seconds)
-        _import_tensorflow_quietly()
+        from tal.engine.startup import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
         data = load_dataset(trials[0].train_config.data)  # fail now, in one line, if the data is missing
     reused = len(trials) - len(plan.to_train)
     print(f"Ablation {study!r}: {len(trials)} trainings ({preset}){' on Ray' if args.ray else ''}; "
@@ -539,25 +541,9 @@ def _expected_errors():
     return (UsageError, ConfigError, DataNotFoundError, DataFormatError, ImageError, RunNotFoundError, ValueError)
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with native stderr muted: its C++ start-up log lines
-    (oneDNN, CUDA probing) ignore TF_CPP_MIN_LOG_LEVEL in TF 2.21 and would
-    bury the CLI's own one-line messages. Python exceptions still propagate."""
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()  # the CUDA probe logs here, not at import
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def main(argv=None) -> int:
+    from tal.engine.startup import import_tensorflow_quietly
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     try:
@@ -566,7 +552,7 @@ def main(argv=None) -> int:
             parser.print_help()
             return EXIT_USAGE
         if args.func not in (cmd_runs, cmd_ablate) and not getattr(args, "list", False):
-            _import_tensorflow_quietly()  # (ablate imports it only when something is to train)
+            import_tensorflow_quietly()  # (ablate imports it only when something is to train)
         return args.func(args)
     except KeyboardInterrupt:
         print("tal: interrupted", file=sys.stderr)

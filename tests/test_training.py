@@ -87,6 +87,18 @@ def test_lambda_change_takes_effect_on_the_next_batch(mnist_path):
     assert result.metrics["final_aux_weight"] == 2.0 and result.run is None
 
 
+@pytest.mark.slow
+def test_a_stop_after_the_last_batch_leaves_the_run_complete(mnist_path):
+    """Stop pressed while the last batch ran: every step was trained, so the run is complete, not stopped."""
+    control = tal.TrainingControl()
+    config = _config(mnist_path)
+    total = -(-int(1500 * 0.8) // 32)  # 1,200 training images after validation, batch 32: 38 steps
+    recorder = Recorder(at_batch=total, action=control.stop)
+    result = tal.train(SMALL_MODEL, config, callbacks=[recorder], control=control, save=False)
+    assert recorder.info["total_steps"] == total
+    assert result.metrics["steps_completed"] == total and result.metrics["status"] == "completed"
+
+
 def test_stop_before_start_trains_nothing(mnist_path):
     control = tal.TrainingControl()
     control.stop()

@@ -265,7 +265,8 @@ def train(
     training_time = time.perf_counter() - fit_start
     if timeline is not None:
         bridge.snapshot(model)  # the last snapshot: the final weights, as saved
-    stopped = bridge.stopped or control.stop_requested
+    # a Stop that arrives after the last batch does not make a complete run a stopped one
+    stopped = (bridge.stopped or control.stop_requested) and bridge.step < batches * train_config.epochs
 
     bridge.set_phase("evaluating")
     metrics = evaluate_model(model, data.x_test, data.y_test, data.num_classes, prediction=model_config.prediction)

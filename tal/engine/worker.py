@@ -38,7 +38,7 @@ import threading
 import traceback
 
 # The worker lowers its own scheduling priority: pages stay quick while it trains, and
-# the training still gets every cycle the pages leave idle.
+# the training still gets every cycle the pages leave idle. TAL_WORKER_NICENESS overrides it.
 WORKER_NICENESS = 5
 # Environment variables passed with every task (the engine reads them: TAL_DATA_DIR, TAL_RUNS_DIR, …).
 ENV_PREFIXES = ("TAL_", "KERAS_HOME")
@@ -136,9 +136,12 @@ def run_task(task, send, control) -> dict:
 def _serve(conn) -> None:
     """The worker's main loop: tasks one after another, requests applied while they run."""
     try:
-        os.nice(WORKER_NICENESS)
+        os.nice(int(os.environ.get("TAL_WORKER_NICENESS", WORKER_NICENESS)))
     except OSError:  # not permitted here: run at the normal priority
         pass
+    from tal.engine.startup import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # no CUDA-probing lines in the server's log
     from tal.engine.training import TrainingControl
 
     tasks: queue.Queue = queue.Queue()

@@ -118,8 +118,9 @@ def with_colorbar(rgb, scale: str, *, gap: int = 8, width: int = 10) -> np.ndarr
     return np.concatenate([img, spacer, colorbar(scale, h, width)], axis=1)
 
 
-def to_png(rgb, *, compress_level: int = 6) -> bytes:
-    """uint8 RGB (or 2-D gray) array → PNG bytes (`compress_level` 1: fastest, 9: smallest)."""
+def to_png(rgb, *, compress_level: int = 1) -> bytes:
+    """uint8 RGB (or 2-D gray) array → PNG bytes (`compress_level` 1: fastest, 9: smallest; pages redraw
+    these on every click, and over a local network the time to compress outweighs the bytes saved)."""
     from PIL import Image
 
     buf = io.BytesIO()
@@ -357,7 +358,7 @@ def class_grid_png(
             w = draw.textlength(text, font=_font(size))
             pos = (pos[0] - w / 2, pos[1])
         draw.text(pos, text, fill=(40, 40, 40), font=_font(size))
-    return to_png(np.asarray(image), compress_level=1)  # redrawn on every click: speed over size
+    return to_png(np.asarray(image))
 
 
 def _fit(rgb, side: int) -> np.ndarray:

@@ -79,6 +79,24 @@ def list_runs() -> tuple[list, list[str]]:
     return runs, problems
 
 
+def run_counts() -> tuple[int, int]:
+    """(this registry's runs, shipped demos); re-counted only when the registry folder changes
+    (a run is renamed into it on completion), so the sidebar can poll it every second."""
+    root = runs_root()
+    try:
+        stamp = root.stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _run_counts(str(root), stamp)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _run_counts(root: str, stamp: int) -> tuple[int, int]:
+    runs, _ = list_runs()
+    mine = sum(not r.shipped for r in runs)
+    return mine, len(runs) - mine
+
+
 def _mtime(run) -> float:
     return (Path(run.path) / "model.keras").stat().st_mtime
 
@@ -207,6 +225,9 @@ def warm_up() -> threading.Thread:
         try:
             import plotly.graph_objects  # noqa: F401
 
+            from tal.engine.startup import import_tensorflow_quietly
+
+            import_tensorflow_quietly()  # the server's log stays free of TensorFlow's start-up lines
             import tal.core.inspection  # noqa: F401
             import tal.engine.registry  # noqa: F401
             import tal.engine.training  # noqa: F401

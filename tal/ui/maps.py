@@ -39,7 +39,8 @@ def _grid_note() -> str:
     return (
         f"Rows: {titles}. A sums to 1 over the grid for every class (spatial softmax); S is each cell's logit "
         "for the class; their product summed over the grid is the auxiliary logit. One colour scale per row, "
-        "shared by all classes: S and A⊙S are centred on 0 (red +, blue −). Hover a cell for its value."
+        "shared by all classes: S and A⊙S are centred on 0 (red +, blue −). Switch on \"Hover values\" to read "
+        "each cell's value."
     )
 
 
@@ -160,7 +161,7 @@ def map_grid(
         png = raster.class_grid_png(maps, kinds=kinds, class_names=names, styles=styles, ranges=ranges,
                                     background=image, overlay=overlay, highlight=highlight,
                                     boxes=boxes_by_class(objects))
-        st.image(png, width="content")
+        st.image(png, width="content", output_format="PNG")  # never re-encoded as JPEG: the cells are the data
         return
     fig = viz.map_grid_figure(
         maps,

@@ -19,25 +19,37 @@ def render() -> None:
                 "Set `TAL_DATA_DIR` to a folder with the MNIST IDX files or `mnist.npz`.",
                 icon=":material/database_off:",
             )
-        try:
-            runs, _ = loaders.list_runs()
-            mine = sum(not r.shipped for r in runs)
-            st.caption(
-                f":material/folder: **Runs:** {mine} in `{loaders.runs_root()}`, "
-                f"{len(runs) - mine} shipped demo(s)"
-            )
-        except OSError as exc:
-            st.caption(f":material/folder_off: Runs folder unreadable: {exc}")
-        jobs = [st.session_state.get(key) for key in (state.JOB, state.STUDY_JOB)]
-        every = 2.0 if any(job is not None and job.active for job in jobs) else None
-        st.fragment(run_every=every)(_guarded_job_status)()
+        st.fragment(run_every=poll_interval())(_guarded_live_part)()
 
 
-def _guarded_job_status() -> None:
+def poll_interval() -> float | None:
+    """Seconds between refreshes of the sidebar's live part: quick while this session's job waits for
+    the slot (it starts any moment), every second while it trains, every 2 s while someone else
+    trains (their run may land in the registry), never when nothing trains."""
+    from tal.ui.jobs import training_manager
+
+    own = [st.session_state.get(key) for key in (state.JOB, state.STUDY_JOB)]
+    if any(job is not None and job.status == "queued" for job in own):
+        return 0.5
+    if any(job is not None and job.active for job in own):
+        return 1.0
+    return 2.0 if training_manager().running else None
+
+
+def _guarded_live_part() -> None:
     from tal.ui.guard import page_guard
 
     with page_guard("the training status"):  # fragments re-run outside the page's guard
+        _run_counts()
         _job_status()
+
+
+def _run_counts() -> None:
+    try:
+        mine, shipped = loaders.run_counts()
+        st.caption(f":material/folder: **Runs:** {mine} in `{loaders.runs_root()}`, {shipped} shipped demo(s)")
+    except OSError as exc:
+        st.caption(f":material/folder_off: Runs folder unreadable: {exc}")
 
 
 def _job_status() -> None:

@@ -266,14 +266,19 @@ def _status(job) -> None:
         text = f"{job.status.capitalize()} after {p['step']} of {p['total_steps']} steps."
     st.progress(p["step"] / max(p["total_steps"], 1), text=text)
     cols = st.columns(6)
-    cols[0].metric("Loss", f"{p['loss']:.3f}")
+    cols[0].metric("Total loss", f"{p['loss']:.3f}",
+                   help="What the optimiser minimises: the main loss plus λ × the auxiliary loss "
+                        "(the curves below show the parts).")
     auc = p.get("metric") == "auc"  # multi-label runs report ROC AUC in the score fields
     shown = (lambda v: f"{v:.3f}") if auc else (lambda v: f"{v:.1%}")
     cols[1].metric("Train AUC" if auc else "Train acc.", shown(p["accuracy"]))
     val = job.epochs[-1].get("val_accuracy") if job.epochs else None
     cols[2].metric("Val. AUC" if auc else "Val. acc.", "–" if val is None else shown(val))
     cols[3].metric("Images/s", f"{p['images_per_s']:.0f}")
-    cols[4].metric("Elapsed", _duration(p["elapsed_s"]))
+    # once saved, the run's own training time (it includes the last validation and BatchNorm recalibration),
+    # so the panel and the "trained in" line below agree
+    done = (job.metrics or {}).get("training_time_s")
+    cols[4].metric("Training time", _duration(p["elapsed_s"] if done is None else done))
     cols[5].metric("λ", f"{p['aux_weight']:.2f}")
 
 
