@@ -248,6 +248,39 @@ def test_train_start_change_lambda_stop_and_second_session_waits(env):
     assert not i.exception
 
 
+@pytest.mark.slow
+def test_a_killed_training_process_is_reported_and_the_page_goes_on(env):
+    """kill -9 of the training worker mid-run: a clear message on Train, no run saved, the next Start trains."""
+    import os
+    import signal
+
+    import tal
+    from tal.ui.jobs import training_manager
+
+    a = open_page("app_pages/train.py")
+    a.number_input(key="train.train_size").set_value(400).run()
+    a.number_input(key="train.test_size").set_value(100).run()
+    a.number_input(key="train.epochs").set_value(40).run()
+    a.text_input(key="train.name").set_value("killed").run()
+    a.button(key="train.start").click().run()
+    job = a.session_state["train_job"]
+    assert wait_for(lambda: len(job.batches) >= 3, at=a), (job.status, job.error)
+    os.kill(job.worker.pid, signal.SIGKILL)
+    assert job.wait(60) and job.status == "failed"
+    a.run()
+    errors = " ".join(texts(a, "error"))
+    assert "training process ended unexpectedly" in errors and "Nothing of this run was saved" in errors, errors
+    assert not a.exception and tal.runs.list_runs(env) == []
+    assert a.button(key="train.start").disabled is False
+    a.number_input(key="train.epochs").set_value(1).run()
+    a.text_input(key="train.name").set_value("after").run()
+    a.button(key="train.start").click().run()
+    again = a.session_state["train_job"]
+    assert again.wait(180) and again.status == "completed", again.error
+    assert [r.name for r in tal.runs.list_runs(env)] == ["after"]
+    assert training_manager().worker_pids()  # a fresh worker took over
+
+
 # --------------------------------------------------------------------------- Inspect
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -295,14 +296,14 @@ def journey(page, browser, url, runs, started):
     shot(other, "02b-second-session")
     assert other.locator('[data-testid="stProgress"]').count() == 0
     assert other.get_by_role("button", name="Start training").is_enabled()
-    other.get_by_text("Runs: 0 in").wait_for(timeout=10_000)
+    counted = int(re.search(r"Runs: (\d+) in", other.locator('[data-testid="stCaptionContainer"]').filter(has_text="Runs:").first.inner_text()).group(1))
 
     # ---- stop; the run is saved and downloadable
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped early").wait_for(timeout=120_000)
     settle(page)
     # the other session's sidebar counts the new run by itself (it polls while anyone trains)
-    other.get_by_text("Runs: 1 in").wait_for(timeout=15_000)
+    other.get_by_text(f"Runs: {counted + 1} in").wait_for(timeout=15_000)
     other.context.close()
     page.get_by_role("button", name="Download model.keras").wait_for()
     shot(page, "03-train-stopped")
