@@ -166,17 +166,39 @@ def test_train_invalid_combination_shows_error_not_traceback(env):
 
 
 def test_missing_data_reports_the_library_message(env, monkeypatch, tmp_path):
+    """A link that asks for MNIST on a machine without it: the error in the app's words, then one click
+    switches to the synthetic digits, clears the error and says to press Start again."""
     monkeypatch.setenv("TAL_DATA_DIR", str(tmp_path / "nowhere"))
-    at = open_page("app_pages/train.py")
+    at = open_page("app_pages/train.py", {"dataset": "mnist"})
+    assert at.radio(key="train.dataset").value == "mnist"  # the link's choice is kept
     at.number_input(key="train.train_size").set_value(100).run()
     at.button(key="train.start").click().run()
     job = at.session_state["train_job"]
     assert job.wait(120)
     at.run()
     errors = " ".join(texts(at, "error"))
-    assert "MNIST" in errors and "synthetic" in errors
+    assert "not on this machine" in errors and "synthetic" in errors and "TAL_DATA_DIR" in errors
+    assert "allow_download" not in errors and "data_dir=" not in errors  # no Python argument syntax
     at.button(key="train.use_synthetic").click().run()
     assert at.radio(key="train.dataset").value == "synthetic"
+    assert not texts(at, "error") and any("Press **Start training**" in t for t in texts(at, "info"))
+    assert not at.exception
+
+
+@pytest.mark.slow
+def test_without_mnist_the_form_starts_on_synthetic_digits_and_the_first_start_trains(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("TAL_DATA_DIR", str(tmp_path / "nowhere"))
+    at = open_page("app_pages/train.py")
+    assert at.radio(key="train.dataset").value == "synthetic"
+    assert any("MNIST is not on this machine" in t for t in texts(at, "info"))
+    at.number_input(key="train.train_size").set_value(200).run()
+    at.number_input(key="train.test_size").set_value(50).run()
+    at.number_input(key="train.epochs").set_value(1).run()
+    at.button(key="train.start").click().run()
+    job = at.session_state["train_job"]
+    assert job.wait(180) and job.status == "completed", job.error
+    at.run()
+    assert not texts(at, "error") and any("Finished" in t for t in texts(at, "success"))
     assert not at.exception
 
 

@@ -203,9 +203,15 @@ def test_predictions(run, config: DataConfig, *, fallback: bool = False) -> np.n
     )
 
 
-@st.cache_data(ttl=60, show_spinner=False)
 def mnist_status() -> tuple[bool, str]:
     """(found, where or why not), without downloading anything."""
+    import os
+
+    return _mnist_status(os.environ.get("TAL_DATA_DIR"))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _mnist_status(data_dir: str | None) -> tuple[bool, str]:  # keyed on the setting it depends on
     from tal.data.datasets import find_mnist
 
     try:

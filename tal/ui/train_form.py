@@ -23,10 +23,27 @@ def _key(name: str) -> str:
 def initial_values() -> dict:
     """This session's form values: kept from earlier, else from the URL (with warnings), else defaults."""
     if state.FORM not in st.session_state:
-        values, warnings = query.decode(st.query_params.to_dict())
+        params = st.query_params.to_dict()
+        values, warnings = query.decode(params)
         st.session_state[state.FORM] = values
         st.session_state[state.FORM_WARNINGS] = warnings
+        st.session_state[state.FORM_NOTE] = None if "dataset" in params else _offline_default(values)
     return dict(st.session_state[state.FORM])
+
+
+def _offline_default(values: dict) -> str | None:
+    """With no MNIST on this machine the form starts on the synthetic digits, so the first Start trains.
+
+    Only when the URL names no dataset (a shared link keeps its choice). Returns the note to show.
+    """
+    from tal.ui.loaders import mnist_status
+
+    if mnist_status()[0]:
+        return None
+    values["dataset"] = "synthetic"
+    return ("MNIST is not on this machine, so the form starts on the **synthetic** digits (font-rendered, "
+            "generated here; not MNIST). To train on MNIST, put its files in a folder, set `TAL_DATA_DIR` to "
+            "that folder and restart the app.")
 
 
 def _widget(field: query.Field, *, disabled: bool = False, container=st):
@@ -91,6 +108,8 @@ def render() -> dict:
             st.session_state[_key(name)] = value
     for warning in st.session_state.get(state.FORM_WARNINGS, []):
         st.warning(warning, icon=":material/link_off:")
+    if st.session_state.get(state.FORM_NOTE) and st.session_state.get(_key("dataset")) == "synthetic":
+        st.info(st.session_state[state.FORM_NOTE], icon=":material/database_off:")
 
     st.markdown("##### Attention branches")
     toggles = catalogue.toggles()

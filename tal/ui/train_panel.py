@@ -23,6 +23,10 @@ PHASE_TEXT = {
     "validating": "validating…",
     "evaluating": "Evaluating on the test set and saving the run…",
 }
+MISSING_DATA = ("The dataset you chose needs MNIST, which is not on this machine and could not be downloaded. "
+                "Train on the synthetic digits instead (the button below switches the form; then press Start "
+                "training again), or put the MNIST files in a folder, set TAL_DATA_DIR to that folder and "
+                "restart the app.")
 _SEEN_ACTIVE = "train_panel_seen_active"  # the last full run saw an active job
 
 
@@ -152,6 +156,8 @@ def _guarded_panel() -> None:
 
 
 def _panel() -> None:
+    if st.session_state.pop("train_redraw_form", False):
+        st.rerun(scope="app")  # a button here changed the form, which lives outside this fragment
     job = current_job()
     if job is None:
         st.info(
@@ -210,6 +216,9 @@ def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: 
 
 def _use_synthetic() -> None:
     st.session_state[state.WIDGET_PREFIX + "dataset"] = "synthetic"
+    st.session_state.pop(state.JOB, None)  # the error is answered: the panel starts afresh
+    st.session_state[state.FORM_NOTE] = ("Switched to the **synthetic** digits (font-rendered, generated here; "
+                                         "not MNIST). Press **Start training** to train on them.")
     st.session_state["train_redraw_form"] = True
 
 
@@ -232,10 +241,10 @@ def _status(job) -> None:
         return
     if job.status == "failed":
         missing_data = job.error_type == "DataNotFoundError"
-        show_error(
-            job.error or "Training failed.",
-            None if missing_data else job.error_details,
-        )
+        if missing_data:  # in the app's words; the library's message (for code and the CLI) folded away
+            show_error(MISSING_DATA, job.error)
+        else:
+            show_error(job.error or "Training failed.", job.error_details)
         if missing_data:
             st.button(
                 "Use the synthetic dataset instead",
@@ -244,8 +253,6 @@ def _status(job) -> None:
                 on_click=_use_synthetic,
                 help="Font-rendered digits generated on the fly: no download needed (not MNIST).",
             )
-        if st.session_state.pop("train_redraw_form", False):
-            st.rerun(scope="app")  # the form lives outside this fragment
         return
     if p is None:
         st.progress(0.0, text="Starting…")
