@@ -20,19 +20,24 @@ with guard.page_guard("the Compare page"):
         st.info("Choose at least one run above.", icon=":material/checklist:")
         st.stop()
 
+    labels = compare.aliases(chosen)
     st.markdown("**Configuration and results**")
-    percent = st.column_config.NumberColumn(format="percent")
-    st.dataframe(
-        tables.drop_empty_columns(tables.run_rows(chosen)),
-        hide_index=True,
-        key="compare.table",
-        column_config={
-            "test accuracy": percent,
-            "aux test accuracy": percent,
-            "exact match": percent,
-            "params": st.column_config.NumberColumn(format="localized"),
-        },
-    )
+    rows = tables.drop_empty_columns(tables.run_rows(chosen))
+    if len(chosen) <= compare.TURN_TABLE_UP_TO:  # a column per run: fits the width
+        st.dataframe(compare.table(rows, labels), hide_index=True, key="compare.table")
+    else:
+        percent = st.column_config.NumberColumn(format="percent")
+        st.dataframe(
+            rows,
+            hide_index=True,
+            key="compare.table",
+            column_config={
+                "test accuracy": percent,
+                "aux test accuracy": percent,
+                "exact match": percent,
+                "params": st.column_config.NumberColumn(format="localized"),
+            },
+        )
     for key, title, fmt in (
         ("per_class_accuracy", "Per-class test accuracy", "percent"),
         ("per_class_auc", "Per-class ROC AUC (multi-label runs)", "%.3f"),
@@ -52,14 +57,16 @@ with guard.page_guard("the Compare page"):
     c1, c2 = st.columns([3, 2])
     with c1:
         st.plotly_chart(
-            viz.accuracy_curves_figure({r.name: r.history for r in chosen}), key="compare.curves"
+            viz.accuracy_curves_figure({label: r.history for label, r in zip(labels, chosen)}),
+            key="compare.curves",
         )
     with c2:
         scores = compare.headline_scores(chosen)
         st.plotly_chart(
             viz.bar_figure(
                 [value for _, value in scores],
-                labels=[r.name for r in chosen],
+                labels=labels,
+                hover=[r.name for r in chosen],
                 title=" / ".join(dict.fromkeys(label.capitalize() for label, _ in scores)),
                 xlabel="run",
                 ylabel="score",
@@ -75,7 +82,7 @@ with guard.page_guard("the Compare page"):
         "Rows: true class; columns: predicted class; each row normalised to 1 (hover for counts)."
     )
     matrices = {
-        r.name: r.metrics["confusion_matrix"] for r in chosen if r.metrics.get("confusion_matrix")
+        label: r.metrics["confusion_matrix"] for label, r in zip(labels, chosen) if r.metrics.get("confusion_matrix")
     }
     if matrices:
         st.plotly_chart(

@@ -410,6 +410,9 @@ def test_compare_two_runs(with_runs):
     at = open_page("app_pages/compare.py")
     at.multiselect(key="compare.runs").set_value([str(full.path), str(base.path)]).run()
     assert len(at.dataframe) == 2
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["", full.name, base.name]  # short names: no aliases needed
+    assert dict(zip(table[""], table[full.name]))["run"] == full.name
     assert (
         len(at.get("plotly_chart")) >= 5
     )  # curves, bar, confusion, input, maps of the element run
@@ -590,7 +593,8 @@ def test_compare_multidigit_and_mnist_runs(with_multidigit):
     at.multiselect(key="compare.runs").set_value([str(md.path), str(full.path)]).run()
     assert not at.exception
     frames = [d.value for d in at.dataframe]
-    assert "mean AUC" in frames[0].columns and "test accuracy" in frames[0].columns
+    settings = list(frames[0][""])  # a column per run, a row per setting
+    assert "mean AUC" in settings and "test accuracy" in settings and list(frames[0].columns) == ["", "md", "full"]
     assert any(list(f["run"]) == ["md"] and "class 0" in f.columns for f in frames)  # the per-class AUC table
 
 

@@ -203,12 +203,15 @@ def bar_figure(
     height: int = 240,
     yrange=None,
     color: str = PALETTE[0],
+    hover=None,
 ) -> go.Figure:
-    """A plain bar chart (channel gate, scale weights, test accuracy …)."""
+    """A plain bar chart (channel gate, scale weights, test accuracy …); `hover`: a longer name per bar."""
     v = np.asarray(values, dtype="float64").ravel()
     x = list(labels) if labels is not None else list(range(len(v)))
+    template = "%{hovertext}: %{y:.4f}<extra></extra>" if hover is not None else "%{x}: %{y:.3f}<extra></extra>"
     fig = go.Figure(
-        go.Bar(x=x, y=v, marker_color=color, hovertemplate="%{x}: %{y:.3f}<extra></extra>")
+        go.Bar(x=x, y=v, marker_color=color, hovertemplate=template,
+               hovertext=None if hover is None else list(hover))
     )
     fig.update_xaxes(title=xlabel, type="category" if labels is not None else "-")
     fig.update_yaxes(title=ylabel, range=yrange, nticks=4)

@@ -41,6 +41,44 @@ def ablation_studies(root, *, key: str = "compare.study") -> None:
                  icon=":material/science:")
 
 
+TURN_TABLE_UP_TO = 6  # runs: up to this many, the table has a column per run
+ALIAS_WIDTH = 18  # longer run names get a short alias in charts (the full name on hover and in the table)
+
+
+def aliases(runs: list, width: int = ALIAS_WIDTH) -> list[str]:
+    """Chart labels for `runs`: their names when all fit in `width` characters, else a letter each
+    and the name cut to fit ("A mnist-scale_cha…"), so labels neither overlap nor repeat."""
+    names = [r.name for r in runs]
+    if all(len(n) <= width for n in names):
+        return names
+    letters = [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(len(names))]
+    out = []
+    for k, n in zip(letters, names):
+        room = width - len(k) - 1  # the letter and a space come first
+        out.append(f"{k} {n if len(n) <= room else n[:room - 1] + '…'}")
+    return out
+
+
+def table(rows: list[dict], labels: list[str]) -> list[dict]:
+    """The configuration table turned so each run is a column (headed by its label) and each setting a
+    row: a few runs with many settings fit the page's width instead of scrolling off its right edge."""
+    keys = [k for k in (rows[0] if rows else {}) if k != "run"]
+    out = [{"": "run", **{label: r["run"] for label, r in zip(labels, rows)}}]
+    for key in keys:
+        out.append({"": key, **{label: _cell(key, r.get(key)) for label, r in zip(labels, rows)}})
+    return out
+
+
+def _cell(key: str, value) -> str:
+    if value is None or value == "":
+        return "–"
+    if key in ("test accuracy", "aux test accuracy", "exact match") and isinstance(value, float):
+        return f"{value:.2%}"
+    if key == "params" and isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
 def default_selection(runs: list, n: int = 3) -> list:
     """The (up to) `n` newest runs, with one that has the element-wise branch among them when any run
     has it (so that the A and S maps below have something to show)."""

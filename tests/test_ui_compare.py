@@ -1,0 +1,32 @@
+"""Compare's labels and table for long run names (no Streamlit session needed)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from tal.ui import compare
+
+
+def runs(*names):
+    return [SimpleNamespace(name=n) for n in names]
+
+
+def test_short_names_are_kept():
+    assert compare.aliases(runs("full", "baseline")) == ["full", "baseline"]
+
+
+def test_long_names_get_a_letter_and_a_cut_name_that_never_repeat():
+    labels = compare.aliases(runs("mnist-scale_channel_element-seed0-20261129", "mnist-scale_channel_element-seed1",
+                                  "short"))
+    assert labels == ["A mnist-scale_cha…", "B mnist-scale_cha…", "C short"]  # 18 characters at most
+    assert all(len(label) <= compare.ALIAS_WIDTH for label in labels) and len(set(labels)) == 3
+    assert len(labels[0]) == compare.ALIAS_WIDTH
+
+
+def test_the_table_has_a_column_per_run_and_a_row_per_setting():
+    rows = [{"run": "a-long-name", "test accuracy": 0.98163, "params": 119123, "λ": None},
+            {"run": "b", "test accuracy": 0.9853, "params": 90000, "λ": 0.5}]
+    table = compare.table(rows, ["A a-long…", "B b"])
+    assert table[0] == {"": "run", "A a-long…": "a-long-name", "B b": "b"}
+    assert table[1] == {"": "test accuracy", "A a-long…": "98.16%", "B b": "98.53%"}
+    assert table[2] == {"": "params", "A a-long…": "119,123", "B b": "90,000"}
+    assert table[3] == {"": "λ", "A a-long…": "–", "B b": "0.5"}
