@@ -66,7 +66,7 @@ def _rss_mb(pid: int) -> float:
 
 def _children(pid: int) -> list[int]:
     try:
-        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
     except OSError:
         return []
     return [int(p) for p in out.split()]

@@ -13,7 +13,7 @@ import pytest
 
 import tal
 from tal.engine.training import TrainingControl
-from tal.engine.worker import TaskFailed, Worker, WorkerDied, run_task
+from tal.engine.worker import TaskFailed, Worker, run_task
 from tal.ui.jobs import JobManager, TrainingJob
 
 pytestmark = pytest.mark.slow
@@ -109,6 +109,27 @@ def test_the_worker_follows_the_servers_settings(worker, runs_dir, monkeypatch, 
     assert [r.name for r in tal.runs.list_runs(tmp_path / "elsewhere")] == ["moved"]
 
 
+def test_a_worker_starts_whatever_the_servers_main_module_is(monkeypatch, tmp_path):
+    """Streamlit and AppTest point `__main__` at a page script; a worker must not re-run it
+    (multiprocessing's "spawn" did, and died with a NameError from the page)."""
+    import sys
+    import types
+
+    page = tmp_path / "page.py"
+    page.write_text("raise SystemExit('the page script ran in the worker')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", fake)
+    w = Worker()
+    try:
+        model, train = tiny(train_size=60)
+        outcome = w.run(("train", {"model_config": model, "train_config": train, "save": False}),
+                        lambda *_: None, TrainingControl())
+        assert outcome["metrics"]["status"] == "completed"
+    finally:
+        w.close()
+
+
 def test_killing_the_worker_mid_run_fails_the_job_and_saves_nothing(runs_dir):
     manager = JobManager(slots=1, isolated=True)
     model, train = tiny(epochs=200)
@@ -128,7 +149,9 @@ def test_killing_the_worker_mid_run_fails_the_job_and_saves_nothing(runs_dir):
 
 
 def _rss_mb() -> float:
-    for line in open("/proc/self/status"):
+    from pathlib import Path
+
+    for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")

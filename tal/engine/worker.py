@@ -2,8 +2,8 @@
 
 The app's server keeps no training in its own interpreter: a training's
 Python work would compete with every page's script run for the same
-interpreter lock. A `Worker` is a long-lived child process (started with
-"spawn", so it shares nothing with the server) that runs one task at a time
+interpreter lock. A `Worker` is a long-lived child process (a fresh
+interpreter: it shares nothing with the server) that runs one task at a time
 with the same engine the CLI uses (`tal.engine.training.train`,
 `tal.engine.study.run_study`).
 
@@ -156,9 +156,8 @@ def _serve(conn) -> None:
         while True:
             try:
                 message = conn.recv()
-            except (EOFError, OSError):
-                tasks.put(None)  # the server is gone: stop after the current task
-                return
+            except (EOFError, OSError):  # the server is gone: nobody will read this task's result
+                os._exit(0)
             if message[0] == "task":
                 tasks.put((message[1], message[2]))
             elif message[0] == "stop":
@@ -177,7 +176,7 @@ def _serve(conn) -> None:
         control = current["control"]
         try:
             outcome = run_task(task, send, control)
-        except Exception as exc:  # reported to the server; the worker lives on for the next task
+        except Exception as exc:  # noqa: BLE001 - reported to the server; the worker lives on for the next task
             send("error", error_event(exc))
         else:
             send("done", outcome)
@@ -208,15 +207,27 @@ def _forget_models() -> None:
 
 
 class Worker:
-    """A handle on one worker process: start it, give it tasks, relay their events."""
+    """A handle on one worker process: start it, give it tasks, relay their events.
+
+    The process is `python -m tal.engine.worker FD`, given one end of a socket
+    pair: a fresh interpreter that shares nothing with the server and, unlike
+    multiprocessing's "spawn", never re-runs the server's `__main__` (Streamlit
+    and AppTest point `__main__` at a page script). It stays in the server's
+    process group, so stopping the server stops it, and it exits by itself when
+    the server's end of the pipe closes.
+    """
 
     def __init__(self):
-        import multiprocessing
+        import multiprocessing.connection
+        import subprocess
+        import sys
+        from pathlib import Path
 
-        context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child,), name="tal-training-worker", daemon=True)
-        self.process.start()
+        self.conn, child = multiprocessing.connection.Pipe()
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding the tal package
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen([sys.executable, "-m", "tal.engine.worker", str(child.fileno())],
+                                        pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
         child.close()
         self.ready = False
         self._lock = threading.Lock()
@@ -226,7 +237,7 @@ class Worker:
         return self.process.pid
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self.process.poll() is None
 
     def _send(self, message) -> None:
         with self._lock:
@@ -276,11 +287,14 @@ class Worker:
 
     def close(self, timeout: float = 5.0) -> None:
         """Ask the worker to quit after its task; kill it if it does not."""
+        import subprocess
+
         self._send_quietly(("quit",))
-        self.process.join(timeout)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join(timeout)
+            self.process.wait(timeout)
         self.conn.close()
 
 
@@ -295,3 +309,16 @@ class TaskFailed(RuntimeError):
 _DIED = ("The training process ended unexpectedly (it was stopped from outside, crashed or ran out of "
          "memory). Nothing of this run was saved. Start it again; if it happens again, try a smaller "
          "batch size or fewer training images.")
+
+
+def main(argv=None) -> None:
+    """`python -m tal.engine.worker FD`: serve tasks on the connection whose file descriptor is FD."""
+    import sys
+    from multiprocessing.connection import Connection
+
+    args = sys.argv[1:] if argv is None else argv
+    _serve(Connection(int(args[0])))
+
+
+if __name__ == "__main__":
+    main()
