@@ -1,11 +1,16 @@
 """Shared helpers for the benchmarks: environment record, JSON output, RSS."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,3 +83,30 @@ def timed_steps(model, x, targets, batch_size: int) -> list[float]:
 
     model.fit(x, targets, batch_size=batch_size, epochs=1, verbose=0, shuffle=False, callbacks=[StepTimer()])
     return durations
+
+
+@contextlib.contextmanager
+def streamlit_app(settings: dict):
+    """`streamlit run app.py` on a free loopback port with `settings` added to its environment;
+    yields `(url, port, server process)` once `/_stcore/health` answers, and stops it (its whole
+    process group: the training worker too) on the way out."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **settings}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                               "--server.port", str(port), "--server.address", "127.0.0.1",
+                               "--browser.gatherUsageStats", "false"], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        yield url, port, server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)

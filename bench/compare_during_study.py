@@ -14,23 +14,11 @@ Target (issue: studies from the app): Inspect-like interactions ≤ 300 ms.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 
-from _common import REPO, write_result
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _common import streamlit_app, write_result
 
 
 def _settle(page, timeout=120_000):
@@ -43,14 +31,15 @@ def _caption(page) -> str:
     return " | ".join(loc.all_inner_texts())
 
 
-def _time_clicks(page, clicks: int) -> dict:
-    """ms per change of the test image (page run) and of the timeline step (fragment)."""
+def _time_clicks(page, clicks: int, first: int = 1) -> dict:
+    """ms per change of the test image (page run; images `first`, `first` + 1, …) and of the timeline
+    step (fragment)."""
     image_ms, step_ms = [], []
     box = page.get_by_label("Test image #", exact=False).and_(page.locator("input"))
     for n in range(clicks):
         before = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="test image #").first.inner_text()
         t = time.perf_counter()
-        box.fill(str(n + 1))
+        box.fill(str(first + n))
         box.press("Enter")
         page.wait_for_function(
             "([before]) => [...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
@@ -87,20 +76,7 @@ def main():
     from playwright.sync_api import sync_playwright
 
     runs = tempfile.mkdtemp(prefix="bench-compare-")
-    port = _free_port()
-    env = {**os.environ, "TAL_RUNS_DIR": runs, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
+    with streamlit_app({"TAL_RUNS_DIR": runs}) as (url, port, server):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
             page = browser.new_context(viewport={"width": 1400, "height": 2400}).new_page()
@@ -136,12 +112,9 @@ def main():
                 _settle(other)
             other.get_by_role("button", name="Start the study").click()
             other.get_by_text("training, step").wait_for(timeout=180_000)
-            busy = _time_clicks(page, args.clicks)
+            busy = _time_clicks(page, args.clicks, first=args.clicks + 1)  # other images than the quiet clicks
             running = other.locator('[data-testid="stProgress"]').first.inner_text()
             browser.close()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
     print(f"Compare, {args.clicks} clicks each (click to updated page, in Chromium):")
     for key, title in (("test_image_ms", "test image # (page run)"), ("timeline_step_ms", "timeline step (fragment)")):
         print(f"  {title:28} no study: {_stats(quiet[key])} | study training: {_stats(busy[key])}")

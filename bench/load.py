@@ -32,26 +32,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import REPO, write_result
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _common import streamlit_app, write_result
 
 
 def _rss_mb(pid: int) -> float:
@@ -209,21 +197,8 @@ def main():
     from playwright.sync_api import sync_playwright
 
     runs = Path(tempfile.mkdtemp(prefix="bench-load-"))
-    port = _free_port()
-    env = {**os.environ, "TAL_RUNS_DIR": str(runs), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     phases: list[dict] = []
-    try:
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.3)
+    with streamlit_app({"TAL_RUNS_DIR": str(runs)}) as (url, port, server):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
             person = browser.new_context(viewport={"width": 1400, "height": 2000}).new_page()
@@ -280,9 +255,6 @@ def main():
                 print(f"  memory training {k + 1}: server {memory_after[-1]['server_mb']} MB, "
                       f"workers {memory_after[-1]['workers_mb']} MB", flush=True)
             browser.close()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
     alone = phases[0]["images_per_s"]
     print(f"\nInspect, click to updated page in Chromium with no training: {_stats(quiet)}")
     print(f"Training: {args.train_size} images × {args.epochs} epochs, default model, batch 128")
