@@ -24,7 +24,8 @@ with guard.page_guard("the Compare page"):
     st.markdown("**Configuration and results**")
     rows = tables.drop_empty_columns(tables.run_rows(chosen))
     if len(chosen) <= compare.TURN_TABLE_UP_TO:  # a column per run: fits the width
-        st.dataframe(compare.table(rows, labels), hide_index=True, key="compare.table")
+        turned = compare.table(rows, labels)
+        st.dataframe(turned, hide_index=True, key="compare.table", height=compare.table_height(len(turned)))
     else:
         percent = st.column_config.NumberColumn(format="percent")
         st.dataframe(

@@ -69,6 +69,11 @@ def table(rows: list[dict], labels: list[str]) -> list[dict]:
     return out
 
 
+def table_height(rows: int) -> int:
+    """Pixels for a dataframe to show `rows` rows and its header without scrolling (35 px a row)."""
+    return 35 * (rows + 1) + 3
+
+
 def _cell(key: str, value) -> str:
     if value is None or value == "":
         return "–"
