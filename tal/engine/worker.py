@@ -158,8 +158,9 @@ def _serve(conn) -> None:
                 message = conn.recv()
             except (EOFError, OSError):  # the server is gone: nobody will read this task's result
                 os._exit(0)
-            if message[0] == "task":
-                tasks.put((message[1], message[2]))
+            if message[0] == "task":  # each task its own control: a late Stop for the last one cannot reach it
+                current["control"] = TrainingControl()
+                tasks.put((message[1], message[2], current["control"]))
             elif message[0] == "stop":
                 current["control"].stop()
             elif message[0] == "aux_weight":
@@ -169,18 +170,15 @@ def _serve(conn) -> None:
                 return
 
     threading.Thread(target=listen, name="tal-worker-requests", daemon=True).start()
-    send("ready", os.getpid())
     while (item := tasks.get()) is not None:
-        task, environment = item
+        task, environment, control = item
         _adopt(environment)
-        control = current["control"]
         try:
             outcome = run_task(task, send, control)
         except Exception as exc:  # noqa: BLE001 - reported to the server; the worker lives on for the next task
             send("error", error_event(exc))
         else:
             send("done", outcome)
-        current["control"] = TrainingControl()
         _forget_models()
 
 
@@ -229,7 +227,6 @@ class Worker:
         self.process = subprocess.Popen([sys.executable, "-m", "tal.engine.worker", str(child.fileno())],
                                         pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
         child.close()
-        self.ready = False
         self._lock = threading.Lock()
 
     @property
@@ -270,9 +267,7 @@ class Worker:
                 kind, value = self.conn.recv()
             except (EOFError, OSError) as exc:
                 raise WorkerDied(_DIED) from exc
-            if kind == "ready":
-                self.ready = True
-            elif kind == "done":
+            if kind == "done":
                 return value
             elif kind == "error":
                 raise TaskFailed(value)

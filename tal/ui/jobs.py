@@ -106,7 +106,7 @@ class TrainingJob:
             self.phase = value
         elif kind == "snapshot":
             self.snapshot = value  # only the newest: the page shows the maps as they are now
-        elif kind in ("train_end",):
+        elif kind == "train_end":
             self.status = "finishing"
         elif kind == "status":
             self.status = value
