@@ -2,11 +2,15 @@
 
 The public API is imported lazily so that light entry points (image
 preprocessing, run listing, the CLI's argument parsing) do not pay for the
-TensorFlow import until a model is actually needed.
+TensorFlow import until a model is actually needed. Still, `import tal` is
+enough for `keras.saving.load_model` to read any `.keras` file tal writes:
+tal's Keras classes are registered the moment Keras is imported.
 """
 from __future__ import annotations
 
 import importlib
+
+import wrapt
 
 __version__ = "0.1.0"
 
@@ -18,6 +22,7 @@ _EXPORTS = {
     "ConfigError": "tal.core.config",
     "build_model": "tal.core.models",
     "inspect": "tal.core.inspection",
+    "attention_maps": "tal.core.inspection",
     "create_attention": "tal.core.layers",
     "load_dataset": "tal.data.datasets",
     "Dataset": "tal.data.datasets",
@@ -31,9 +36,24 @@ _EXPORTS = {
 }
 
 
+# Modules reachable as attributes of `tal` (imported on first use).
+_MODULES = {
+    "layers": "tal.layers",
+    "losses": "tal.losses",
+    "runs": "tal.engine.registry",
+    "core": "tal.core",
+    "data": "tal.data",
+    "engine": "tal.engine",
+    "render": "tal.render",
+    "cli": "tal.cli",
+}
+
+wrapt.register_post_import_hook("tal.core.registration:register_all", "keras")
+
+
 def __getattr__(name: str):
-    if name == "runs":
-        return importlib.import_module("tal.engine.registry")
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tal' has no attribute {name!r}")
@@ -41,4 +61,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted([*globals(), *_EXPORTS, "runs"])
+    return sorted({*globals(), *_EXPORTS, *_MODULES})

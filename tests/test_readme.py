@@ -1,8 +1,13 @@
 """The README's library example runs as written (in a scratch folder)."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 from PIL import Image, ImageDraw
@@ -10,8 +15,11 @@ from PIL import Image, ImageDraw
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+def python_block(section: str) -> str:
+    """The one Python example under the README heading `## {section}`."""
+    text = README.read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    return block
 
 
 def test_readme_has_the_two_quickstart_commands():
@@ -27,7 +35,7 @@ def test_library_example_runs(tmp_path, monkeypatch, mnist_path, runs_dir):
     digit = Image.new("L", (80, 100), 255)
     ImageDraw.Draw(digit).ellipse([15, 10, 65, 90], outline=0, width=9)  # a "0"
     digit.save(tmp_path / "my_digit.png")
-    (block,) = python_blocks()
+    block = python_block("The library")
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     assert namespace["result"].run.path == runs_dir / "my-run"
@@ -36,3 +44,33 @@ def test_library_example_runs(tmp_path, monkeypatch, mnist_path, runs_dir):
     assert namespace["timeline"]["A"].shape[1:] == (10, 7, 7, 10)
     assert 0 <= namespace["scores"]["methods"]["A"]["pointing"]["overall"] <= 1
     assert "mean_auc" in namespace["md"].metrics
+
+
+@pytest.mark.slow
+def test_own_model_example_trains_saves_and_loads_after_only_import_tal(tmp_path, monkeypatch, mnist_path):
+    """The DenseNet-121 recipe: one-hot labels through plain fit, weighted aux loss, maps, .keras round trip."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TAL_DATA_DIR", str(mnist_path))
+    namespace: dict = {}
+    exec(compile(python_block("Use the layers in your own Keras model"), "README.md", "exec"), namespace)  # noqa: S102
+    model, x_test, maps = namespace["model"], namespace["x_test"], namespace["maps"]
+    history = model.history.history
+    assert np.isfinite(history["loss"][-1]) and history["aux_loss"][-1] > 0  # the auxiliary head was trained
+    np.testing.assert_allclose(maps["element"]["A"].sum(axis=(1, 2)), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(maps["element"]["score"], (maps["element"]["A"] * maps["element"]["S"]).sum(axis=(1, 2)),
+                               rtol=1e-4, atol=1e-5)
+    assert maps["channel"]["gate"].shape == (8, 1024)
+    np.save(tmp_path / "x.npy", x_test[:4])
+    np.save(tmp_path / "expected.npy", model.predict(x_test[:4], verbose=0)["main"])
+    check = (  # a fresh interpreter that has imported nothing of tal but the package
+        "import numpy as np, tal, keras\n"
+        "model = keras.saving.load_model('densenet_tal.keras')\n"
+        "out = model.predict(np.load('x.npy'), verbose=0)['main']\n"
+        "np.testing.assert_allclose(out, np.load('expected.npy'), rtol=1e-4, atol=1e-6)\n"
+        "print('loaded', type(model.get_layer('element')).__name__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(README.parent)}
+    done = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loaded ElementWiseAttention" in done.stdout

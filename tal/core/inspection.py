@@ -1,6 +1,8 @@
 """One forward pass that returns probabilities and every attention map as NumPy.
 
-Used by the app's Inspect and Predict pages and the CLI's `predict --maps`.
+`inspect` serves models built by `tal.build_model` (the app's Inspect and
+Predict pages, the CLI's `predict --maps`); `attention_maps` reads the maps of
+tal's attention layers inside any functional Keras model a user built.
 """
 from __future__ import annotations
 
@@ -81,6 +83,58 @@ def inspect(model, images, *, prediction: str = "main", batch_size: int = 256,
     if is_multi_label(model):
         out["present"] = out["probabilities"] > PRESENT_THRESHOLD
     return out
+
+
+def attention_maps(model, images, *, batch_size: int = 256) -> dict[str, dict[str, np.ndarray]]:
+    """The maps of every tal attention layer in a functional Keras model of your own.
+
+    Runs the model up to each attention layer, then calls the layer with
+    `return_attention_maps=True`; nothing of the model changes.
+
+    Args:
+        model: a functional `keras.Model` with tal attention layers at its top
+            level (e.g. `ElementWiseAttention` after a DenseNet121).
+        images: a batch the model accepts, as it accepts it (no rescaling here).
+        batch_size: images per forward pass.
+
+    Returns:
+        `{layer name: {map name: array}}`, e.g. `maps["element"]["A"]` of shape
+        `(N, h, w, C)` and `maps["element"]["S"]`, or `maps["channel"]["gate"]`
+        `(N, K)`: the names each layer's docstring lists.
+
+    Raises:
+        ValueError: when the model has no tal attention layer at its top level,
+            or uses one attention layer at several places.
+
+    Example:
+    >>> maps = tal.attention_maps(model, x_test[:4])
+    >>> maps["element"]["A"].sum(axis=(1, 2))  # every class's attention sums to 1
+    """
+    import keras
+
+    from tal.core.layers import AttentionLayer
+
+    attention = [layer for layer in model.layers if isinstance(layer, AttentionLayer)]
+    if not attention:
+        raise ValueError(
+            f"Model {model.name!r} has no tal attention layer at its top level "
+            "(tal.layers.ChannelAttention, ElementWiseAttention, …), so it has no attention maps to read."
+        )
+    shared = [layer.name for layer in attention if len(layer._inbound_nodes) > 1]
+    if shared:
+        raise ValueError(f"Each attention layer must be called once in the model. Called more than once: {shared}")
+    feeds = keras.Model(model.inputs, [layer.input for layer in attention])
+    x = np.asarray(images, dtype="float32")
+    if x.ndim == len(model.inputs[0].shape) - 1:  # one image
+        x = x[None]
+    chunks = []
+    for start in range(0, len(x), batch_size):
+        inputs = feeds.predict_on_batch(x[start : start + batch_size])
+        chunks.append({layer.name: layer(inp, return_attention_maps=True)[1]
+                       for layer, inp in zip(attention, inputs)})
+    return {layer.name: {key: np.concatenate([np.asarray(c[layer.name][key]) for c in chunks])
+                         for key in chunks[0][layer.name]}
+            for layer in attention}
 
 
 def is_multi_label(model) -> bool:

@@ -165,7 +165,10 @@ class ProbeModel(keras.Model):
         super().__init__(name=f"{model.name}_probe", **kwargs)
         self.parts = model_parts(model)
         if "backbone" not in self.parts or "main" not in self.parts:
-            raise ValueError("This model was not built by tal.build_model (no 'backbone' or 'main' layer).")
+            raise ValueError(
+                "This model was not built by tal.build_model (no 'backbone' or 'main' layer). "
+                "For a model of your own, tal.attention_maps(model, images) reads its attention layers' maps."
+            )
         self.whatifs = catalogue.check_interventions(interventions, model_modules(model))
 
     def call(self, images, training=False):
