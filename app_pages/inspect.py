@@ -3,7 +3,7 @@
 import streamlit as st
 
 import tal
-from tal.ui import guard, loaders, pickers, views
+from tal.ui import downloads, guard, loaders, pickers, views
 
 st.title("Inspect the attention maps")
 st.caption(
@@ -15,6 +15,9 @@ with guard.page_guard("the Inspect page"):
     runs = pickers.runs_or_stop()
     run = pickers.run_picker(runs, key="inspect.run")
     model = loaders.load_model_or_stop(run)
+    files = st.columns([1, 1, 2])
+    downloads.model_file(files[0], run, key="inspect.dl_model")
+    downloads.keras_code(files[1], run, key="inspect.dl_code")
     data_config = loaders.data_config_of(run)
     test = None
     try:

@@ -204,6 +204,27 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from tal.engine.export import export_code, run_code
+    from tal.engine.registry import load_run
+
+    run = load_run(args.run, args.runs_dir)
+    target = None if args.code == "-" else Path(args.code)
+    if target is not None and target.is_dir():
+        raise UsageError(f"{target} is a folder; give a file name such as {target / (run.name + '.py')}")
+    if target is not None and not target.parent.is_dir():
+        raise UsageError(f"the folder {target.parent} does not exist")
+    from tal.engine.startup import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # only now that the run and the target are known to be fine
+    if target is None:
+        sys.stdout.write(run_code(run))
+        return 0
+    export_code(run, target)
+    print(json.dumps({"run": run.name, "code": str(target.resolve()), "usage": f"python {target}"}, indent=2))
+    return 0
+
+
 def _headline(metrics: dict) -> dict:
     keys = ("status", "test_accuracy", "test_accuracy_aux", "mean_auc", "mean_auc_aux", "exact_match",
             "micro_f1", "params", "training_time_s", "epochs_completed")
@@ -487,6 +508,15 @@ def build_parser() -> argparse.ArgumentParser:
     localize.add_argument("--runs-dir")
     localize.set_defaults(func=cmd_localize)
 
+    export = sub.add_parser(
+        "export", help="write a run's model as a standalone Keras Python file",
+        description="Write a Python file whose build_model() rebuilds the run's architecture in plain Keras "
+                    "code with tal's layers; running the file loads the run's weights and prints the summary.")
+    export.add_argument("run", help="run name or folder")
+    export.add_argument("--code", required=True, metavar="FILE", help="the .py file to write ('-' for stdout)")
+    export.add_argument("--runs-dir")
+    export.set_defaults(func=cmd_export)
+
     ablate = sub.add_parser("ablate", help="train a grid of configurations × seeds and summarise",
                             description="Branch subsets × λ × seeds; prints mean ± std per configuration, "
                                         "the difference to the plain baseline, and flags differences within seed noise.")
@@ -551,7 +581,7 @@ def main(argv=None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE
-        if args.func not in (cmd_runs, cmd_ablate) and not getattr(args, "list", False):
+        if args.func not in (cmd_runs, cmd_ablate, cmd_export) and not getattr(args, "list", False):
             import_tensorflow_quietly()  # (ablate imports it only when something is to train)
         return args.func(args)
     except KeyboardInterrupt:

@@ -251,6 +251,7 @@ def test_train_start_change_lambda_stop_and_second_session_waits(env):
     assert {b.proto.label for b in a.get("download_button")} >= {
         "Download model.keras",
         "Download run card (JSON)",
+        "Keras code (.py)",
     }
     import tal
 
@@ -313,6 +314,9 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     # no Plotly chart: the class grid, the input and M are PNGs, the bars plain HTML
     # (each changed Plotly chart is mounted afresh in the browser on every update)
     assert len(at.get("plotly_chart")) == 0
+    code = [b for b in at.get("download_button") if b.proto.label == "Keras code (.py)"]
+    assert len(code) == 1 and "build_model()" in code[0].proto.help
+    assert {b.proto.label for b in at.get("download_button")} == {"Download model.keras", "Keras code (.py)"}
     captions = [c for image in at.get("image") for c in image.captions if c]  # the grid has none
     assert len(at.get("image")) == 4  # the grid, the input with its ink box, M over the input, the timeline
     assert len(captions) == 3 and "input the model sees" in captions[0] and "M from" in captions[1]

@@ -200,6 +200,21 @@ def live_map_state(page) -> tuple[str, str]:
     return figure.inner_text().split(":")[0], figure.locator("img").get_attribute("src")
 
 
+def downloaded_code_runs_with_the_downloaded_model(page, folder: Path) -> None:
+    """Click both downloads on Train; the .py, run beside the .keras, rebuilds the model and loads its weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for label in ("Download model.keras", "Keras code (.py)"):
+        with page.expect_download() as download:
+            page.get_by_role("button", name=label).click()
+        download.value.save_as(folder / download.value.suggested_filename)
+    assert sorted(p.name for p in folder.iterdir()) == ["browser-run.keras", "browser-run.py"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "browser-run.py"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Loaded the weights of {folder / 'browser-run.keras'}" in done.stdout
+
+
 def test_user_journey(server, browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 2600})
     page = ctx.new_page()
@@ -298,6 +313,7 @@ def journey(page, browser, url, runs, started):
     shot(page, "03-train-stopped")
     no_exceptions(page)
     assert (runs / "browser-run" / "model.keras").is_file()
+    downloaded_code_runs_with_the_downloaded_model(page, runs.parent / "downloads")
 
     # ---- Inspect the new run
     page.get_by_role("link", name="Inspect its maps").click()  # from the finished run's panel

@@ -118,6 +118,20 @@ def load_model(run):
     return _load_model(str(run.path), _mtime(run))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def _keras_code(path: str, mtime: float) -> str:
+    from tal.engine.export import run_code
+    from tal.engine.registry import Run
+
+    run = Run(Path(path))
+    return run_code(run, model=_load_model(path, mtime), weights=f"{run.name}.keras")
+
+
+def keras_code(run) -> str:
+    """The run's architecture as a Python file that loads `<run name>.keras` from beside itself."""
+    return _keras_code(str(run.path), _mtime(run))
+
+
 def load_error_message(run, exc: BaseException) -> str:
     """Why a run's model cannot be used, in words for users."""
     saved = run.config.get("versions", {}).get("tal", "an unknown version")

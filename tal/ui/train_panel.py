@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from tal.render import figures as viz
-from tal.ui import jobs, query, state
+from tal.ui import downloads, jobs, query, state
 from tal.ui.guard import page_guard, show_error
 
 POLL_S = 1.0
@@ -336,21 +336,10 @@ def result(job) -> None:
         icon=":material/check_circle:",
     )
     st.session_state[state.LAST_SAVED] = str(run.path)
-    c1, c2, c3, c4 = st.columns(4)
-    try:
-        model_bytes = (run.path / "model.keras").read_bytes()
-    except OSError:
-        st.warning("The run folder is gone (deleted from disk?).")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    if not downloads.model_file(c1, run, key="train.dl_model"):
         return
-    c1.download_button(
-        "Download model.keras",
-        model_bytes,
-        file_name=f"{run.name}.keras",
-        mime="application/octet-stream",
-        icon=":material/download:",
-        on_click="ignore",
-        key="train.dl_model",
-    )
+    downloads.keras_code(c3, run, key="train.dl_code")
     c2.download_button(
         "Download run card (JSON)",
         run_card(run),
@@ -360,6 +349,6 @@ def result(job) -> None:
         on_click="ignore",
         key="train.dl_card",
     )
-    c3.page_link("app_pages/inspect.py", label="Inspect its maps", icon=":material/visibility:")
-    c4.page_link("app_pages/compare.py", label="Compare runs", icon=":material/compare:")
+    c4.page_link("app_pages/inspect.py", label="Inspect its maps", icon=":material/visibility:")
+    c5.page_link("app_pages/compare.py", label="Compare runs", icon=":material/compare:")
     st.session_state[state.SELECTED_RUN] = str(run.path)
