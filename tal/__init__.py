@@ -48,7 +48,7 @@ _MODULES = {
     "cli": "tal.cli",
 }
 
-wrapt.register_post_import_hook("tal.core.registration:register_all", "keras")
+wrapt.register_post_import_hook("tal.core.registration:on_keras_import", "keras")
 
 
 def __getattr__(name: str):

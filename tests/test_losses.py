@@ -11,6 +11,7 @@ from tal.core.config import ModelConfig, TrainConfig
 from tal.core.losses import WeightedBinaryCrossEntropy, WeightedCrossEntropy, multilabel_class_weights
 from tal.core.models import build_model
 from tal.engine.training import compile_model
+from backend import tensorflow_only
 
 
 def test_weighted_cross_entropy_hand_computed():
@@ -80,6 +81,7 @@ def test_losses_serialise():
     assert clone.class_weights == [1.5, 0.5]
 
 
+@tensorflow_only
 def test_changing_lambda_changes_the_loss_by_lambda_times_aux_loss():
     config = ModelConfig(stage_filters=(4, 8), scale=False, channel=False, element_width=4)
     model = build_model(config)

@@ -1,6 +1,7 @@
 """Using tal's layers in one's own Keras code: registration on `import tal`, public modules, maps of own models."""
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -21,19 +22,55 @@ def run_python(code: str, cwd=ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_import_tal_alone_loads_a_shipped_model_and_imports_keras_only_when_asked():
+@pytest.mark.parametrize("first", [
+    "import tal",
+    "from tal.layers import ElementWiseAttention",  # Keras first imported by one of tal's own modules
+    "import tal; tal.TrainingCallback",
+])
+def test_after_only_importing_tal_a_shipped_model_loads(first):
     shipped = ROOT / "models" / "mnist-scale_channel_element" / "model.keras"
     code = (
-        "import sys, tal\n"
+        f"import sys\n{first}\n"
         "print('keras before:', 'keras' in sys.modules)\n"
         "import keras\n"
-        "model = keras.saving.load_model(sys.argv[1])\n"
+        f"model = keras.saving.load_model({str(shipped)!r})\n"
         "print('loaded:', model.count_params(), sorted(type(l).__name__ for l in model.layers))\n"
-    ).replace("sys.argv[1]", repr(str(shipped)))
+    )
     done = run_python(code)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "keras before: False" in done.stdout
     assert "ElementWiseAttention" in done.stdout and "ScaleAttention" in done.stdout
+    if first == "import tal":
+        assert "keras before: False" in done.stdout  # the registration does not import Keras itself
+
+
+def test_every_module_that_imports_keras_at_its_top_leaves_tals_classes_registered():
+    """The rule in tal.core.registration, checked on the source: such a module ends with
+    register_all(), lives in tal.core.layers, or imports (at its top) a module that does."""
+    modules = {}
+    for path in sorted((ROOT / "tal").rglob("*.py")):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = ast.parse(path.read_text())
+
+    def top_imports(tree):
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                yield from (alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                yield node.module
+
+    def calls_register_all(tree):
+        return any(isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+                   and getattr(n.value.func, "id", "") == "register_all" for n in tree.body)
+
+    registering = {n for n, t in modules.items() if calls_register_all(t) or n.startswith("tal.core.layers")}
+    assert {"tal.core.batchnorm", "tal.core.losses", "tal.core.layers"} <= registering
+    changed = True
+    while changed:  # a module that imports a registering module at its top registers too
+        grown = {n for n, t in modules.items() if any(i in registering for i in top_imports(t))}
+        changed = not grown <= registering
+        registering |= grown
+    uses_keras = {n for n, t in modules.items() if any(i.split(".")[0] == "keras" for i in top_imports(t))}
+    assert uses_keras - registering == set()
 
 
 def test_keras_imported_before_tal_also_finds_tals_classes():
@@ -89,3 +126,29 @@ def test_attention_maps_say_what_is_wrong_with_a_model():
         tal.attention_maps(twice, np.zeros((1, 8, 8, 3)))
     with pytest.raises(ValueError, match="tal.attention_maps"):
         tal.inspect(plain, np.zeros((1, 8, 8)))
+
+
+def test_an_own_model_trains_with_one_hot_labels_and_round_trips_through_a_keras_file(tmp_path):
+    """The README recipe in small, on whichever backend runs the tests (TensorFlow or JAX)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    x = ChannelAttention(reduction_ratio=2, name="channel")(x)
+    x, score = ElementWiseAttention(num_classes=3, width=4, name="element")(x)
+    outputs = {"main": keras.layers.Dense(3, activation="softmax", name="main")(keras.layers.GlobalMaxPooling2D()(x)),
+               "aux": keras.layers.Activation("softmax", name="aux")(score)}
+    model = keras.Model(inputs, outputs)
+    weights = [1.0, 2.0, 0.5]
+    model.compile(optimizer="adam",
+                  loss={"main": tal.losses.WeightedCrossEntropy(weights), "aux": tal.losses.WeightedCrossEntropy(weights)},
+                  loss_weights={"main": 1.0, "aux": 0.5})
+    rng = np.random.default_rng(0)
+    images = rng.random((16, 8, 8, 3)).astype("float32")
+    labels = keras.utils.to_categorical(rng.integers(0, 3, 16), 3)
+    history = model.fit(images, {"main": labels, "aux": labels}, batch_size=8, epochs=2, verbose=0).history
+    assert np.isfinite(history["loss"]).all() and history["aux_loss"][-1] > 0
+    model.save(tmp_path / "own.keras")
+    loaded = keras.saving.load_model(tmp_path / "own.keras")
+    assert isinstance(loaded.loss["aux"], tal.losses.WeightedCrossEntropy) and loaded.loss["aux"].class_weights == weights
+    np.testing.assert_allclose(loaded.predict(images, verbose=0)["aux"], model.predict(images, verbose=0)["aux"],
+                               rtol=1e-5, atol=1e-6)

@@ -126,3 +126,8 @@ def recalibrate_batchnorm(model, images, *, batches: int = 16, batch_size: int =
         forward(images[idx], np.float32(k / (k + 1)))
         used += len(idx)
     return used
+
+
+from tal.core.registration import register_all  # noqa: E402  (at the end: see tal.core.registration)
+
+register_all()

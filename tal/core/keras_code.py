@@ -17,6 +17,8 @@ import re
 
 import keras
 
+import tal.layers
+
 # Names the generated file defines or imports itself.
 _RESERVED = {"keras", "layers", "sys", "Path", "WEIGHTS", "build_model", "model", "main"}
 
@@ -151,8 +153,6 @@ class _Writer:
         """How the file names `cls`: `layers.Dense`, or `ChannelAttention` imported from tal."""
         if getattr(keras.layers, cls.__name__, None) is cls:
             return f"layers.{cls.__name__}"
-        import tal.layers
-
         if getattr(tal.layers, cls.__name__, None) is cls:
             self.imports.setdefault("tal.layers", set()).add(cls.__name__)
             return cls.__name__

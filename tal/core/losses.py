@@ -124,3 +124,8 @@ class WeightedBinaryCrossEntropy(keras.losses.Loss):
             "positive_weights": self.positive_weights,
             "negative_weights": self.negative_weights,
         }
+
+
+from tal.core.registration import register_all  # noqa: E402  (at the end: see tal.core.registration)
+
+register_all()

@@ -216,3 +216,8 @@ class KerasBridge(keras.callbacks.Callback):
             phase=self.phase,
             metric=m,
         )
+
+
+from tal.core.registration import register_all  # noqa: E402  (at the end: see tal.core.registration)
+
+register_all()

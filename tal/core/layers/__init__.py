@@ -57,3 +57,8 @@ __all__ = [
     "query_attention",
     "spatial_softmax",
 ]
+
+
+from tal.core.registration import register_all  # noqa: E402  (at the end: see tal.core.registration)
+
+register_all()

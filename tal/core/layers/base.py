@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import keras
 from keras import ops
-from keras.src import backend  # compute_output_spec is not in the public backend API
 
 
 class AttentionLayer(keras.layers.Layer):
     """Base class: `compute_output_shape` for the plain output, tracing for maps."""
 
     def compute_output_spec(self, *args, return_attention_maps=False, **kwargs):
-        if return_attention_maps:
-            return backend.compute_output_spec(
-                self.call, *args, return_attention_maps=True, **kwargs
-            )
+        if return_attention_maps:  # Operation's own spec: trace `call` on symbolic inputs
+            return keras.Operation.compute_output_spec(self, *args, return_attention_maps=True, **kwargs)
         return super().compute_output_spec(*args, **kwargs)
 
 

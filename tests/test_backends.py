@@ -1,0 +1,42 @@
+"""The attention layers and losses on a second Keras backend: their tests, run again under JAX.
+
+The training engine and the app run on TensorFlow; the layers and losses use
+`keras.ops` only, so they work in anyone's JAX model too. This runs their
+test files in a fresh interpreter with `KERAS_BACKEND=jax` (Keras picks its
+backend once, at import).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ON_EVERY_BACKEND = ("test_layers.py", "test_zoo_layers.py", "test_losses.py", "test_plug_and_play.py")
+
+
+@pytest.mark.slow
+def test_layer_and_loss_tests_pass_on_jax():
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0", "-o", "addopts=",
+         *(str(ROOT / "tests" / name) for name in ON_EVERY_BACKEND)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert " passed" in summary and "failed" not in summary, summary
+    print("JAX:", summary)
+
+
+def test_the_jax_run_really_is_on_jax():
+    """Guards the test above against a backend setting that does not take (e.g. a cached keras.json)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    code = "import keras, tal.layers; print(keras.backend.backend(), type(keras.ops.ones(1)).__module__)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    backend, module = done.stdout.split()
+    assert backend == "jax" and module.startswith("jax"), done.stdout
