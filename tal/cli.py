@@ -205,7 +205,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from tal.engine.export import export_code, run_code
     from tal.engine.registry import load_run
 
     run = load_run(args.run, args.runs_dir)
@@ -217,6 +216,8 @@ def cmd_export(args) -> int:
     from tal.engine.startup import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # only now that the run and the target are known to be fine
+    from tal.engine.export import export_code, run_code
+
     if target is None:
         sys.stdout.write(run_code(run))
         return 0

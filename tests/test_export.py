@@ -71,9 +71,6 @@ def test_cli_export_writes_a_script_that_loads_the_runs_weights(tmp_path):
     assert script.returncode == 0, script.stderr[-2000:]
     assert "Total params: 37,529" in script.stdout
     assert f"Loaded the weights of {SHIPPED / 'model.keras'}" in script.stdout
-    # a weights file given on the command line wins; one that does not fit says so
-    other = _python("exported.py", REPO / "models" / "mnist-baseline" / "model.keras", cwd=tmp_path)
-    assert other.returncode != 0
     # without tal importable: one line saying what to install, no traceback
     bare = _python("exported.py", cwd=tmp_path, pythonpath=False)
     assert bare.returncode == 1 and "pip install tal-explorer" in bare.stderr and "Traceback" not in bare.stderr

@@ -68,6 +68,19 @@ def test_weighted_binary_cross_entropy_hand_computed():
     assert float(loss) == pytest.approx(expected, abs=1e-5)
 
 
+def test_weighted_binary_cross_entropy_from_logits_and_label_shapes():
+    y = np.array([[1.0, 0.0]], "float32")
+    logits = np.array([[math.log(4.0), math.log(2 / 3)]], "float32")  # σ = 0.8, 0.4
+    loss = WeightedBinaryCrossEntropy([3.0, 1.0], [1.0, 2.0], from_logits=True)
+    assert float(loss(y, logits)) == pytest.approx(-(3 * math.log(0.8) + 2 * math.log(0.6)) / 2, abs=1e-5)
+    # far past where σ rounds to 1: the logits form stays exact (ln σ(−40) ≈ −40)
+    assert float(WeightedBinaryCrossEntropy(from_logits=True)([[0.0]], [[40.0]])) == pytest.approx(40.0, rel=1e-5)
+    clone = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert clone.from_logits and clone.positive_weights == [3.0, 1.0]
+    with pytest.raises(ValueError, match=r"multi-hot labels of the predictions' shape \(1, 2\)"):
+        WeightedBinaryCrossEntropy()(np.array([1], "float32"), np.array([[0.5, 0.5]], "float32"))
+
+
 def test_multilabel_weights_follow_chestxray14():
     targets = np.array([[1, 0], [0, 0], [0, 1], [0, 1]])
     beta_p, beta_n = multilabel_class_weights(targets)

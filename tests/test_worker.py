@@ -158,18 +158,19 @@ def _rss_mb() -> float:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the resident memory from /proc")
-def test_ten_trainings_leave_the_servers_memory_where_the_first_left_it(runs_dir):
-    """The server only relays: its memory after ten trainings is within 100 MB of after the first.
+def test_consecutive_trainings_leave_the_servers_memory_where_the_first_left_it(runs_dir):
+    """The server only relays: its memory after six trainings is within 100 MB of after the first.
 
+    (Six keep the suite short; `bench/load.py` measures the issue's ten, through the real app.)
     (With training in the server's own process it grew by ~280 MB after the first training and
     then crept.) The trainings' events, snapshots included, pass through this process.
     """
     manager = JobManager(slots=1, isolated=True)
     after = []
-    for k in range(10):
+    for k in range(6):
         job = manager.submit(TrainingJob(*tiny(train_size=100), name=f"m{k}", runs_dir=runs_dir))
         assert job.wait(120) and job.status == "completed", job.error
         assert job.snapshot is not None and len(job.batches) == job.info["total_steps"]
         after.append(_rss_mb())
     assert after[-1] - after[0] < 100, after
-    assert len(tal.runs.list_runs(runs_dir)) == 10
+    assert len(tal.runs.list_runs(runs_dir)) == 6

@@ -46,16 +46,17 @@ def model_code(model: keras.Model, *, weights: str, title: str) -> str:
     """
     writer = _Writer()
     writer.function("build_model", model)
-    imports = ["import sys", "from pathlib import Path", "", "import keras", "from keras import layers"]
-    for module, names in sorted(writer.imports.items()):
+    imports = ["import sys", "from pathlib import Path", ""]
+    for module, names in sorted(writer.imports.items()):  # first: a missing tal fails fast, in one line
         imports += [
-            "",
             "try:",
             f"    from {module} import {', '.join(sorted(names))}",
             "except ModuleNotFoundError:",
             "    sys.exit(\"This file needs tal's layers: pip install tal-explorer, \"",
             "             \"or put the TAL explorer folder on PYTHONPATH.\")",
+            "",
         ]
+    imports += ["import keras  # noqa: E402", "from keras import layers  # noqa: E402"]
     header = [
         f'"""{title}: the architecture in plain Keras code, with tal\'s attention layers.',
         "",

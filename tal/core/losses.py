@@ -99,23 +99,48 @@ class WeightedCrossEntropy(keras.losses.Loss):
 class WeightedBinaryCrossEntropy(keras.losses.Loss):
     """Multi-label BCE with per-class `β_P` on positives and `β_N` on negatives.
 
-    `−mean_c [β_P[c]·y·log p + β_N[c]·(1−y)·log(1−p)]` per example.
+    `−mean_c [β_P[c]·y·log p + β_N[c]·(1−y)·log(1−p)]` per example. Labels are
+    multi-hot `(B, C)` like the predictions, as for Keras's `BinaryCrossentropy`.
+
+    Args:
+        positive_weights, negative_weights: `β_P`, `β_N`, one per class (None: all ones);
+            `multilabel_class_weights(y_train)` gives ChestX-ray14's.
+        from_logits: whether the predictions are logits (sigmoid applied here)
+            rather than probabilities.
+
+    Example:
+    >>> loss = WeightedBinaryCrossEntropy([3.0, 1.0], [1.0, 2.0])
+    >>> round(float(loss([[1.0, 0.0]], [[0.8, 0.4]])), 4)
+    0.8456
     """
 
-    def __init__(self, positive_weights=None, negative_weights=None, name="weighted_binary_cross_entropy", **kwargs):
+    def __init__(self, positive_weights=None, negative_weights=None, from_logits=False,
+                 name="weighted_binary_cross_entropy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.positive_weights = None if positive_weights is None else [float(w) for w in positive_weights]
         self.negative_weights = None if negative_weights is None else [float(w) for w in negative_weights]
+        self.from_logits = bool(from_logits)
 
     def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.convert_to_tensor(y_true)
+        if tuple(y_true.shape) != tuple(y_pred.shape) and None not in (*y_true.shape, *y_pred.shape):
+            raise ValueError(
+                f"Expected multi-hot labels of the predictions' shape {tuple(y_pred.shape)} (one 0/1 per class). "
+                f"Received: labels of shape {tuple(y_true.shape)}"
+            )
         y_true = ops.cast(y_true, y_pred.dtype)
-        probs = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
-        pos = y_true * ops.log(probs)
-        neg = (1.0 - y_true) * ops.log(1.0 - probs)
+        if self.from_logits:  # log σ(z) and log(1 − σ(z)) = log σ(−z), exact for large |z|
+            log_p, log_not_p = ops.log_sigmoid(y_pred), ops.log_sigmoid(-y_pred)
+        else:
+            probs = ops.clip(y_pred, EPSILON, 1.0 - EPSILON)
+            log_p, log_not_p = ops.log(probs), ops.log(1.0 - probs)
+        pos = y_true * log_p
+        neg = (1.0 - y_true) * log_not_p
         if self.positive_weights is not None:
-            pos = pos * ops.convert_to_tensor(self.positive_weights, dtype=probs.dtype)
+            pos = pos * ops.convert_to_tensor(self.positive_weights, dtype=pos.dtype)
         if self.negative_weights is not None:
-            neg = neg * ops.convert_to_tensor(self.negative_weights, dtype=probs.dtype)
+            neg = neg * ops.convert_to_tensor(self.negative_weights, dtype=neg.dtype)
         return -ops.mean(pos + neg, axis=-1)
 
     def get_config(self):
@@ -123,6 +148,7 @@ class WeightedBinaryCrossEntropy(keras.losses.Loss):
             **super().get_config(),
             "positive_weights": self.positive_weights,
             "negative_weights": self.negative_weights,
+            "from_logits": self.from_logits,
         }
 
 
