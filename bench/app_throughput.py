@@ -103,10 +103,13 @@ def cli(train_size: int, epochs: int, runs: Path) -> dict:
     return _run_rates(runs / "cli")
 
 
-def app(train_size: int, epochs: int, runs: Path) -> dict:
+def app(train_size: int, epochs: int, runs: Path, niceness: int | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with streamlit_app({"TAL_RUNS_DIR": str(runs)}) as (url, _, _):
+    settings = {"TAL_RUNS_DIR": str(runs)}
+    if niceness is not None:
+        settings["TAL_WORKER_NICENESS"] = str(niceness)
+    with streamlit_app(settings) as (url, _, _):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
             page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
@@ -134,14 +137,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-size", type=int, default=12000)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--worker-niceness", type=int, help="the app's training worker's niceness (default: the app's)")
+    parser.add_argument("--only", nargs="*", choices=("bare", "cli", "app"), help="measure only these")
     args = parser.parse_args()
     runs = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     results = {}
     for name, measure in (("cli", lambda: cli(args.train_size, args.epochs, runs)),
-                          ("app", lambda: app(args.train_size, args.epochs, runs)),
+                          ("app", lambda: app(args.train_size, args.epochs, runs, args.worker_niceness)),
                           ("bare", lambda: bare(args.train_size, args.epochs))):
-        results[name] = measure()
-        print(f"  {name:5} {results[name]}", flush=True)
+        if not args.only or name in args.only:
+            results[name] = measure()
+            print(f"  {name:5} {results[name]}", flush=True)
+    if len(results) < 3:
+        return
     ratios = {
         "cli_vs_bare_step": round(results["cli"]["step_images_per_s"] / results["bare"]["step_images_per_s"], 3),
         "app_vs_cli_step": round(results["app"]["step_images_per_s"] / results["cli"]["step_images_per_s"], 3),
