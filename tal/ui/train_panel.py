@@ -336,7 +336,7 @@ def result(job) -> None:
         icon=":material/check_circle:",
     )
     st.session_state[state.LAST_SAVED] = str(run.path)
-    c1, c2, c3, c4, c5 = st.columns(5)
+    c1, c2, c3 = st.columns(3)  # the downloads, then where to go next
     if not downloads.model_file(c1, run, key="train.dl_model"):
         return
     downloads.keras_code(c3, run, key="train.dl_code")
@@ -349,6 +349,7 @@ def result(job) -> None:
         on_click="ignore",
         key="train.dl_card",
     )
+    c4, c5, _ = st.columns(3)
     c4.page_link("app_pages/inspect.py", label="Inspect its maps", icon=":material/visibility:")
     c5.page_link("app_pages/compare.py", label="Compare runs", icon=":material/compare:")
     st.session_state[state.SELECTED_RUN] = str(run.path)
