@@ -67,8 +67,8 @@ with guard.page_guard("the Compare page"):
             viz.bar_figure(
                 [value for _, value in scores],
                 labels=labels,
-                hover=[r.name for r in chosen],
-                title=" / ".join(dict.fromkeys(label.capitalize() for label, _ in scores)),
+                hover=[f"{r.name} · {label}" for r, (label, _) in zip(chosen, scores)],
+                title=compare.score_title([label for label, _ in scores]),
                 xlabel="run",
                 ylabel="score",
                 yrange=viz.zoomed_range([value for _, value in scores]),

@@ -30,3 +30,12 @@ def test_the_table_has_a_column_per_run_and_a_row_per_setting():
     assert table[1] == {"": "test accuracy", "A a-long…": "98.16%", "B b": "98.53%"}
     assert table[2] == {"": "params", "A a-long…": "119,123", "B b": "90,000"}
     assert table[3] == {"": "λ", "A a-long…": "–", "B b": "0.5"}
+
+
+def test_the_score_title_keeps_auc_in_capitals_and_says_when_runs_are_scored_differently():
+    from tal.ui.compare import score_title
+
+    assert score_title(["test accuracy", "test accuracy"]) == "Test accuracy"
+    assert score_title(["mean AUC"]) == "Mean AUC"
+    assert score_title(["test accuracy", "mean AUC", "test accuracy"]) == \
+        "Test accuracy, mean AUC (each run's own score)"

@@ -17,6 +17,13 @@ def headline_scores(runs) -> list[tuple[str, float]]:
     return [(label, value or 0.0) for label, value in (headline(r.metrics) for r in runs)]
 
 
+def score_title(labels: list[str]) -> str:
+    """The bar chart's title from each run's score label ("test accuracy", "mean AUC"), as a sentence."""
+    kinds = list(dict.fromkeys(labels)) or ["score"]
+    text = ", ".join(kinds)
+    return text[:1].upper() + text[1:] + (" (each run's own score)" if len(kinds) > 1 else "")
+
+
 def ablation_studies(root, *, key: str = "compare.study") -> None:
     """Saved ablation summaries: mean ± std per configuration and the seed-noise verdict."""
     from tal.engine.ablation import list_studies

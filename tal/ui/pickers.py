@@ -50,16 +50,32 @@ def runs_or_stop() -> list:
     return runs
 
 
+def default_run(runs: list):
+    """What a page shows first: the newest own run that finished on real digits and has the
+    element-wise maps, else the fullest MNIST demo, else the newest own run with maps, else the first.
+
+    A synthetic-digit run or one stopped early is a poor first impression of the maps; the
+    Train page still opens its own run right after training ("Inspect its maps").
+    """
+    def with_maps(r):
+        return r.model_config.element
+
+    def finished_on_real_digits(r):
+        return r.train_config.data.dataset != "synthetic" and r.metrics.get("status", "completed") == "completed"
+
+    own = [r for r in runs if not r.shipped and with_maps(r)]
+    shipped = sorted((r for r in runs if r.shipped and with_maps(r)),
+                     key=lambda r: (r.model_config.input_shape[0] != 28, -len(r.model_config.branches)))
+    return ([r for r in own if finished_on_real_digits(r)] or shipped or own or runs)[0]
+
+
 def run_picker(runs: list, *, key: str, label: str = "Model run"):
     """Select one run; the choice is shared between pages of this session."""
     options = [str(r.path) for r in runs]
     by_path = {str(r.path): r for r in runs}
     current = st.session_state.get(state.SELECTED_RUN)
-    if current not in options:  # first visit: the newest trained run with maps, else the fullest demo
-        trained = [r for r in runs if not r.shipped and r.model_config.element]
-        shipped = sorted((r for r in runs if r.shipped and r.model_config.element),
-                         key=lambda r: (r.model_config.input_shape[0] != 28, -len(r.model_config.branches)))
-        current = str((trained or shipped or runs)[0].path)
+    if current not in options:
+        current = str(default_run(runs).path)
     index = options.index(current)
     choice = st.selectbox(
         label,
