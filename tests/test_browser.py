@@ -254,13 +254,13 @@ def journey(page, browser, url, runs, started):
     page.get_by_text("images/s").first.wait_for(timeout=120_000)
     first = bar.inner_text()
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=30_000)
-    page.wait_for_function(
+    # the text the wait saw, not a second read: the bar can be re-mounted between the two
+    later = page.wait_for_function(
         "([first]) => { const b = document.querySelector('[data-testid=\"stProgress\"]');"
-        " return b && b.innerText !== first; }",
+        " return b && b.innerText && b.innerText !== first ? b.innerText : false; }",
         arg=[first],
         timeout=60_000,
-    )
-    later = bar.inner_text()
+    ).json_value()
     assert first != later, f"progress did not move: {first!r}"
     # the live maps of the probe digits refresh while it trains: a newer step, another picture
     live = page.locator('[data-testid="stImage"]').filter(has_text="Live maps at step")
