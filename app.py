@@ -17,5 +17,5 @@ streamlit_fixes.install()  # no Keras clear_session() after each run (it breaks 
 page = st.navigation(router.pages())
 loaders.warm_up()  # import TensorFlow in the background while the first page is read
 with guard.page_guard("the sidebar"):
-    sidebar.render()
+    sidebar.render(page.url_path)
 page.run()

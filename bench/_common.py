@@ -85,6 +85,41 @@ def timed_steps(model, x, targets, batch_size: int) -> list[float]:
     return durations
 
 
+def cpu_seconds_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far (user + system, all threads) by Chromium's processes, the Streamlit server
+    and the server's descendants (the training worker), from /proc. Sample twice and divide the difference
+    by the wall time for each one's share of the machine, in cores."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # the command name in parentheses may hold spaces
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, command)
+
+    def descends_from_server(pid):
+        while pid in table and pid > 1:
+            pid = table[pid][0]
+            if pid == server_pid:
+                return True
+        return False
+
+    roles = {"browser": 0.0, "server": 0.0, "worker": 0.0}
+    for pid, (_, cpu, command) in table.items():
+        if b"chrom" in command:
+            roles["browser"] += cpu
+        elif pid == server_pid:
+            roles["server"] += cpu
+        elif descends_from_server(pid):
+            roles["worker"] += cpu
+    return roles
+
+
 @contextlib.contextmanager
 def streamlit_app(settings: dict):
     """`streamlit run app.py` on a free loopback port with `settings` added to its environment;

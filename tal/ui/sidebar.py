@@ -6,8 +6,12 @@ import streamlit as st
 
 from tal.ui import loaders, state
 
+_PAGE = "sidebar_page"  # the page this sidebar belongs to (its fragment re-runs without app.py)
 
-def render() -> None:
+
+def render(page: str = "") -> None:
+    """The sidebar of every page; `page` is the current page's URL path (e.g. "train")."""
+    st.session_state[_PAGE] = page
     with st.sidebar:
         st.caption("**TAL explorer** — Triple Attention Learning (A3Net) on digits")
         found, where = loaders.mnist_status()
@@ -24,16 +28,24 @@ def render() -> None:
 
 def poll_interval() -> float | None:
     """Seconds between refreshes of the sidebar's live part: quick while this session's job waits for
-    the slot (it starts any moment), every second while it trains, every 2 s while someone else
-    trains (their run may land in the registry), never when nothing trains."""
+    the slot (it starts any moment); every 3 s while it trains, and not at all on the Train page, whose
+    own panel shows the progress and redraws the sidebar when the run ends (on a one-machine setup each
+    refresh costs the browser time the training could use); every 2 s while someone else trains (their
+    run may land in the registry); never when nothing trains."""
     from tal.ui.jobs import training_manager
 
-    own = [st.session_state.get(key) for key in (state.JOB, state.STUDY_JOB)]
-    if any(job is not None and job.status == "queued" for job in own):
+    train, study = (st.session_state.get(key) for key in (state.JOB, state.STUDY_JOB))
+    if any(job is not None and job.status == "queued" for job in (train, study)):
         return 0.5
-    if any(job is not None and job.active for job in own):
-        return 1.0
+    if study is not None and study.active:
+        return 3.0
+    if train is not None and train.active:
+        return None if _on_train_page() else 3.0
     return 2.0 if training_manager().running else None
+
+
+def _on_train_page() -> bool:
+    return st.session_state.get(_PAGE) == "train"
 
 
 def _guarded_live_part() -> None:
@@ -59,13 +71,16 @@ def _job_status() -> None:
         return
     if job.status == "queued":
         text = "Waiting for a free training slot…"
+    elif _on_train_page():
+        text = f"Training {job.model_config.label}: progress on this page."
     elif job.latest is not None:
         p = job.latest
         text = f"Training {job.model_config.label}: {p['step'] / max(p['total_steps'], 1):.0%}"
     else:
         text = "Preparing the training run…"
     st.info(text, icon=":material/model_training:")
-    st.page_link("app_pages/train.py", label="Open the Train page")
+    if not _on_train_page():
+        st.page_link("app_pages/train.py", label="Open the Train page")
 
 
 def _study_status() -> None:

@@ -1,8 +1,11 @@
 """Start / Stop, the live training panel and the finished run's downloads.
 
-The panel is a fragment that re-runs itself every second while this
-session's job is active (`@st.fragment(run_every=…)`): only the panel is
-redrawn, the form keeps its state, and the page never blocks.
+The panel is two fragments that re-run themselves while this session's job
+is active (`@st.fragment(run_every=…)`): the progress every 2 s, the curves
+and maps every 4 s. Only they are redrawn, the form keeps its state, and the
+page never blocks. The intervals are measured choices: with the browser on
+the training's machine, each redraw's CPU is taken from the training
+(`bench/app_throughput.py` prints the browser's share).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from tal.render import figures as viz
 from tal.ui import downloads, jobs, query, state
 from tal.ui.guard import page_guard, show_error
 
-POLL_S = 1.0
+POLL_S = 2.0  # progress and numbers (each refresh costs the browser ~0.1 s of CPU)
+CHARTS_S = 4.0  # curves and live maps: a chart redraw costs the browser ~0.25 s
 # What the bar says while no training batch ends (tal.Progress.phase)
 PHASE_TEXT = {
     "recalibrating": "recalibrating the BatchNorm statistics on training images…",
@@ -142,17 +146,29 @@ def _duration(seconds) -> str:
 
 
 def live() -> None:
-    """The live panel (a fragment that polls while a job runs)."""
+    """The live panel: two fragments that poll while a job runs, then the finished run's result.
+
+    The progress and the numbers refresh every POLL_S, the curves and the maps every CHARTS_S: redrawing
+    a chart costs the browser more than the numbers do.
+    """
     job = current_job()
-    st.session_state[_SEEN_ACTIVE] = job is not None and job.active
-    every = POLL_S if job is not None and job.active else None
-    st.fragment(run_every=every)(_guarded_panel)()
+    active = job is not None and job.active
+    st.session_state[_SEEN_ACTIVE] = active
+    st.fragment(run_every=POLL_S if active else None)(_guarded_panel)()
+    st.fragment(run_every=CHARTS_S if active else None)(_guarded_charts)()
+    if job is not None and not job.active:
+        result(job)
 
 
 def _guarded_panel() -> None:
     # A fragment re-runs on its own, outside the page's guard: it needs its own.
     with page_guard("the training panel"):
         _panel()
+
+
+def _guarded_charts() -> None:
+    with page_guard("the training curves"):
+        _charts()
 
 
 def _panel() -> None:
@@ -167,23 +183,28 @@ def _panel() -> None:
         return
     if not job.active and st.session_state.get(_SEEN_ACTIVE):
         st.session_state[_SEEN_ACTIVE] = False
-        st.rerun(scope="app")  # refresh the buttons and the sidebar once the job ends
+        st.rerun(scope="app")  # refresh the buttons, the sidebar and the result once the job ends
     _status(job)
     if job.batches:
         _live_lambda(job)
-        st.plotly_chart(
-            viz.training_curves_figure(list(job.batches), list(job.epochs)),
-            key="train.curves",
-            config={"displayModeBar": False},
-        )
-        live_maps(job.snapshot, own=0 if job.probes is None else len(job.probes))
-        score = "ROC AUC" if job.batches[-1].get("metric") == "auc" else "accuracies"
-        st.caption(
-            f"Losses and training {score} are running means within each epoch (as Keras reports them); "
-            f"validation {'AUC' if score == 'ROC AUC' else 'accuracy'} is measured at the end of each epoch."
-        )
-    if not job.active:
-        result(job)
+
+
+def _charts() -> None:
+    job = current_job()
+    if job is None or not job.batches:
+        return
+    st.plotly_chart(
+        viz.training_curves_figure(list(job.batches), list(job.epochs)),
+        key="train.curves",
+        config={"displayModeBar": False},
+    )
+    live_maps(job.snapshot, own=0 if job.probes is None else len(job.probes))
+    score = "ROC AUC" if job.batches[-1].get("metric") == "auc" else "accuracies"
+    st.caption(
+        f"Losses and training {score} are running means within each epoch (as Keras reports them); "
+        f"validation {'AUC' if score == 'ROC AUC' else 'accuracy'} is measured at the end of each epoch."
+        + (f" While training, the curves and maps refresh every {CHARTS_S:.0f} s." if job.active else "")
+    )
 
 
 ROW_TEXT = {
@@ -197,7 +218,7 @@ ROW_TEXT = {
 
 
 def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: int = 0) -> None:
-    """The probe images' maps of the newest snapshot, as one picture (cheap to refresh every second)."""
+    """The probe images' maps of the newest snapshot, as one picture (cheap to refresh)."""
     from tal.render import raster
 
     if snapshot is None:
