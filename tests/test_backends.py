@@ -7,12 +7,10 @@ backend once, at import).
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fresh import python
 
 ROOT = Path(__file__).resolve().parents[1]
 ON_EVERY_BACKEND = ("test_layers.py", "test_zoo_layers.py", "test_losses.py", "test_plug_and_play.py")
@@ -22,13 +20,9 @@ BACKEND_FREE = ("after_only_importing_tal", "keras_imported_before_tal", "every_
 
 @pytest.mark.slow
 def test_layer_and_loss_tests_pass_on_jax():
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0", "-o", "addopts=",
-         "-k", f"not ({' or '.join(BACKEND_FREE)})",
-         *(str(ROOT / "tests" / name) for name in ON_EVERY_BACKEND)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-    )
+    done = python("-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=0", "-o", "addopts=",
+                  "-k", f"not ({' or '.join(BACKEND_FREE)})", *(ROOT / "tests" / name for name in ON_EVERY_BACKEND),
+                  env_extra={"KERAS_BACKEND": "jax"}, timeout=900)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary, summary
@@ -37,9 +31,8 @@ def test_layer_and_loss_tests_pass_on_jax():
 
 def test_the_jax_run_really_is_on_jax():
     """Guards the test above against a backend setting that does not take (e.g. a cached keras.json)."""
-    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     code = "import keras, tal.layers; print(keras.backend.backend(), type(keras.ops.ones(1)).__module__)"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    done = python("-c", code, env_extra={"KERAS_BACKEND": "jax"})
     assert done.returncode == 0, done.stderr[-2000:]
     backend, module = done.stdout.split()
     assert backend == "jax" and module.startswith("jax"), done.stdout

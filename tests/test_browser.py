@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fresh import python
 
 pytestmark = pytest.mark.browser
 
@@ -208,9 +209,7 @@ def downloaded_code_runs_with_the_downloaded_model(page, folder: Path) -> None:
             page.get_by_role("button", name=label).click()
         download.value.save_as(folder / download.value.suggested_filename)
     assert sorted(p.name for p in folder.iterdir()) == ["browser-run.keras", "browser-run.py"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "browser-run.py"], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = python("browser-run.py", cwd=folder)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"Loaded the weights of {folder / 'browser-run.keras'}" in done.stdout
 

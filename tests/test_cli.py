@@ -3,25 +3,19 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fresh import REPO, python
 from PIL import Image, ImageDraw
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = ["--train-size", "600", "--test-size", "200", "--epochs", "1", "--batch-size", "32"]
 
 
 def tal_cli(*args, env_extra=None, cwd=None):
-    env = {**os.environ, **(env_extra or {})}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "tal", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd or REPO, timeout=600)
+    return python("-m", "tal", *args, env_extra=env_extra, cwd=cwd or REPO)
 
 
 def _digit_png(path: Path) -> Path:

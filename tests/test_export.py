@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -12,6 +9,7 @@ import numpy as np
 import pytest
 
 import tal
+from fresh import python
 from tal.core.keras_code import ExportError, model_code
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,37 +52,28 @@ def test_exported_code_rebuilds_the_model_with_the_same_parameters_weights_and_o
     assert {layer.name for layer in rebuilt.layers} == {layer.name for layer in model.layers}  # tal.inspect finds its parts
 
 
-def _python(*args, cwd, pythonpath=True):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("PYTHONPATH", None)
-    if pythonpath:
-        env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
-
-
 def test_cli_export_writes_a_script_that_loads_the_runs_weights(tmp_path):
-    done = _python("-m", "tal", "export", SHIPPED, "--code", "exported.py", cwd=tmp_path)
+    done = python("-m", "tal", "export", SHIPPED, "--code", "exported.py", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["code"] == str(tmp_path / "exported.py")
-    script = _python("exported.py", cwd=tmp_path)
+    script = python("exported.py", cwd=tmp_path)
     assert script.returncode == 0, script.stderr[-2000:]
     assert "Total params: 37,529" in script.stdout
     assert f"Loaded the weights of {SHIPPED / 'model.keras'}" in script.stdout
     # without tal importable: one line saying what to install, no traceback
-    bare = _python("exported.py", cwd=tmp_path, pythonpath=False)
+    bare = python("exported.py", cwd=tmp_path, tal_importable=False)
     assert bare.returncode == 1 and "pip install tal-explorer" in bare.stderr and "Traceback" not in bare.stderr
 
 
 def test_cli_export_errors_in_one_line_and_write_nothing(tmp_path):
-    missing = _python("-m", "tal", "export", "no-such-run", "--code", "x.py", cwd=tmp_path)
+    missing = python("-m", "tal", "export", "no-such-run", "--code", "x.py", cwd=tmp_path)
     assert missing.returncode == 2 and "No complete run called 'no-such-run'" in missing.stderr
-    folder = _python("-m", "tal", "export", SHIPPED, "--code", tmp_path, cwd=tmp_path)
+    folder = python("-m", "tal", "export", SHIPPED, "--code", tmp_path, cwd=tmp_path)
     assert folder.returncode == 2 and "is a folder" in folder.stderr
-    nowhere = _python("-m", "tal", "export", SHIPPED, "--code", tmp_path / "nope" / "x.py", cwd=tmp_path)
+    nowhere = python("-m", "tal", "export", SHIPPED, "--code", tmp_path / "nope" / "x.py", cwd=tmp_path)
     assert nowhere.returncode == 2 and "does not exist" in nowhere.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
-    printed = _python("-m", "tal", "export", SHIPPED, "--code", "-", cwd=tmp_path)
+    printed = python("-m", "tal", "export", SHIPPED, "--code", "-", cwd=tmp_path)
     assert printed.returncode == 0 and printed.stdout.startswith('"""Run mnist-scale_channel_element')
 
 

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -12,14 +10,14 @@ import numpy as np
 import pytest
 
 import tal
+from fresh import python
 from tal.layers import ChannelAttention, ElementWiseAttention
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_python(code: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return python("-c", code, cwd=cwd)
 
 
 @pytest.mark.parametrize("first", [

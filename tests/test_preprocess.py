@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import pathlib
 import struct
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
+from fresh import python
 from PIL import Image, ImageDraw, ImageFile
 
 from tal.data.preprocess import (
@@ -375,7 +373,6 @@ def test_error_messages_name_the_file():
 def test_module_imports_no_heavy_dependencies():
     code = ("import sys, tal.data.preprocess; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
-    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).resolve().parents[1])}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True)
+    out = python("-c", code)
+    assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"

@@ -1,16 +1,14 @@
 """The README's library example runs as written (in a scratch folder)."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 
 import pytest
+from fresh import python
 from PIL import Image, ImageDraw
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -92,8 +90,6 @@ def test_own_model_example_trains_saves_and_loads_after_only_import_tal(tmp_path
         "np.testing.assert_allclose(out, np.load('expected.npy'), rtol=1e-4, atol=1e-6)\n"
         "print('loaded', type(model.get_layer('element')).__name__)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(README.parent)}
-    done = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = python("-c", check, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded ElementWiseAttention" in done.stdout

@@ -14,6 +14,7 @@ import inspect
 import json
 import keyword
 import re
+from pathlib import Path
 
 import keras
 
@@ -69,7 +70,8 @@ def model_code(model: keras.Model, *, weights: str, title: str) -> str:
         "(or the tal folder on PYTHONPATH) for tal's layers.",
         '"""',
     ]
-    default = "Path(WEIGHTS)" if _is_absolute(weights) else "Path(__file__).parent / WEIGHTS"
+    # a path on this machine (the CLI's export) is used as is; a bare file name (a download) sits beside the script
+    default = "Path(WEIGHTS)" if Path(weights).is_absolute() else "Path(__file__).parent / WEIGHTS"
     main = [
         'if __name__ == "__main__":',
         "    model = build_model()",
@@ -80,10 +82,6 @@ def model_code(model: keras.Model, *, weights: str, title: str) -> str:
     ]
     parts = [*header, "", *imports, "", f"WEIGHTS = {_py(weights)}", "", "", *writer.lines, *main]
     return "\n".join(parts) + "\n"
-
-
-def _is_absolute(path: str) -> bool:
-    return path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path) is not None
 
 
 class _Writer:
