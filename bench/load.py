@@ -3,7 +3,7 @@
 Starts `streamlit run app.py` on a throw-away registry (the shipped demos are
 listed as usual). A Chromium page (Playwright, /usr/bin/chromium) plays the
 person who trains: it opens Train with a fixed configuration and presses
-Start, and stays on the page (its live curves poll the server every second).
+Start, and stays on the page (its live panel polls the server every 2 s, the curves every 4 s).
 Each phase trains the same configuration once:
 
   alone      nobody else uses the app (the reference images/s)

@@ -81,7 +81,7 @@ def list_runs() -> tuple[list, list[str]]:
 
 def run_counts() -> tuple[int, int]:
     """(this registry's runs, shipped demos); re-counted only when the registry folder changes
-    (a run is renamed into it on completion), so the sidebar can poll it every second."""
+    (a run is renamed into it on completion), so the sidebar can poll it every few seconds."""
     root = runs_root()
     try:
         stamp = root.stat().st_mtime_ns
