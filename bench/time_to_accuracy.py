@@ -76,9 +76,9 @@ def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epo
     train_time, curve, crossed = 0.0, [], {}
     targets = fit_kwargs.pop("targets")
     for epoch in range(max_epochs):
-        # One shuffled copy per epoch, and each slice a view of it: handing `fit` a freshly indexed array
-        # per slice made every other slice's `fit` 2.2 s slower on its return (full model, 2 cores; a
-        # cost of the slicing, not of training, which passes its arrays to one `fit`).
+        # One shuffled copy per epoch, each slice a view of it. On its own, a freshly indexed array per
+        # slice made every other `fit` of the full model 2.2 s slower on its return, and views avoided
+        # most of that; in this round robin the slow returns remain (see bench/README.md).
         order = rng.permutation(len(x))
         x_epoch, y_epoch = x[order], y[order]
         for part in range(evals_per_epoch):
