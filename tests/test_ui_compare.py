@@ -39,3 +39,29 @@ def test_the_score_title_keeps_auc_in_capitals_and_says_when_runs_are_scored_dif
     assert score_title(["mean AUC"]) == "Mean AUC"
     assert score_title(["test accuracy", "mean AUC", "test accuracy"]) == \
         "Test accuracy, mean AUC (each run's own score)"
+
+
+def test_the_multilabel_study_table_has_short_headers_each_with_help():
+    from tal.ui import tables
+
+    def row(variant, delta, noise, pointing=None, versus=None):
+        r = {"variant": variant, "seeds": 3, "metric": "mean_auc", "mean": 0.8599, "std": 0.0043,
+             "delta_vs_baseline": delta, "within_noise": noise, "params": 24282, "mean_training_time_s": 88.44,
+             "pointing": pointing or {"gradcam": {"mean": 0.869, "std": 0.016, "seeds": 3}}}
+        if versus is not None:
+            r["pointing_vs_baseline_gradcam"] = versus
+        return r
+
+    table = tables.ablation_rows([
+        row("baseline", None, None),
+        row("channel+element", -0.0226, True, {"A": {"mean": 0.939, "std": 0.018, "seeds": 3}},
+            {"delta": 0.071, "within_noise": False}),
+    ])
+    assert list(table[1]) == ["configuration", "seeds", "mean AUC (%)", "Δ (pp)", "verdict", "pointing A (%)",
+                              "pointing Grad-CAM (%)", "A vs base Grad-CAM", "params", "time (s)"]
+    assert table[1]["mean AUC (%)"] == "85.99 ± 0.43" and table[1]["Δ (pp)"] == "-2.26"
+    assert table[1]["pointing A (%)"] == "93.9 ± 1.8" and table[1]["A vs base Grad-CAM"] == "+7.1 (real)"
+    assert table[0]["verdict"] == "baseline" and table[0]["pointing A (%)"] == ""
+    assert table[0]["time (s)"] == 88.4
+    assert set(table[1]) - {"configuration"} <= set(tables.ablation_help())  # every header explains itself
+    assert max(map(len, table[1])) <= 21  # short enough for the ten columns to fit the page (screenshot checked)

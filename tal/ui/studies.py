@@ -270,7 +270,8 @@ def study_chart_and_table(rows: list[dict], *, name: str, key: str) -> None:
     st.plotly_chart(viz.ablation_figure(rows), key=f"{key}.figure", config={
         "displayModeBar": True, "displaylogo": False, "modeBarButtons": [["toImage"]],
         "toImageButtonOptions": {"format": "svg", "filename": name}})
-    st.dataframe(tables.ablation_rows(rows), hide_index=True, key=f"{key}.table")
+    column_help = {name: st.column_config.Column(help=text) for name, text in tables.ablation_help().items()}
+    st.dataframe(tables.ablation_rows(rows), hide_index=True, key=f"{key}.table", column_config=column_help)
     st.caption(
         "Error bars: ±1 standard deviation over seeds. Δ is the difference of the means to the baseline; "
         "**within noise** means Welch's 95 % interval for Δ contains 0 — the seeds disagree more than the "

@@ -59,6 +59,32 @@ def per_class_rows(runs, class_names=None, key: str = "per_class_accuracy") -> l
     return rows
 
 
+# The study table's columns beyond the first: short headers (the table must fit the page's width) and
+# what each means in full, for the header's hover help.
+ABLATION_HELP = {
+    "seeds": "Runs per configuration (different seeds).",
+    "Δ (pp)": "Difference of the configuration's mean to the baseline's, in percentage points.",
+    "verdict": "within noise: Welch's 95 % interval for Δ contains 0 (the seeds disagree more than the "
+               "configurations do); real: it does not.",
+    "pointing A (%)": "Pointing game with the element-wise branch's attention map A: the share of digits whose "
+                      "map peaks inside their box (mean ± std over seeds).",
+    "pointing Grad-CAM (%)": "Pointing game with Grad-CAM on the same model (post hoc), mean ± std over seeds.",
+    "A vs base Grad-CAM": "Pointing with A minus the baseline's pointing with Grad-CAM, in percentage points, "
+                          "and whether that difference is within the seeds' noise.",
+    "params": "Trainable and non-trainable parameters.",
+    "time (s)": "Mean training time per run, in seconds.",
+}
+
+
+def ablation_help() -> dict[str, str]:
+    """Hover help for the study table's headers, the score column included."""
+    from tal.engine.ablation import METRICS
+
+    scores = {f"{title} (%)": f"Test {title.removeprefix('test ')} of the configuration's runs: mean ± standard "
+                              "deviation over seeds." for title in METRICS.values()}
+    return {**scores, **ABLATION_HELP}
+
+
 def ablation_rows(rows) -> list[dict]:
     """`tal.engine.ablation.summarize` rows as a readable table (pointing-game columns for multi-label studies)."""
     from tal.engine.ablation import METRICS, row_score
@@ -73,17 +99,17 @@ def ablation_rows(rows) -> list[dict]:
             "configuration": r["variant"],
             "seeds": r["seeds"],
             f"{METRICS[metric]} (%)": f"{100 * mean:.2f}{spread}",
-            "Δ vs baseline (pp)": "" if delta is None else f"{100 * delta:+.2f}",
+            "Δ (pp)": "" if delta is None else f"{100 * delta:+.2f}",
             "verdict": "baseline" if delta is None else verdict[r["within_noise"]],
         }
         if "pointing" in r or any("pointing" in other for other in rows):
-            for method, title in (("A", "pointing game, A (%)"), ("gradcam", "pointing game, Grad-CAM (%)")):
+            for method, title in (("A", "pointing A (%)"), ("gradcam", "pointing Grad-CAM (%)")):
                 stats = r.get("pointing", {}).get(method)
                 row[title] = "" if stats is None else _mean_std(stats)
             versus = r.get("pointing_vs_baseline_gradcam")
-            row["A vs baseline Grad-CAM"] = "" if versus is None else (
-                f"{100 * versus['delta']:+.1f} pp ({verdict[versus['within_noise']]})")
-        row.update(params=r["params"], **{"training time (s)": round(r["mean_training_time_s"], 1)})
+            row["A vs base Grad-CAM"] = "" if versus is None else (
+                f"{100 * versus['delta']:+.1f} ({verdict[versus['within_noise']]})")
+        row.update(params=r["params"], **{"time (s)": round(r["mean_training_time_s"], 1)})
         out.append(row)
     return out
 
