@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 import tal
-from fresh import python
+from fresh import REPO, python
 from tal.core.keras_code import ExportError, model_code
 
-REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "mnist-scale_channel_element"
 
 CONFIGS = {

@@ -6,12 +6,11 @@ import streamlit as st
 
 from tal.ui import loaders, state
 
-_PAGE = "sidebar_page"  # the page this sidebar belongs to (its fragment re-runs without app.py)
+TRAIN_PAGE = "train"  # the Train page's URL path
 
 
 def render(page: str = "") -> None:
     """The sidebar of every page; `page` is the current page's URL path (e.g. "train")."""
-    st.session_state[_PAGE] = page
     with st.sidebar:
         st.caption("**TAL explorer** — Triple Attention Learning (A3Net) on digits")
         found, where = loaders.mnist_status()
@@ -23,10 +22,11 @@ def render(page: str = "") -> None:
                 "Set `TAL_DATA_DIR` to a folder with the MNIST IDX files or `mnist.npz`.",
                 icon=":material/database_off:",
             )
-        st.fragment(run_every=poll_interval())(_guarded_live_part)()
+        # the fragment keeps `page` for its own re-runs, which do not run app.py
+        st.fragment(run_every=poll_interval(page))(_guarded_live_part)(page)
 
 
-def poll_interval() -> float | None:
+def poll_interval(page: str = "") -> float | None:
     """Seconds between refreshes of the sidebar's live part: quick while this session's job waits for
     the slot (it starts any moment); every 3 s while it trains, and not at all on the Train page, whose
     own panel shows the progress and redraws the sidebar when the run ends (on a one-machine setup each
@@ -40,20 +40,16 @@ def poll_interval() -> float | None:
     if study is not None and study.active:
         return 3.0
     if train is not None and train.active:
-        return None if _on_train_page() else 3.0
+        return None if page == TRAIN_PAGE else 3.0
     return 2.0 if training_manager().running else None
 
 
-def _on_train_page() -> bool:
-    return st.session_state.get(_PAGE) == "train"
-
-
-def _guarded_live_part() -> None:
+def _guarded_live_part(page: str) -> None:
     from tal.ui.guard import page_guard
 
     with page_guard("the training status"):  # fragments re-run outside the page's guard
         _run_counts()
-        _job_status()
+        _job_status(page)
 
 
 def _run_counts() -> None:
@@ -64,14 +60,14 @@ def _run_counts() -> None:
         st.caption(f":material/folder_off: Runs folder unreadable: {exc}")
 
 
-def _job_status() -> None:
+def _job_status(page: str) -> None:
     _study_status()
     job = st.session_state.get(state.JOB)
     if job is None or not job.active:
         return
     if job.status == "queued":
         text = "Waiting for a free training slot…"
-    elif _on_train_page():
+    elif page == TRAIN_PAGE:
         text = f"Training {job.model_config.label}: progress on this page."
     elif job.latest is not None:
         p = job.latest
@@ -79,7 +75,7 @@ def _job_status() -> None:
     else:
         text = "Preparing the training run…"
     st.info(text, icon=":material/model_training:")
-    if not _on_train_page():
+    if page != TRAIN_PAGE:
         st.page_link("app_pages/train.py", label="Open the Train page")
 
 

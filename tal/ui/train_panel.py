@@ -156,7 +156,7 @@ def live() -> None:
     st.session_state[_SEEN_ACTIVE] = active
     st.fragment(run_every=POLL_S if active else None)(_guarded_panel)()
     st.fragment(run_every=CHARTS_S if active else None)(_guarded_charts)()
-    if job is not None and not job.active:
+    if job is not None and not active:
         result(job)
 
 
