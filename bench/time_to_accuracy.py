@@ -69,6 +69,8 @@ def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epo
     """
     import numpy as np
 
+    from tal.engine.feed import fit_data
+
     batch = fit_kwargs["batch_size"]
     steps_per_epoch = int(np.ceil(len(x) / batch))
     slice_steps = int(np.ceil(steps_per_epoch / evals_per_epoch))
@@ -76,9 +78,9 @@ def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epo
     train_time, curve, crossed = 0.0, [], {}
     targets = fit_kwargs.pop("targets")
     for epoch in range(max_epochs):
-        # One shuffled copy per epoch, each slice a view of it. On its own, a freshly indexed array per
-        # slice made every other `fit` of the full model 2.2 s slower on its return, and views avoided
-        # most of that; in this round robin the slow returns remain (see bench/README.md).
+        # One shuffled copy per epoch, each slice a view of it, fed as `tal.train` feeds `fit`: through a
+        # tf.data pipeline with autotuning off (Keras's own pipeline for arrays autotunes, and that made
+        # every other `fit` return ~2 s late; see bench/README.md).
         order = rng.permutation(len(x))
         x_epoch, y_epoch = x[order], y[order]
         for part in range(evals_per_epoch):
@@ -86,7 +88,8 @@ def race(name, model, fit_kwargs, x, y, x_test, y_test, evals_per_epoch, max_epo
             if len(x_epoch[span]) == 0:
                 continue
             start = time.perf_counter()
-            model.fit(x_epoch[span], targets(y_epoch[span]), verbose=0, shuffle=False, **fit_kwargs)
+            model.fit(**fit_data(x_epoch[span], targets(y_epoch[span]), batch, shuffle=False), verbose=0,
+                      **{k: v for k, v in fit_kwargs.items() if k != "batch_size"})
             if recalibrate:
                 recalibrate(model, x)
             train_time += time.perf_counter() - start

@@ -184,6 +184,7 @@ def train(
 
     from tal.core.batchnorm import recalibrate_batchnorm
     from tal.engine.callbacks import KerasBridge
+    from tal.engine.feed import fit_data
     from tal.core.losses import multilabel_class_weights
     from tal.data.datasets import class_weights
     from tal.core.models import build_model
@@ -250,12 +251,9 @@ def train(
     fit_start = time.perf_counter()
     if not control.stop_requested:
         model.fit(
-            data.x_train,
-            targets,
-            batch_size=train_config.batch_size,
+            **fit_data(data.x_train, targets, train_config.batch_size, shuffle=True, seed=train_config.seed),
             epochs=train_config.epochs,
             validation_data=validation,
-            shuffle=True,
             verbose=0,
             callbacks=[bridge],
         )
