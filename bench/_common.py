@@ -47,19 +47,24 @@ def write_result(name: str, data: dict) -> Path:
     return path
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process, in MB (Linux /proc)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+def _status_mb(field: str, pid) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # the process has ended
+        pass
     return float("nan")
 
 
-def peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def rss_mb(pid="self") -> float:
+    """Resident set size of a process (this one by default), in MB (Linux /proc)."""
+    return _status_mb("VmRSS", pid)
+
+
+def peak_rss_mb(pid="self") -> float:
+    """Peak resident set size of a process (this one by default), in MB."""
+    return _status_mb("VmHWM", pid)
 
 
 def timed_steps(model, x, targets, batch_size: int) -> list[float]:
@@ -85,10 +90,8 @@ def timed_steps(model, x, targets, batch_size: int) -> list[float]:
     return durations
 
 
-def cpu_seconds_by_role(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far (user + system, all threads) by Chromium's processes, the Streamlit server
-    and the server's descendants (the training worker), from /proc. Sample twice and divide the difference
-    by the wall time for each one's share of the machine, in cores."""
+def process_table() -> dict[int, tuple[int, float, bytes]]:
+    """{pid: (parent pid, CPU seconds used so far (user + system, all threads), command line)}, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     table = {}
     for entry in Path("/proc").iterdir():
@@ -101,6 +104,19 @@ def cpu_seconds_by_role(server_pid: int) -> dict[str, float]:
             continue
         fields = stat[stat.rfind(")") + 2:].split()  # the command name in parentheses may hold spaces
         table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, command)
+    return table
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (e.g. the server's training worker)."""
+    return sorted(child for child, (parent, _, _) in process_table().items() if parent == pid)
+
+
+def cpu_seconds_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by Chromium's processes, the Streamlit server and the server's descendants
+    (the training worker). Sample twice and divide the difference by the wall time for each one's share of
+    the machine, in cores."""
+    table = process_table()
 
     def descends_from_server(pid):
         while pid in table and pid > 1:
