@@ -42,7 +42,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import children, rss_mb, streamlit_app, write_result
+from _common import children, cpu_seconds_by_role, rss_mb, streamlit_app, write_result
 
 
 def _settle(page, timeout=120_000):
@@ -223,6 +223,7 @@ def main():
                 _start_training(trainer, url, name, args)
                 _wait_for_batches(runs, trainer)
                 record = {"phase": phase, "users": n}
+                cpu_before, started = cpu_seconds_by_role(server.pid), time.perf_counter()
                 if phase == "browser":
                     times, digits = [], "0123456789"
                     while not (runs / name / "metrics.json").exists():
@@ -240,6 +241,9 @@ def main():
                     record["errors"] = errors[:5]
                     record["error_count"] = len(errors)
                 metrics = _wait_for_run(runs, name)
+                cpu_after, seconds = cpu_seconds_by_role(server.pid), time.perf_counter() - started
+                # each side's share of the machine while the run trained, in cores (of 2)
+                record["cores"] = {role: round((cpu_after[role] - cpu_before[role]) / seconds, 2) for role in cpu_after}
                 _settle(trainer)
                 record.update(images_per_s=metrics["images_per_s"], training_time_s=metrics["training_time_s"],
                               **memory())
@@ -248,7 +252,8 @@ def main():
                       + (f"click→update {record['click_to_update']}" if "click_to_update" in record else "")
                       + (f"server time {record['server_time']} errors {record['error_count']}"
                          if "server_time" in record else "")
-                      + f"  server {record['server_mb']} MB, worker {record['workers_mb']} MB", flush=True)
+                      + f"  server {record['server_mb']} MB, worker {record['workers_mb']} MB, cores {record['cores']}",
+                      flush=True)
             memory_after = []
             for k in range(args.memory_trainings):
                 name = f"memory-{k}"
