@@ -7,12 +7,9 @@ backend once, at import).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from fresh import python
+from fresh import REPO as ROOT, python
 
-ROOT = Path(__file__).resolve().parents[1]
 ON_EVERY_BACKEND = ("test_layers.py", "test_zoo_layers.py", "test_losses.py", "test_plug_and_play.py")
 # Tests there that check imports and sources in fresh interpreters, the same on any backend.
 BACKEND_FREE = ("after_only_importing_tal", "keras_imported_before_tal", "every_module_that_imports_keras")

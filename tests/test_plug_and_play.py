@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import ast
 import subprocess
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 import tal
-from fresh import python
+from fresh import REPO as ROOT, python
 from tal.layers import ChannelAttention, ElementWiseAttention
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_python(code: str, cwd=ROOT) -> subprocess.CompletedProcess:
