@@ -29,7 +29,8 @@ metrics), and the server's memory (RSS; the training worker's separately). Targe
 to update p95 ≤ 350 ms in the browser during a training, and the training's
 images/s drop ≤ 10 % while one person uses Inspect.
 
-    python bench/load.py [--rounds 3] [--users 1 4 8] [--train-size 12000] [--epochs 2] [--think-s 0.5]
+    python bench/load.py [--rounds 3] [--users 1 4 8] [--train-size 12000] [--epochs 2]
+                         [--think-s 0.5]
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def _stats(values) -> dict:
 
 # Armed before each click: resolves with the ms from the click event to the first frame painted after the
 # view shows the clicked class and a new timing caption (whose "Update N" counter never repeats). It waits on
-# DOM mutations instead of polling, so measuring costs the browser next to nothing; Playwright's own waits
+# DOM mutations instead of polling, so measuring costs the browser little; Playwright's own waits
 # (a text search of the page, a predicate run every animation frame) cost Chromium ~50 ms of script and
 # ~100 ms of DevTools command handling per click, on the two cores the training uses (bench/README.md).
 _ARM_CLICK_WATCH = """([digit]) => {
@@ -81,8 +82,7 @@ _ARM_CLICK_WATCH = """([digit]) => {
       if (clicked === null || !now || now === before || !document.body.textContent.includes(`of class ${digit})`))
         return;
       observer.disconnect();
-      clearTimeout(timer);
-      requestAnimationFrame(() => setTimeout(() => resolve(performance.now() - clicked), 0));
+      requestAnimationFrame(() => setTimeout(() => { clearTimeout(timer); resolve(performance.now() - clicked); }, 0));
     });
     observer.observe(document.body, {childList: true, subtree: true, characterData: true});
   });
@@ -208,7 +208,8 @@ def main():
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
             person = browser.new_context(viewport={"width": 1400, "height": 2000}).new_page()
             messages = _record_inspect_messages(person, url)
-            quiet = [_click_class(person, d) for d in "0123456789"]
+            quiet = [_click_class(person, d) for d in "0123456789"]  # the page now shows class 9
+            clicks_made = 9
             trainer = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
 
             def memory() -> dict:
@@ -225,9 +226,11 @@ def main():
                 record = {"phase": phase, "users": n}
                 cpu_before, started = cpu_seconds_by_role(server.pid), time.perf_counter()
                 if phase == "browser":
-                    times, digits = [], "0123456789"
+                    times = []
                     while not (runs / name / "metrics.json").exists():
-                        times.append(_click_class(person, digits[len(times) % 10]))
+                        # one count over all rounds: a round never starts on the class already shown (no rerun)
+                        clicks_made += 1
+                        times.append(_click_class(person, str(clicks_made % 10)))
                         person.wait_for_timeout(args.think_s * 1000)
                     record["click_to_update"] = _stats(times[:-1] if len(times) > 1 else times)
                     record["click_ms"] = [round(t) for t in times]
@@ -242,7 +245,7 @@ def main():
                     record["error_count"] = len(errors)
                 metrics = _wait_for_run(runs, name)
                 cpu_after, seconds = cpu_seconds_by_role(server.pid), time.perf_counter() - started
-                # each side's share of the machine while the run trained, in cores (of 2)
+                # each side's share of the machine, in cores, from the first batches to the saved run
                 record["cores"] = {role: round((cpu_after[role] - cpu_before[role]) / seconds, 2) for role in cpu_after}
                 _settle(trainer)
                 record.update(images_per_s=metrics["images_per_s"], training_time_s=metrics["training_time_s"],
@@ -274,11 +277,14 @@ def main():
     print(f"\nInspect, click to updated page in Chromium with no training: {_stats(quiet)}")
     print(f"Training: {args.train_size} images × {args.epochs} epochs, default model, batch 128")
     print(f"{'phase':9} {'images/s':>9} {'ratio':>6}  {'interaction p50/p95 (ms)':>26}  server MB")
+    paired = {id(b): b["images_per_s"] / a["images_per_s"]
+              for a, b in zip([r for r in phases if r["phase"] == "alone"], browser_rounds)}
     for r in phases:
         inter = r.get("click_to_update") or r.get("server_time") or {}
         kind = "browser" if "click_to_update" in r else ("server" if inter else "")
         text = f"{kind} {inter.get('p50_ms', '')}/{inter.get('p95_ms', '')}" if inter else "-"
-        print(f"{r['phase']:9} {r['images_per_s']:9.0f} {r['images_per_s'] / alone:6.2f}  {text:>26}  "
+        ratio = paired.get(id(r), r["images_per_s"] / alone)  # a browser round against its own alone run
+        print(f"{r['phase']:9} {r['images_per_s']:9.0f} {ratio:6.2f}  {text:>26}  "
               f"{r['server_mb']}")
     summary = {"alone_images_per_s": [round(a) for a in alones], "browser_ratio_per_round": [round(x, 3) for x in ratios]}
     if ratios:

@@ -1,9 +1,12 @@
 """What `fit` trains on (tal.engine.feed): the same images and labels as Keras's own batching, every image once
 per epoch, a fresh order each epoch, and autotuning off."""
+import keras
 import numpy as np
 import pytest
 
 from tal.engine.feed import fit_data
+
+tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the tf.data feed is TensorFlow's")
 
 
 def _epochs(feed: dict, n: int) -> list[list]:
@@ -11,6 +14,7 @@ def _epochs(feed: dict, n: int) -> list[list]:
     return [[(np.asarray(x), {k: np.asarray(v) for k, v in y.items()}) for x, y in dataset] for _ in range(n)]
 
 
+@tensorflow_only
 def test_each_epoch_gives_every_image_once_with_its_own_labels_in_a_new_order():
     x = np.arange(10, dtype="float32").reshape(10, 1, 1, 1) * 10  # image i holds the value 10·i
     y = np.arange(10) % 3
@@ -29,6 +33,7 @@ def test_each_epoch_gives_every_image_once_with_its_own_labels_in_a_new_order():
     assert order(first) != sorted(order(first))
 
 
+@tensorflow_only
 def test_the_order_follows_the_seed_and_no_shuffle_keeps_it():
     x = np.arange(12, dtype="float32").reshape(12, 1, 1, 1)
     y = np.zeros(12, dtype="int64")
@@ -40,6 +45,7 @@ def test_the_order_follows_the_seed_and_no_shuffle_keeps_it():
     assert order(fit_data(x, y, 5, shuffle=False)) == list(range(12))
 
 
+@tensorflow_only
 def test_autotuning_is_off_and_two_batches_are_prefetched():
     import tensorflow as tf
 
@@ -50,8 +56,6 @@ def test_autotuning_is_off_and_two_batches_are_prefetched():
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_other_backends_get_the_arrays(monkeypatch, backend):
-    import keras
-
     monkeypatch.setattr(keras.backend, "backend", lambda: backend)
     x, y = np.zeros((3, 1, 1, 1)), np.zeros(3)
     feed = fit_data(x, y, 2, shuffle=True, seed=0)

@@ -77,6 +77,18 @@ def test_stop_ends_within_a_batch_and_still_saves(mnist_path, runs_dir):
     assert result.run is not None and tal.runs.load_run(result.run.name).metrics["status"] == "stopped"
 
 
+def test_validation_runs_in_batches_of_the_training_batch_size(mnist_path, monkeypatch):
+    # fit is fed a dataset, which names no batch size; without one, Keras validates 32 images at a time
+    from tal.engine.callbacks import KerasBridge
+
+    validation_batches = []
+    monkeypatch.setattr(KerasBridge, "on_test_batch_end", lambda self, batch, logs=None: validation_batches.append(batch),
+                        raising=False)
+    result = tal.train(SMALL_MODEL, _config(mnist_path, batch_size=100), save=False)
+    assert len(result.history["epochs"]) == 1
+    assert len(validation_batches) == 3  # 300 validation images (20 % of 1,500) in batches of 100, not 10 of 32
+
+
 @pytest.mark.slow
 def test_lambda_change_takes_effect_on_the_next_batch(mnist_path):
     control = tal.TrainingControl()

@@ -5,8 +5,9 @@ AUTOTUNE. On a 2-core machine the autotuner made every other `fit` of the full
 model return ~2 s late (its threads wind down after the last step), with the
 steps themselves unchanged; a pipeline with autotuning off and a fixed prefetch
 of two batches has no slow returns (bench/README.md, "Time to accuracy").
-The batches are the same as Keras's: slices of one shuffled index order per
-epoch, gathered from the arrays. Other backends get the arrays as they are.
+The batches are made the way Keras makes them: slices of one shuffled index
+order per epoch, gathered from the arrays (for a given seed the order differs
+from Keras's own). Other backends get the arrays as they are.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ PREFETCH_BATCHES = 2
 
 
 def fit_data(x, y, batch_size: int, *, shuffle: bool, seed: int = 0) -> dict:
-    """Keyword arguments for `model.fit` that feed it `x` and `y` (an array or a dict of arrays).
+    """Keyword arguments for `model.fit` that feed it the array `x` and `y` (an array or a dict of arrays).
 
     Pass them as `model.fit(**fit_data(...), epochs=..., ...)`.
     """

@@ -254,6 +254,7 @@ def train(
             **fit_data(data.x_train, targets, train_config.batch_size, shuffle=True, seed=train_config.seed),
             epochs=train_config.epochs,
             validation_data=validation,
+            validation_batch_size=train_config.batch_size,  # a dataset feed names no batch size; Keras's default is 32
             verbose=0,
             callbacks=[bridge],
         )
