@@ -25,9 +25,10 @@ training's speed on this machine moves by ±30 % from run to run: the drop is
 the median of the rounds' browser/alone ratios, and the click times are pooled
 over the rounds. The ws-N phases run once each, compared with the median of
 the alone runs. After each phase: the training's images/s (from the run's own
-metrics), and the server's memory (RSS; the training worker's separately). Targets (issue: stay responsive while training): Inspect click
-to update p95 ≤ 350 ms in the browser during a training, and the training's
-images/s drop ≤ 10 % while one person uses Inspect.
+metrics), the server's memory (RSS; the training worker's separately) and each
+side's CPU share. Targets (issue: stay responsive while training): Inspect
+click to update p95 ≤ 350 ms in the browser during a training, and the
+training's images/s drop ≤ 10 % while one person uses Inspect.
 
     python bench/load.py [--rounds 3] [--users 1 4 8] [--train-size 12000] [--epochs 2]
                          [--think-s 0.5]
@@ -268,22 +269,21 @@ def main():
                 print(f"  memory training {k + 1}: server {memory_after[-1]['server_mb']} MB, "
                       f"workers {memory_after[-1]['workers_mb']} MB", flush=True)
             browser.close()
-    alones = [r["images_per_s"] for r in phases if r["phase"] == "alone"]
-    alone = statistics.median(alones)
+    alone_rounds = [r for r in phases if r["phase"] == "alone"]
     browser_rounds = [r for r in phases if r["phase"] == "browser"]
-    ratios = [b["images_per_s"] / a["images_per_s"]
-              for a, b in zip([r for r in phases if r["phase"] == "alone"], browser_rounds)]
+    alones = [r["images_per_s"] for r in alone_rounds]
+    alone = statistics.median(alones)
+    ratios = [b["images_per_s"] / a["images_per_s"] for a, b in zip(alone_rounds, browser_rounds)]
+    paired = {id(b): ratio for b, ratio in zip(browser_rounds, ratios)}  # each browser round vs its own alone
     clicks = [t for r in browser_rounds for t in r["click_ms"][:-1]]  # each round's last click may outlast it
     print(f"\nInspect, click to updated page in Chromium with no training: {_stats(quiet)}")
     print(f"Training: {args.train_size} images × {args.epochs} epochs, default model, batch 128")
     print(f"{'phase':9} {'images/s':>9} {'ratio':>6}  {'interaction p50/p95 (ms)':>26}  server MB")
-    paired = {id(b): b["images_per_s"] / a["images_per_s"]
-              for a, b in zip([r for r in phases if r["phase"] == "alone"], browser_rounds)}
     for r in phases:
         inter = r.get("click_to_update") or r.get("server_time") or {}
         kind = "browser" if "click_to_update" in r else ("server" if inter else "")
         text = f"{kind} {inter.get('p50_ms', '')}/{inter.get('p95_ms', '')}" if inter else "-"
-        ratio = paired.get(id(r), r["images_per_s"] / alone)  # a browser round against its own alone run
+        ratio = paired.get(id(r), r["images_per_s"] / alone)
         print(f"{r['phase']:9} {r['images_per_s']:9.0f} {ratio:6.2f}  {text:>26}  "
               f"{r['server_mb']}")
     summary = {"alone_images_per_s": [round(a) for a in alones], "browser_ratio_per_round": [round(x, 3) for x in ratios]}
