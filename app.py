@@ -14,6 +14,7 @@ st.set_page_config(
 )
 router.mark_run_start()
 streamlit_fixes.install()  # no Keras clear_session() after each run (it breaks training threads)
+st.html(streamlit_fixes.STYLE)  # quick views skip the stale fade (an animation on every update)
 page = st.navigation(router.pages())
 loaders.warm_up()  # import TensorFlow in the background while the first page is read
 with guard.page_guard("the sidebar"):

@@ -45,6 +45,17 @@ def texts(at: AppTest, kind: str) -> list[str]:
     return [e.value for e in getattr(at, kind)]
 
 
+def views(at: AppTest) -> list[str]:
+    """The HTML of every image view block (`tal.ui.html_view`) on the page, in page order."""
+    import json
+
+    return [json.loads(e.proto.json)["html"] for e in at.get("bidi_component") if e.proto.component_name == "tal_view"]
+
+
+def view(at: AppTest) -> str:
+    return " ".join(views(at))
+
+
 def wait_for(predicate, timeout: float = 180.0, at: AppTest | None = None, every: float = 0.5):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -317,21 +328,24 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     code = [b for b in at.get("download_button") if b.proto.label == "Keras code (.py)"]
     assert len(code) == 1 and "build_model()" in code[0].proto.help
     assert {b.proto.label for b in at.get("download_button")} == {"Download model.keras", "Keras code (.py)"}
-    captions = [c for image in at.get("image") for c in image.captions if c]  # the grid has none
-    assert len(at.get("image")) == 4  # the grid, the input with its ink box, M over the input, the timeline
-    assert len(captions) == 3 and "input the model sees" in captions[0] and "M from" in captions[1]
-    assert captions[2].startswith("Snapshot ") and "one validation image per class" in captions[2]
-    bars = " ".join(h.proto.body for h in at.get("html"))
-    assert "Class probabilities" in bars and "Scale weights" in bars and "Channel gate" in bars
-    # the check's four numbers are one HTML row and its formulas one KaTeX block (cheap to redraw)
-    checks = dict(re.findall(r">([^<>]+)</div><div data-value[^>]*>([^<]+)<", bars))
-    assert float(checks["Σ A⊙S from the maps"]) == pytest.approx(
-        float(checks["aux logit from the model"]), abs=2e-5
-    )
-    assert len(checks) == 4 and not at.metric[1:]  # Prediction is the one st.metric
-    latex = texts(at, "latex")
-    assert len(latex) == 1 and "score" in latex[0] and "largest terms" in latex[0]
-    assert "Top contributions" in " ".join(texts(at, "caption"))
+    # the summary, grid, bars, equation and pictures are one block of HTML (one element to swap per update)
+    html = view(at)
+    assert len(views(at)) == 1 and html.count("<img") == 3  # the input with its ink box, the grid, M over the input
+    assert "input the model sees" in html and "dotted: the ink" in html and "M from" in html
+    (timeline,) = [c for image in at.get("image") for c in image.captions]
+    assert timeline.startswith("Snapshot ") and "one validation image per class" in timeline
+    assert "Class probabilities" in html and "Scale weights" in html and "Channel gate" in html
+    assert 'aria-label="Prediction"' in html and not [m for m in at.metric if m.label == "Prediction"]
+    # the check for every class (a switch that starts at the prediction): Σ A⊙S from the maps = the model's logit
+    checks = re.findall(r'<div class="tal-small">([^<>]+)</div><div data-value[^>]*>([^<]+)<', html)
+    assert len(checks) == 4 * 10
+    for k in range(10):
+        cells = dict(checks[4 * k:4 * k + 4])
+        assert float(cells["Σ A⊙S from the maps"]) == pytest.approx(float(cells["aux logit from the model"]), abs=2e-5)
+        assert float(next(v for label, v in cells.items() if label.startswith("Σ A over"))) == pytest.approx(1, abs=1e-3)
+    assert html.count("<math") == 10 and "largest terms" in html and "Top contributions" in html
+    (chosen,) = re.findall(r'<option value="(\d+)" selected>', html)  # starts at the prediction
+    assert re.findall(r'data-tal-case="equation-class" data-tal-value="(\d+)">', html) == [chosen]  # the rest hidden
     for source in ("Misclassified", "Random"):
         at.segmented_control(key="inspect.source").set_value(source).run()
         assert not at.exception, source
@@ -352,14 +366,14 @@ def test_inspect_upload_corrupt_and_good(with_runs):
     assert at.error and not at.exception
     at.file_uploader(key="inspect.upload").set_value(("seven.png", digit_png(), "image/png")).run()
     assert not at.error and not at.exception
-    assert any(m.label == "Prediction" for m in at.metric)
+    assert 'aria-label="Prediction"' in view(at) and "seven.png" in view(at)
 
 
 def test_inspect_baseline_says_which_maps_are_absent(with_runs):
     _, base = with_runs
     at = open_page("app_pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(base.path)).run()
-    info = " ".join(texts(at, "info"))
+    info = view(at)
     assert (
         "No A, S, U or M maps" in info and "No channel gate" in info and "No scale weights" in info
     )
@@ -383,7 +397,7 @@ def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
     assert not at.exception
     assert len(at.error) == 2
     assert "corrupt.jpg" in at.error[0].value and "empty.gif" in at.error[1].value
-    assert [m.label for m in at.metric].count("Prediction") == 1
+    assert view(at).count('aria-label="Prediction"') == 1 and len(views(at)) == 1
     assert any("1 of 3" in c for c in texts(at, "caption"))
 
 
@@ -555,14 +569,12 @@ def test_inspect_multidigit_shows_present_classes_and_boxes(with_multidigit):
     at = open_page("app_pages/inspect.py")
     at.selectbox(key="inspect.run").set_value(str(md.path)).run()
     assert not at.exception
-    (metric,) = [m for m in at.metric if m.label == "Classes present (model)"]
-    captions = [c for image in at.get("image") for c in image.captions]
-    assert "box in its class colour" in captions[0]
-    assert "present above 0.5" in " ".join(h.proto.body for h in at.get("html"))
-    assert "dotted green" in " ".join(texts(at, "markdown"))
-    assert any("σ(score" in t or "\\sigma" in t for t in texts(at, "latex"))
+    html = view(at)
+    assert 'aria-label="Classes present (model)"' in html and "box in its class colour" in html
+    assert "present above 0.5" in html and "dotted green" in html
+    assert "<mi>σ</mi>" in html  # σ(score_c), not softmax
     at.segmented_control(key="inspect.class").set_value("7").run()
-    assert "showing a 7" in [c for image in at.get("image") for c in image.captions][0]
+    assert "showing a 7" in view(at)
     for source in ("Misclassified", "Random", "By number"):
         at.segmented_control(key="inspect.source").set_value(source).run()
         assert not at.exception, source
@@ -610,12 +622,12 @@ def test_inspect_what_ifs_change_the_prediction_and_score_the_test_set(with_runs
     assert {t.label for t in toggles} == {"Scale weights uniform", "Channel gate = 1", "A uniform", "M = 0"}
     at.toggle(key="inspect.whatif.A").set_value(True).run()
     assert not at.exception
-    assert "What the interventions change" in " ".join(h.proto.body for h in at.get("html"))
-    assert any("With A uniform: prediction" in c for c in texts(at, "caption"))
-    assert any("with the interventions" in s for s in texts(at, "subheader"))
+    assert "What the interventions change" in view(at)
+    assert "With A uniform: prediction" in view(at)
+    assert "Attention — with the interventions" in view(at)
     assert any("forward passes" in c for c in texts(at, "caption"))
     at.toggle(key="inspect.whatif.channel_gate").set_value(True).run()
-    assert any(c.startswith("With Channel gate = 1, A uniform:") for c in texts(at, "caption"))  # catalogue order
+    assert "With Channel gate = 1, A uniform:" in view(at)  # catalogue order
     at.toggle(key="inspect.whatif.table").set_value(True).run()
     assert not at.exception
     (table,) = [d.value for d in at.dataframe if "intervention" in d.value.columns]

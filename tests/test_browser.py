@@ -316,7 +316,8 @@ def journey(page, browser, url, runs, started):
 
     # ---- Inspect the new run
     page.get_by_role("link", name="Inspect its maps").click()  # from the finished run's panel
-    page.get_by_text("aux logit from the model").wait_for(timeout=60_000)
+    # the equation of the class shown (the other classes' are hidden behind its class switch)
+    page.locator("[data-tal-case]:not([hidden])").get_by_text("aux logit from the model").wait_for(timeout=60_000)
     settle(page)
     chosen = page.evaluate(
         "() => { const b = document.querySelector('[data-testid=\"stSelectbox\"]');"
@@ -365,7 +366,7 @@ def journey(page, browser, url, runs, started):
     settle(page)
     errors = page.locator('[data-testid="stAlertContentError"]')
     assert errors.count() == 1 and "corrupt.png" in errors.first.inner_text()
-    assert page.locator('[data-testid="stMetricLabel"]', has_text="Prediction").count() == 1
+    assert page.get_by_role("group", name="Prediction").count() == 1
     shot(page, "06-predict")
     no_exceptions(page)
 

@@ -4,18 +4,22 @@
 the image. Each map is drawn by the view its catalogue entry names
 (`tal.core.catalogue.VIEWS`): the per-class grid, bars, pictures, query maps
 and matrices. Figures come from `tal.render`; this module only lays them out.
+
+The summary, the grid, the equation, the bars and the pictures are one block
+of HTML (`tal.ui.html_view`): one element to swap per update instead of ~30.
+Streamlit elements remain for what needs the server: the grid with hover
+values (a Plotly chart, on request) and the query maps with their sliders.
 """
 
 from __future__ import annotations
-
-import html
 
 import numpy as np
 import streamlit as st
 
 from tal.core import catalogue
 from tal.render import figures as viz
-from tal.render import htmlbars, raster
+from tal.render import htmlbars, raster, view_html
+from tal.ui import html_view
 
 
 def _keys(outputs, view: str) -> list[str]:
@@ -51,74 +55,57 @@ def class_names_of(outputs, class_names=None) -> list[str]:
     return viz.class_labels(outputs["probabilities"].shape[-1], class_names)
 
 
-def prediction_summary(
+def summary_html(
     outputs,
     i: int,
     *,
     true_label=None,
     class_names=None,
-    key: str,
     image=None,
     box=None,
     objects=None,
     caption: str | None = None,
-) -> None:
+) -> str:
     """Input image, predicted class with confidence (or the classes said present), and the probability bars."""
     names = class_names_of(outputs, class_names)
     p = outputs["probabilities"][i]
-    pred = int(outputs["prediction"][i])
-    multi = "present" in outputs
-    c1, c2 = st.columns([1, 2], vertical_alignment="top")
-    with c1:
-        if image is not None:
-            h, w = np.asarray(image).shape[:2]
-            # a plain PNG, not a chart: one <img> to swap per update (see tal.render.raster)
-            st.image(
-                raster.input_png(image, size=224, box=None if objects is not None else box, objects=objects),
-                caption=caption or f"The {h}×{w} input the model sees.",
-                width=224,
-                output_format="PNG",  # never JPEG: the pixels are the data
-            )
-        if multi:
-            _present_metric(outputs["present"][i], p, true_label, names)
-        else:
-            _predicted_metric(pred, p, true_label, names)
-    with c2:
-        aux = outputs.get("aux")
-        # plain HTML bars with the values as tooltips: a Plotly chart would be mounted afresh
-        # on every update (see tal.render.htmlbars)
-        st.html(
-            htmlbars.probability_html(
-                p, aux=None if aux is None else aux[i], class_names=names, true_label=true_label, multi_label=multi
-            )
-        )
+    left = ""
+    if image is not None:
+        h, w = np.asarray(image).shape[:2]
+        png = raster.input_png(image, size=224, box=None if objects is not None else box, objects=objects)
+        left = view_html.figure(png, caption=caption or f"The {h}×{w} input the model sees.", width=224,
+                                alt="the input image")
+    if "present" in outputs:
+        left += _present_verdict(outputs["present"][i], true_label, names)
+    else:
+        left += _predicted_verdict(int(outputs["prediction"][i]), p, true_label, names)
+    aux = outputs.get("aux")
+    bars = htmlbars.probability_html(p, aux=None if aux is None else aux[i], class_names=names,
+                                     true_label=true_label, multi_label="present" in outputs)
+    return f'<div class="tal-row"><div style="width:224px">{left}</div><div class="tal-grow">{bars}</div></div>'
 
 
-def _predicted_metric(pred: int, p, true_label, names) -> None:
-    verdict = ""
+def _predicted_verdict(pred: int, p, true_label, names) -> str:
+    note, tone = f"{p[pred]:.1%} confidence", "off"
     if true_label is not None:
-        verdict = " ✓ correct" if pred == int(true_label) else f" ✗ true class {names[int(true_label)]}"
-    st.metric(
-        "Prediction",
-        f"{names[pred]}",
-        f"{p[pred]:.1%} confidence{verdict}",
-        delta_arrow="off",
-        delta_color="off" if true_label is None else ("normal" if pred == int(true_label) else "inverse"),
-    )
+        right = pred == int(true_label)
+        note += " ✓ correct" if right else f" ✗ true class {names[int(true_label)]}"
+        tone = "good" if right else "bad"
+    return view_html.verdict("Prediction", f"{names[pred]}", note, tone)
 
 
-def _present_metric(present, p, true_label, names) -> None:
+def _present_verdict(present, true_label, names) -> str:
     """A multi-label model's answer: every class above 0.5, checked against the classes shown."""
     said = [int(c) for c in np.flatnonzero(present)]
-    text = ", ".join(names[c] for c in said) or "none"
+    value = ", ".join(names[c] for c in said) or "none"
     if true_label is None:
-        note, colour = f"{len(said)} class(es) above 50 %", "off"
+        note, tone = f"{len(said)} class(es) above 50 %", "off"
     elif set(said) == {int(c) for c in true_label}:
-        note, colour = "✓ exactly the classes shown", "normal"
+        note, tone = "✓ exactly the classes shown", "good"
     else:
         shown = ", ".join(names[int(c)] for c in true_label) or "none"
-        note, colour = f"✗ the image shows {shown}", "inverse"
-    st.metric("Classes present (model)", text, note, delta_arrow="off", delta_color=colour)
+        note, tone = f"✗ the image shows {shown}", "bad"
+    return view_html.verdict("Classes present (model)", value, note, tone)
 
 
 def absent_notes(outputs) -> list[str]:
@@ -129,43 +116,38 @@ def absent_notes(outputs) -> list[str]:
     ]
 
 
-def map_grid(
-    outputs,
-    i: int,
-    *,
-    image=None,
-    class_names=None,
-    key: str,
-    overlay: bool = False,
-    kinds=None,
-    highlight=None,
-    objects=None,
-    interactive: bool = False,
-) -> None:
-    """The per-class grid: rows A, S, A⊙S, U; one column per class; shared colour scales;
-    `objects` (K, 5) draws each ground-truth box on its class's tiles.
+def has_class_grid(outputs) -> bool:
+    return bool(_keys(outputs, "class_grid"))
 
-    A PNG by default (one `<img>`: it updates several times faster in the browser
-    than a chart of 40 tiles); `interactive` draws the Plotly chart with hover values.
-    """
+
+def _grid_maps(outputs, i, kinds=None):
+    """The grid's maps of image `i` by key (A⊙S computed when asked for) and the rows to draw."""
     maps = {k: outputs[k][i] for k in _keys(outputs, "class_grid") if k in outputs}
     kinds = [k for k in (kinds or _keys(outputs, "class_grid")) if k in maps or k == "AS"]
-    names = class_names_of(outputs, class_names)
-    if not interactive:
-        from tal.render import raster
+    if "AS" in kinds and "AS" not in maps:
+        maps["AS"] = np.asarray(maps["A"]) * np.asarray(maps["S"])
+    return maps, kinds
 
-        if "AS" in kinds and "AS" not in maps:
-            maps["AS"] = np.asarray(maps["A"]) * np.asarray(maps["S"])
-        styles = {k: (viz.map_style(k).symbol, viz.map_style(k).colorscale) for k in kinds}
-        ranges = {k: viz.color_range(maps[k], signed=viz.map_style(k).signed) for k in kinds}
-        png = raster.class_grid_png(maps, kinds=kinds, class_names=names, styles=styles, ranges=ranges,
-                                    background=image, overlay=overlay, highlight=highlight,
-                                    boxes=boxes_by_class(objects))
-        st.image(png, width="content", output_format="PNG")  # never re-encoded as JPEG: the cells are the data
-        return
+
+def grid_png(outputs, i: int, *, image=None, class_names=None, overlay: bool = False, kinds=None,
+             highlight=None, objects=None) -> bytes:
+    """The per-class grid as one PNG: rows A, S, A⊙S, U; one column per class; shared colour scales;
+    `objects` (K, 5) draws each ground-truth box on its class's tiles (the static twin of `grid_chart`)."""
+    maps, kinds = _grid_maps(outputs, i, kinds)
+    styles = {k: (viz.map_style(k).symbol, viz.map_style(k).colorscale) for k in kinds}
+    ranges = {k: viz.color_range(maps[k], signed=viz.map_style(k).signed) for k in kinds}
+    return raster.class_grid_png(maps, kinds=kinds, class_names=class_names_of(outputs, class_names),
+                                 styles=styles, ranges=ranges, background=image, overlay=overlay,
+                                 highlight=highlight, boxes=boxes_by_class(objects))
+
+
+def grid_chart(outputs, i: int, *, key: str, image=None, class_names=None, overlay: bool = False,
+               highlight=None, objects=None) -> None:
+    """The per-class grid as a Plotly chart with each cell's value under the mouse (on request: slower)."""
+    maps, kinds = _grid_maps(outputs, i)
     fig = viz.map_grid_figure(
         maps,
-        class_names=names,
+        class_names=class_names_of(outputs, class_names),
         kinds=kinds,
         background=image,
         overlay=overlay,
@@ -174,6 +156,23 @@ def map_grid(
         compact=True,  # row symbols only: GRID_NOTE names the rows
     )
     st.plotly_chart(fig, key=f"{key}.grid", config={"displayModeBar": False})
+
+
+def display_toggles(*, key: str) -> tuple[bool, bool]:
+    """Overlay on the input, and hover values (the grid as a chart); both off by default."""
+    left, right, _ = st.columns([1, 1, 1])
+    overlay = left.toggle(
+        "Overlay on the input (upsampled)",
+        key=f"{key}.overlay",
+        help="Draw each map, bilinearly upsampled, over the input image.",
+    )
+    interactive = right.toggle(
+        "Hover values (interactive chart)",
+        key=f"{key}.interactive",
+        help="Draw the grid as a chart that shows each cell's value under the mouse. "
+             "The picture (off) updates several times faster.",
+    )
+    return overlay, interactive
 
 
 def boxes_by_class(objects) -> dict:
@@ -185,90 +184,85 @@ def boxes_by_class(objects) -> dict:
     return out
 
 
-def attention_maps(
-    outputs, i: int, *, image=None, class_names=None, key: str, equation: bool = True, objects=None
+def show_attention(
+    outputs, i: int, *, key: str, before: str = "", image=None, class_names=None, equation: bool = True,
+    objects=None, overlay: bool = False, interactive: bool = False,
 ) -> None:
-    """Everything the model's attention modules expose for image `i`, by view, and notes on what is absent."""
-    names = class_names_of(outputs, class_names)
-    pred = int(outputs["prediction"][i])
-    present = [int(c) for c in np.flatnonzero(outputs["present"][i])] if "present" in outputs else None
-    for note in absent_notes(outputs):
-        st.info(note, icon=":material/visibility_off:")
-    if _keys(outputs, "class_grid"):
-        h, w = outputs["A"].shape[1:3]
-        top = st.columns([3, 2])
-        # the explanation is in the heading's element: one element fewer to lay out per update
-        if present is None:
-            framed = f"orange frame: the prediction, class {names[pred]}"
-        else:
-            framed = f"orange frames: the classes said present, {', '.join(names[c] for c in present) or 'none'}"
-        if objects is not None:
-            framed += "; dotted green: where each class really is"
-        top[0].markdown(
-            f"**Per-class maps** on the {h}×{w} feature grid — one column per class "
-            f"({framed}).  \n:small[:gray[{GRID_NOTE}]]"
-        )
-        overlay = top[1].toggle(
-            "Overlay on the input (upsampled)",
-            key=f"{key}.overlay",
-            help="Draw each map, bilinearly upsampled, over the input image.",
-        )
-        interactive = top[1].toggle(
-            "Hover values (interactive chart)",
-            key=f"{key}.interactive",
-            help="Draw the grid as a chart that shows each cell's value under the mouse. "
-                 "The picture (off) updates several times faster.",
-        )
-        map_grid(
-            outputs, i, image=image, class_names=names, key=key, overlay=overlay,
-            highlight=pred if present is None else present, objects=objects, interactive=interactive,
-        )
-        if equation and _keys(outputs, "scores"):
-            equation_panel(outputs, i, names, key=key)
-    _bars_and_pictures(outputs, i, image=image)
+    """`before` (HTML) and everything the model's attention modules expose for image `i`, as one block;
+    with `interactive` the grid is a chart between two blocks. The query maps follow (they need sliders)."""
+    head, grid, tail = attention_html(outputs, i, image=image, class_names=class_names, equation=equation,
+                                      objects=objects, overlay=overlay, grid=not interactive)
+    if interactive and has_class_grid(outputs):
+        html_view.show(before + head, key=f"{key}.view")
+        grid_chart(outputs, i, key=key, image=image, class_names=class_names, overlay=overlay,
+                   highlight=_framed(outputs, i), objects=objects)
+        html_view.show(tail, key=f"{key}.view.after")
+    else:
+        html_view.show(before + head + grid + tail, key=f"{key}.view")
     _relational_maps(outputs, i, image=image, key=key)
 
 
-def _bars_and_pictures(outputs, i, *, image) -> None:
-    """Per-stage and per-channel maps as HTML bars; 2-D maps (M, gates, spatial weights) as PNGs."""
+def _framed(outputs, i):
+    """The classes framed in the grid: the prediction, or the classes said present."""
+    if "present" in outputs:
+        return [int(c) for c in np.flatnonzero(outputs["present"][i])]
+    return int(outputs["prediction"][i])
+
+
+def attention_html(
+    outputs, i: int, *, image=None, class_names=None, equation: bool = True, objects=None,
+    overlay: bool = False, grid: bool = True,
+) -> tuple[str, str, str]:
+    """(notes and the grid's heading, the grid picture, the equation, bars and pictures) as HTML;
+    the picture is "" when `grid` is False or the model has no per-class maps."""
+    names = class_names_of(outputs, class_names)
+    head = "".join(view_html.callout(note) for note in absent_notes(outputs))
+    picture = tail = ""
+    if has_class_grid(outputs):
+        h, w = outputs["A"].shape[1:3]
+        framed = _framed(outputs, i)
+        if isinstance(framed, int):
+            what = f"orange frame: the prediction, class {names[framed]}"
+        else:
+            what = f"orange frames: the classes said present, {', '.join(names[c] for c in framed) or 'none'}"
+        if objects is not None:
+            what += "; dotted green: where each class really is"
+        head += (f"<div>{view_html.text(f'**Per-class maps** on the {h}×{w} feature grid — one column per class ({what}).')}"
+                 f"{view_html.small(GRID_NOTE)}</div>")
+        if grid:
+            png = grid_png(outputs, i, image=image, class_names=names, overlay=overlay, highlight=framed,
+                           objects=objects)
+            picture = view_html.figure(png, alt="the per-class maps")
+        if equation and _keys(outputs, "scores"):
+            tail += equation_html(outputs, i, names)
+    tail += _bars_and_pictures_html(outputs, i, image=image)
+    return head, picture, tail
+
+
+def _bars_and_pictures_html(outputs, i, *, image) -> str:
+    """Per-stage and per-channel maps as bars; 2-D maps (M, gates, spatial weights) as pictures."""
     bars = {k: outputs[k][i] for k in _keys(outputs, "bars")}
-    pictures = _keys(outputs, "picture")
-    if not bars and not pictures:
-        return
+    pictures = [_picture_html(outputs[name][i], name, image=image) for name in _keys(outputs, "picture")]
     if bars:
-        cols = st.columns([len(bars) + 1, 2]) if len(pictures) == 1 else [st.container()]
         notes = " ".join(catalogue.map_spec(k).note for k in bars)
-        with cols[0]:
-            # the note inside the bars' HTML: one element fewer to lay out per update
-            st.html(
-                htmlbars.gates_html(bars)
-                + f'<div style="{CHECK_LABEL};margin-top:6px">{html.escape(notes + " Hover a bar for its value.")}</div>'
-            )
-        if len(pictures) == 1:
-            with cols[1]:
-                _map_picture(outputs[pictures[0]][i], pictures[0], image=image)
-            return
-    for row in range(0, len(pictures), 3):
-        cols = st.columns(3)
-        for col, name in zip(cols, pictures[row : row + 3]):
-            with col:
-                _map_picture(outputs[name][i], name, image=image)
+        pictures.insert(0, f'<div class="tal-grow">{htmlbars.gates_html(bars)}'
+                           f'{view_html.small(notes + " Hover a bar for its value.")}</div>')
+    return f'<div class="tal-row">{"".join(pictures)}</div>' if pictures else ""
 
 
-def _map_picture(value, name: str, *, image=None) -> None:
-    """One small map as a PNG with a colour bar (no hover: the caption gives its range)."""
+def _picture_html(value, name: str, *, image=None) -> str:
+    """One small map with a colour bar (no hover: the caption gives its range)."""
     style = catalogue.map_spec(name)
     lo, hi = viz.color_range(value, signed=style.signed)
     stage = name.rsplit("_", 1)[-1] if "{k}" in style.output else ""
-    st.markdown(f"**{style.title.format(k=stage)}**")
     where = " over the input (bilinearly upsampled)" if image is not None else ""
-    st.image(
+    return ('<div style="width:242px">' + view_html.figure(
         raster.map_png(value, scale=style.colorscale, lo=lo, hi=hi, background=image, size=224),
+        title=style.title.format(k=stage),
         width=242,  # 224 px of map, its colour bar beside
-        output_format="PNG",
         caption=f"{raster.value_range_text(value, symbol=style.symbol)}{where}; "
         f"colour bar from {lo:.3g} (bottom) to {hi:.3g} (top). {style.note}",
-    )
+    ) + "</div>")
 
 
 def _query_picker(side: int, *, key: str) -> tuple[int, int]:
@@ -322,67 +316,17 @@ def _relational_maps(outputs, i, *, image, key) -> None:
             st.plotly_chart(fig, key=f"{key}.extra.{n}", config={"displayModeBar": False})
 
 
-def equation_panel(outputs, i: int, names, *, key: str) -> None:
-    """`score_c = Σ A⊙S` with this image's real numbers, and softmax(score) = aux probabilities.
-
-    Re-drawn on every image: one KaTeX block, one HTML row of numbers and one
-    caption (each KaTeX block is typeset afresh and each element laid out by the
-    browser, so three formulas and four metrics in columns cost ~a dozen more).
-    """
+def equation_html(outputs, i: int, names) -> str:
+    """`score_c = Σ A⊙S` with this image's real numbers, and softmax(score) = aux probabilities, for every
+    class c, behind a class switch that starts at the prediction (switching needs no server)."""
+    multi = "present" in outputs
     pred = int(outputs["prediction"][i])
-    with st.container(border=True):
-        st.markdown("**The auxiliary logit, recomputed from the maps**")
-        c = st.selectbox(
-            "Class c (starts at the prediction)",
-            list(range(len(names))),
-            index=pred,
-            format_func=lambda k: names[k],
-            key=f"{key}.eq_class.{pred}",
-        )
-        multi = "present" in outputs
+    cases = []
+    for c in range(len(names)):
         chk = viz.score_check(outputs, i, c, multi_label=multi)
-        st.latex(equation_latex(chk, c, names, multi_label=multi))
-        st.html(checks_html(chk))
-        st.caption(
-            "Top contributions (row, col): "
-            + "; ".join(
-                f"({r}, {cc}) A={a:.3f}, S={s:+.3f}, A·S={p:+.4f}"
-                for r, cc, a, s, p in chk["top_cells"]
-            )
-            + f". Over all classes, {'σ' if multi else 'softmax'}(score) and the aux head's probabilities differ "
-            f"by at most {chk['softmax_error']:.1e}: the aux head *is* {'σ' if multi else 'softmax'}(Σ A⊙S)."
-        )
-
-
-def equation_latex(chk: dict, c: int, names, *, multi_label: bool = False) -> str:
-    """The sum, its largest terms and softmax(score) = p_aux (σ(score_c) for multi-label models) as one
-    aligned KaTeX block."""
-    n = names[c]
-    head = r"\sigma(\mathrm{score}_{%s})" % n if multi_label else r"\operatorname{softmax}(\mathrm{score})_{%s}" % n
-    terms = " + ".join(f"{a:.3f}\\cdot({s:+.3f})" for _, _, a, s, _ in chk["top_cells"])
-    return (
-        r"\begin{aligned}"
-        r"\mathrm{score}_{%s} &= \sum_{h,w} A_{h,w,%s}\,S_{h,w,%s} \;=\; %.5f \\"
-        r"&= %s + \dots \quad \text{(largest terms)} \\"
-        r"%s &= %.4f \qquad p^{\mathrm{aux}}_{%s} = %.4f"
-        r"\end{aligned}"
-    ) % (n, n, n, chk["sum_AS"], terms, head, chk["softmax"][c], n, chk["aux"][c])
-
-
-CHECK_LABEL = "font-size:14px;color:rgba(128,128,128,0.95)"
-CHECK_VALUE = "font-size:1.6rem;line-height:1.4"
-
-
-def checks_html(chk: dict) -> str:
-    """The four numbers of the check (sum from the maps, model's logit, difference, Σ A) in one row."""
-    cells = [
-        ("Σ A⊙S from the maps", f"{chk['sum_AS']:.5f}"),
-        ("aux logit from the model", f"{chk['score']:.5f}"),
-        ("|difference|", f"{chk['abs_error']:.1e}"),
-        (f"Σ A over {chk['cells']} cells", f"{chk['A_sum']:.4f}"),
-    ]
-    return '<div class="tal-checks" style="display:flex;gap:16px">' + "".join(
-        f'<div style="flex:1;min-width:0"><div style="{CHECK_LABEL}">{html.escape(label)}</div>'
-        f'<div data-value style="{CHECK_VALUE}">{html.escape(value)}</div></div>'
-        for label, value in cells
-    ) + "</div>"
+        block = (view_html.equation_mathml(chk, c, names, multi_label=multi) + view_html.checks_html(chk)
+                 + view_html.small(view_html.top_contributions(chk, multi_label=multi)))
+        cases.append((str(c), str(names[c]), block))
+    return ('<div class="tal-box"><b>The auxiliary logit, recomputed from the maps</b>'
+            + view_html.switch("equation-class", "Class c (starts at the prediction)", cases, str(pred))
+            + "</div>")

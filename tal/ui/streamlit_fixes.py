@@ -1,4 +1,4 @@
-"""Three Streamlit 1.67 habits that cost reruns here, and their work-arounds.
+"""Four Streamlit 1.67 habits that cost reruns here, and their work-arounds.
 
 After every script run (fragment runs included) Streamlit
 
@@ -20,6 +20,13 @@ After every script run (fragment runs included) Streamlit
    incremental: only the modules new since the last scan (the others were
    registered then, and registering a path twice is a no-op anyway).
 
+4. fades every element of a re-running script or fragment ("stale") after
+   0.5 s, with a CSS opacity transition that Chromium animates, and
+   re-rasterises, from the moment the run starts: ~35 such animations and
+   ~20 % of the browser's CPU per Inspect update, for a fade that never shows
+   on a view that updates in a fraction of a second. `no_stale_fade` is a
+   container whose elements skip it (its rule is in `STYLE`, drawn by app.py).
+
 A full collection walks the ~400,000 objects of TensorFlow, Keras and
 Plotly and holds the GIL for ~0.2 s, so the run's last messages (and the next
 click) wait in the server. `install()` keeps Streamlit's cleanup minus the
@@ -33,6 +40,19 @@ from __future__ import annotations
 
 import gc
 import sys
+
+import streamlit as st
+
+_NO_FADE = "tal-no-fade"
+# Drawn once per page run (app.py): st.html with only a <style> takes no space on the page.
+STYLE = (f'<style>[class*="st-key-{_NO_FADE}-"] [data-stale="true"]'
+         "{opacity: 1 !important; transition: none !important}</style>")
+
+
+def no_stale_fade(name: str):
+    """A container (`with` it) whose elements are never faded while its script or fragment re-runs:
+    for views that update in well under a second and often (item 4)."""
+    return st.container(key=f"{_NO_FADE}-{name}")
 
 
 _STREAMLIT_CLEANUP = None
@@ -114,3 +134,4 @@ def preload_lazy_imports() -> None:
     Image.init()  # all plugins: what Image.open imports on the first unidentified file
     import tal.render.htmlbars  # noqa: F401
     import tal.render.raster  # noqa: F401
+    import tal.render.view_html  # noqa: F401

@@ -18,6 +18,7 @@ import streamlit as st
 from tal.render import figures as viz
 from tal.ui import downloads, jobs, query, state
 from tal.ui.guard import page_guard, show_error
+from tal.ui.streamlit_fixes import no_stale_fade
 
 POLL_S = 2.0  # progress and numbers (each refresh costs the browser ~0.1 s of CPU)
 CHARTS_S = 4.0  # curves and live maps: a chart redraw costs the browser ~0.25 s
@@ -162,12 +163,12 @@ def live() -> None:
 
 def _guarded_panel() -> None:
     # A fragment re-runs on its own, outside the page's guard: it needs its own.
-    with page_guard("the training panel"):
+    with page_guard("the training panel"), no_stale_fade("train-panel"):
         _panel()
 
 
 def _guarded_charts() -> None:
-    with page_guard("the training curves"):
+    with page_guard("the training curves"), no_stale_fade("train-charts"):
         _charts()
 
 

@@ -13,9 +13,10 @@ import time
 
 import streamlit as st
 
-from tal.ui import maps, pickers, router, whatif
+from tal.render import view_html
+from tal.ui import html_view, maps, pickers, router, whatif
 from tal.ui.guard import page_guard, show_error
-
+from tal.ui.streamlit_fixes import no_stale_fade
 
 _UPDATES = "_tal_view_updates"
 
@@ -39,7 +40,7 @@ def inspect_view(run, model, test, *, key: str = "inspect") -> None:
 
 
 def _guarded_inspect(run, model, test, key) -> None:
-    with page_guard("the Inspect page"):
+    with page_guard("the Inspect page"), no_stale_fade(key):
         _inspect(run, model, test, key)
 
 
@@ -60,14 +61,18 @@ def _inspect(run, model, test, key) -> None:
     altered = (tal.inspect(model, choice.image, prediction=run.model_config.prediction, interventions=chosen)
                if chosen else None)
     forward_ms = (time.perf_counter() - started) * 1000
-    for note in choice.notes:
-        st.caption(f":material/info: {note}")
-    maps.prediction_summary(
+    names = test.class_names if test else None
+    overlay = interactive = False
+    if maps.has_class_grid(outputs):
+        overlay, interactive = maps.display_toggles(key=key)
+    if test is not None and whatif.available(model):
+        whatif.score_table(run, key=key)
+    before = "".join(view_html.small(f"ℹ️ {note}") for note in choice.notes)
+    before += maps.summary_html(
         outputs,
         0,
         true_label=choice.label,
-        class_names=test.class_names if test else None,
-        key=key,
+        class_names=names,
         image=choice.image,
         box=choice.box,
         objects=choice.objects,
@@ -76,13 +81,10 @@ def _inspect(run, model, test, key) -> None:
            else "(dotted: the ink's bounding box)."),
     )
     if altered is not None:
-        whatif.comparison(outputs, altered, 0, chosen, class_names=test.class_names if test else None,
-                          true_label=choice.label)
-    if test is not None and whatif.available(model):
-        whatif.score_table(run, key=key)
-    st.subheader("Attention" + (" — with the interventions" if altered is not None else ""))
-    maps.attention_maps(altered if altered is not None else outputs, 0, image=choice.image, key=key,
-                        objects=choice.objects)
+        before += whatif.comparison_html(outputs, altered, 0, chosen, class_names=names, true_label=choice.label)
+    before += "<h3>Attention" + (" — with the interventions" if altered is not None else "") + "</h3>"
+    maps.show_attention(altered if altered is not None else outputs, 0, key=key, before=before, image=choice.image,
+                        class_names=names, objects=choice.objects, overlay=overlay, interactive=interactive)
     passes = "forward passes" if altered is not None else "forward pass"
     timing_caption(f"{passes} {forward_ms:.0f} ms", started)
 
@@ -93,7 +95,7 @@ def predict_view(run, *, key: str = "predict") -> None:
 
 
 def _guarded_predict(run, key) -> None:
-    with page_guard("the Predict page"):
+    with page_guard("the Predict page"), no_stale_fade(key):
         _predict(run, key)
 
 
@@ -136,18 +138,14 @@ def _predict(run, key) -> None:
             if upload.error is not None:
                 show_error(upload.error, upload.details)
                 continue
-            maps.prediction_summary(
-                outputs,
-                k,
-                key=f"{key}.{n}",
-                image=upload.image,
-                caption=f"The {side}×{side} input the model sees."
-                + "".join(f" {note}." for note in upload.notes),
+            summary = maps.summary_html(
+                outputs, k, image=upload.image,
+                caption=f"The {side}×{side} input the model sees." + "".join(f" {note}." for note in upload.notes),
             )
-            with st.expander("Attention maps", expanded=len(good) == 1):
-                maps.attention_maps(
-                    outputs, k, image=upload.image, key=f"{key}.{n}", equation=False
-                )
+            head, grid, tail = maps.attention_html(outputs, k, image=upload.image, equation=False)
+            opened = " open" if len(good) == 1 else ""
+            html_view.show(f"{summary}<details{opened}><summary>Attention maps</summary>"
+                           f'<div class="{view_html.CLASS}">{head}{grid}{tail}</div></details>', key=f"{key}.{n}.view")
             k += 1
     timing_caption(
         f"preprocessing, forward pass and figures for {len(uploads)} file(s)", started

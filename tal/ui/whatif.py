@@ -2,7 +2,7 @@
 
 The interventions themselves are declared in `tal.core.catalogue` and applied
 inside the model by `tal.inspect(..., interventions=…)`; this module draws the
-switches, the before/after probabilities and the test-set table.
+switches, the before/after probabilities (HTML for the view's block) and the test-set table.
 """
 
 from __future__ import annotations
@@ -36,14 +36,15 @@ def controls(model, *, key: str) -> dict:
     return chosen
 
 
-def comparison(before: dict, after: dict, i: int, chosen: dict, *, class_names, true_label=None) -> None:
-    """Probabilities as trained and with the interventions, and what the answer becomes."""
+def comparison_html(before: dict, after: dict, i: int, chosen: dict, *, class_names, true_label=None) -> str:
+    """Probabilities as trained and with the interventions, and what the answer becomes (HTML)."""
     from tal.core import catalogue
+    from tal.render import view_html
     from tal.ui.maps import class_names_of
 
     names = class_names_of(before, class_names)
-    st.html(htmlbars.whatif_html(before["probabilities"][i], after["probabilities"][i], class_names=names,
-                                 true_label=true_label))
+    bars = htmlbars.whatif_html(before["probabilities"][i], after["probabilities"][i], class_names=names,
+                                true_label=true_label)
     titles = [iv.title for _, iv in catalogue.interventions() if iv.output in chosen]
     if "present" in before:
         was = ", ".join(names[c] for c in np.flatnonzero(before["present"][i])) or "none"
@@ -53,7 +54,7 @@ def comparison(before: dict, after: dict, i: int, chosen: dict, *, class_names, 
         was, now = int(before["prediction"][i]), int(after["prediction"][i])
         change = (f"prediction {names[was]} ({before['probabilities'][i][was]:.1%}) → "
                   f"{names[now]} ({after['probabilities'][i][now]:.1%})")
-    st.caption(f"With {', '.join(titles)}: {change}. The maps below are drawn with the interventions.")
+    return bars + view_html.small(f"With {', '.join(titles)}: {change}. The maps below are drawn with the interventions.")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -1,0 +1,89 @@
+"""The view's HTML pieces (tal.render.view_html) and the Inspect/Predict blocks built from them, with hand-made numbers."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from tal.render import view_html
+from tal.render.figures import score_check
+
+
+def outputs_2x2(score0: float = 3.0):
+    """One image, a 2×2 grid, two classes. Class 0: A = [[.1, .2], [.3, .4]], S = [[1, 2], [3, 4]], so
+    Σ A⊙S = .1 + .4 + .9 + 1.6 = 3.0; the largest terms are (1, 1) 1.6, (1, 0) 0.9 and (0, 1) 0.4."""
+    A = np.zeros((1, 2, 2, 2))
+    S = np.zeros((1, 2, 2, 2))
+    A[0, ..., 0] = [[0.1, 0.2], [0.3, 0.4]]
+    S[0, ..., 0] = [[1, 2], [3, 4]]
+    A[0, ..., 1] = 0.25
+    score = np.array([[score0, 0.0]])
+    e = np.exp(score - score.max())
+    return {"A": A, "S": S, "score": score, "aux": e / e.sum(), "probabilities": e / e.sum(),
+            "prediction": np.array([0])}
+
+
+def test_text_escapes_and_bolds():
+    assert view_html.text("a **b** <c> & d") == "a <b>b</b> &lt;c&gt; &amp; d"
+
+
+def test_data_uri_is_base64_png():
+    assert view_html.data_uri(b"\x89PNG") == "data:image/png;base64,iVBORw=="
+
+
+def test_verdict_tones():
+    good = view_html.verdict("Prediction", "7", "99.0% confidence ✓ correct", "good")
+    assert 'aria-label="Prediction"' in good and "tal-good" in good and ">7<" in good
+    with pytest.raises(ValueError, match="tone"):
+        view_html.verdict("Prediction", "7", "", "green")
+
+
+def test_switch_shows_only_the_chosen_case():
+    html = view_html.switch("c", "Class", [("0", "zero", "<p>A</p>"), ("1", "one", "<p>B</p>")], "1")
+    assert '<option value="1" selected>one</option>' in html and '<option value="0">zero</option>' in html
+    assert re.findall(r'data-tal-value="(\d)"( hidden)?>', html) == [("0", " hidden"), ("1", "")]
+
+
+def test_equation_has_the_hand_computed_numbers():
+    chk = score_check(outputs_2x2(), 0, 0)
+    assert chk["sum_AS"] == pytest.approx(3.0)
+    math = view_html.equation_mathml(chk, 0, ["zero", "one"])
+    assert "<mn>3.00000</mn>" in math  # Σ A⊙S
+    terms = re.findall(r"<mn>([0-9.]+)</mn><mo>·</mo><mo>\(</mo><mn>([^<]+)</mn>", math)
+    assert terms == [("0.400", "+4.000"), ("0.300", "+3.000"), ("0.200", "+2.000")]
+    p0 = np.exp(3.0) / (np.exp(3.0) + 1.0)  # softmax([3, 0])_0 = 0.952574…
+    assert math.count(f"<mn>{p0:.4f}</mn>") == 2 and "0.9526" in math  # softmax(score)_0 and p_aux_0
+    assert "<mi>softmax</mi>" in math and "<mi>σ</mi>" not in math
+    checks = view_html.checks_html(chk)
+    values = re.findall(r"<div data-value[^>]*>([^<]+)<", checks)
+    assert values == ["3.00000", "3.00000", "0.0e+00", "1.0000"]  # Σ A = .1 + .2 + .3 + .4
+
+
+def test_multi_label_equation_uses_sigma_and_negative_terms_get_a_real_minus():
+    out = outputs_2x2(score0=1.0)
+    out["S"][0, 0, 0, 0] = -5.0  # A·S = -0.5 at (0, 0): Σ = 3.0 - 0.1 - 0.5 = 2.4
+    chk = score_check(out, 0, 0, multi_label=True)
+    math = view_html.equation_mathml(chk, 0, ["zero", "one"], multi_label=True)
+    assert "<mi>σ</mi>" in math and f"<mn>{1 / (1 + np.exp(-1.0)):.4f}</mn>" in math  # σ(1) = 0.7311
+    assert "<mn>2.40000</mn>" in math and "<mn>−5.000</mn>" in math
+
+
+def test_class_names_are_escaped_everywhere():
+    chk = score_check(outputs_2x2(), 0, 0)
+    math = view_html.equation_mathml(chk, 0, ["<b>x</b>", "one"])
+    assert "<b>x</b>" not in math and "&lt;b&gt;x&lt;/b&gt;" in math
+
+
+def test_summary_and_equation_blocks_of_the_app():
+    pytest.importorskip("streamlit")
+    from tal.ui import maps
+
+    out = outputs_2x2()
+    right = maps.summary_html(out, 0, true_label=0, class_names=["zero", "one"], image=np.zeros((28, 28)))
+    wrong = maps.summary_html(out, 0, true_label=1, class_names=["zero", "one"])
+    assert "tal-good" in right and "✓ correct" in right and "<img" in right
+    assert "tal-bad" in wrong and "✗ true class one" in wrong and "<img" not in wrong
+    eq = maps.equation_html(out, 0, ["zero", "one"])
+    assert eq.count("<math") == 2 and '<option value="0" selected>zero</option>' in eq  # starts at the prediction
