@@ -29,5 +29,5 @@ with guard.page_guard("the Inspect page"):
             f"{exc}",
             icon=":material/database_off:",
         )
-    views.inspect_view(run, model, test)  # a fragment: a new image re-runs only the view
+    views.inspect_view(run, model, test)  # switches, then a fragment: a new image re-runs only picker and view
     views.timeline_view(run)  # the probe images' maps over training, with a step slider

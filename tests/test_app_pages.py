@@ -377,6 +377,7 @@ def test_inspect_baseline_says_which_maps_are_absent(with_runs):
     assert (
         "No A, S, U or M maps" in info and "No channel gate" in info and "No scale weights" in info
     )
+    assert not [t for t in at.toggle if t.key in ("inspect.overlay", "inspect.interactive")]  # no grid to draw
     assert not at.exception
 
 

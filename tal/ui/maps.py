@@ -120,6 +120,13 @@ def has_class_grid(outputs) -> bool:
     return bool(_keys(outputs, "class_grid"))
 
 
+def model_has_class_grid(model) -> bool:
+    """Whether `model` has a module whose maps are drawn as the per-class grid (before any image is run)."""
+    from tal.core.models import model_modules
+
+    return any(spec.view == "class_grid" for m in model_modules(model) for spec in m.maps)
+
+
 def _grid_maps(outputs, i, kinds=None):
     """The grid's maps of image `i` by key (A⊙S computed when asked for) and the rows to draw."""
     maps = {k: outputs[k][i] for k in _keys(outputs, "class_grid") if k in outputs}

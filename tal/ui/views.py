@@ -35,16 +35,26 @@ def timing_caption(parts: str, started: float) -> None:
 
 
 def inspect_view(run, model, test, *, key: str = "inspect") -> None:
-    """Image picker, prediction, attention maps and equation for one model (a fragment)."""
-    st.fragment(_guarded_inspect)(run, model, test, key)
+    """The switches (what-ifs, display, the test-set table), then the image picker and the view (a fragment).
+
+    The switches stay outside the fragment: changing one re-runs the page, while a new image re-runs only
+    the picker and the view, which keeps the browser's work per image small (see `tal.ui.html_view`).
+    """
+    chosen = whatif.controls(model, key=key)
+    overlay = interactive = False
+    if maps.model_has_class_grid(model):
+        overlay, interactive = maps.display_toggles(key=key)
+    if test is not None and whatif.available(model):
+        whatif.score_table(run, key=key)
+    st.fragment(_guarded_inspect)(run, model, test, key, chosen, overlay, interactive)
 
 
-def _guarded_inspect(run, model, test, key) -> None:
+def _guarded_inspect(run, model, test, key, chosen, overlay, interactive) -> None:
     with page_guard("the Inspect page"), no_stale_fade(key):
-        _inspect(run, model, test, key)
+        _inspect(run, model, test, key, chosen, overlay, interactive)
 
 
-def _inspect(run, model, test, key) -> None:
+def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
     import tal
     from tal.ui import loaders
 
@@ -55,18 +65,12 @@ def _inspect(run, model, test, key) -> None:
     )
     if choice is None:
         return
-    chosen = whatif.controls(model, key=key)
     started = time.perf_counter()
     outputs = tal.inspect(model, choice.image, prediction=run.model_config.prediction)
     altered = (tal.inspect(model, choice.image, prediction=run.model_config.prediction, interventions=chosen)
                if chosen else None)
     forward_ms = (time.perf_counter() - started) * 1000
     names = test.class_names if test else None
-    overlay = interactive = False
-    if maps.has_class_grid(outputs):
-        overlay, interactive = maps.display_toggles(key=key)
-    if test is not None and whatif.available(model):
-        whatif.score_table(run, key=key)
     before = "".join(view_html.small(f"ℹ️ {note}") for note in choice.notes)
     before += maps.summary_html(
         outputs,
