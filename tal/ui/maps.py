@@ -43,8 +43,7 @@ def _grid_note() -> str:
     return (
         f"Rows: {titles}. A sums to 1 over the grid for every class (spatial softmax); S is each cell's logit "
         "for the class; their product summed over the grid is the auxiliary logit. One colour scale per row, "
-        "shared by all classes: S and A⊙S are centred on 0 (red +, blue −). Switch on \"Hover values\" to read "
-        "each cell's value."
+        "shared by all classes: S and A⊙S are centred on 0 (red +, blue −)."
     )
 
 
