@@ -353,6 +353,7 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     assert not at.exception
     at.toggle(key="inspect.interactive").set_value(True).run()  # the grid with hover values, on request
     assert len(at.get("plotly_chart")) == 1 and not at.exception
+    assert len(views(at)) == 2 and view(at).count("<img") == 2  # the chart between two blocks, no grid picture
 
 
 def test_inspect_upload_corrupt_and_good(with_runs):
@@ -398,7 +399,7 @@ def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
     assert not at.exception
     assert len(at.error) == 2
     assert "corrupt.jpg" in at.error[0].value and "empty.gif" in at.error[1].value
-    assert view(at).count('aria-label="Prediction"') == 1 and len(views(at)) == 1
+    assert view(at).count('aria-label="Prediction"') == 1 and len(views(at)) == 2  # summary, maps
     assert any("1 of 3" in c for c in texts(at, "caption"))
 
 
@@ -474,6 +475,11 @@ def test_inspect_shows_the_extra_literature_module_maps(trained, env, monkeypatc
     at.slider(key="inspect.query.col").set_value(0).run()
     after = [c.proto.spec for c in at.get("plotly_chart") if "of the query" in c.proto.spec]
     assert before != after  # another query position, another attention map
+    assert not at.exception
+    at = open_page("app_pages/predict.py")  # Predict shows them too, under each file's maps
+    at.selectbox(key="predict.run").set_value(str(zoo.path)).run()
+    at.file_uploader(key="predict.files").set_value(("seven.png", digit_png(), "image/png")).run()
+    assert "DANet position attention of the query" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert not at.exception
 
 

@@ -325,6 +325,11 @@ def journey(page, browser, url, runs, started):
     )
     assert "browser-run" in chosen, chosen  # the run just trained is preselected
     shot(page, "04-inspect")
+    # the equation's class switch works in the browser, with no re-run
+    shown = page.locator("[data-tal-case]:not([hidden])")
+    other = "0" if shown.get_attribute("data-tal-value") != "0" else "1"
+    page.locator("select[data-tal-switch]").select_option(other)
+    assert shown.get_attribute("data-tal-value") == other and shown.count() == 1
     times = class_change_times(page, ("3", "5", "8"))
     TIMINGS["inspect_class_change_ms"] = times
     TIMINGS["inspect_class_change_median_ms"] = sorted(times)[len(times) // 2]

@@ -11,22 +11,24 @@ from tal.render import view_html
 from tal.render.figures import score_check
 
 
-def outputs_2x2(score0: float = 3.0):
+def outputs_2x2(score=(3.0, 0.0)):
     """One image, a 2×2 grid, two classes. Class 0: A = [[.1, .2], [.3, .4]], S = [[1, 2], [3, 4]], so
-    Σ A⊙S = .1 + .4 + .9 + 1.6 = 3.0; the largest terms are (1, 1) 1.6, (1, 0) 0.9 and (0, 1) 0.4."""
+    Σ A⊙S = .1 + .4 + .9 + 1.6 = 3.0; the largest terms are (1, 1) 1.6, (1, 0) 0.9 and (0, 1) 0.4.
+    `score` is the aux head's logit vector (its probabilities are its softmax)."""
     A = np.zeros((1, 2, 2, 2))
     S = np.zeros((1, 2, 2, 2))
     A[0, ..., 0] = [[0.1, 0.2], [0.3, 0.4]]
     S[0, ..., 0] = [[1, 2], [3, 4]]
     A[0, ..., 1] = 0.25
-    score = np.array([[score0, 0.0]])
+    score = np.array([score], dtype="float64")
     e = np.exp(score - score.max())
     return {"A": A, "S": S, "score": score, "aux": e / e.sum(), "probabilities": e / e.sum(),
             "prediction": np.array([0])}
 
 
-def test_text_escapes_and_bolds():
-    assert view_html.text("a **b** <c> & d") == "a <b>b</b> &lt;c&gt; &amp; d"
+def test_text_escapes_and_bolds_only_on_request():
+    assert view_html.text("a **b** <c> & d", markup=True) == "a <b>b</b> &lt;c&gt; &amp; d"
+    assert view_html.text("a **b**") == "a **b**"
 
 
 def test_data_uri_is_base64_png():
@@ -62,18 +64,26 @@ def test_equation_has_the_hand_computed_numbers():
 
 
 def test_multi_label_equation_uses_sigma_and_negative_terms_get_a_real_minus():
-    out = outputs_2x2(score0=1.0)
+    out = outputs_2x2(score=(1.0, 2.0))
+    out["aux"] = 1 / (1 + np.exp(-out["score"]))  # sigmoid heads
     out["S"][0, 0, 0, 0] = -5.0  # A·S = -0.5 at (0, 0): Σ = 3.0 - 0.1 - 0.5 = 2.4
     chk = score_check(out, 0, 0, multi_label=True)
     math = view_html.equation_mathml(chk, 0, ["zero", "one"], multi_label=True)
-    assert "<mi>σ</mi>" in math and f"<mn>{1 / (1 + np.exp(-1.0)):.4f}</mn>" in math  # σ(1) = 0.7311
+    assert "<mi>σ</mi>" in math and math.count("<mn>0.7311</mn>") == 2  # σ(1) and the aux head's p_0
+    assert "0.2689" not in math  # softmax([1, 2])_0: not what a multi-label head computes
     assert "<mn>2.40000</mn>" in math and "<mn>−5.000</mn>" in math
 
 
-def test_class_names_are_escaped_everywhere():
+def test_user_text_is_escaped_and_never_markup():
+    assert view_html.text("upload '**draft**.png'") == "upload &#x27;**draft**.png&#x27;"
+    assert view_html.text("**No A** maps", markup=True) == "<b>No A</b> maps"  # the library's own notes
     chk = score_check(outputs_2x2(), 0, 0)
     math = view_html.equation_mathml(chk, 0, ["<b>x</b>", "one"])
     assert "<b>x</b>" not in math and "&lt;b&gt;x&lt;/b&gt;" in math
+    switch = view_html.switch("c", "Class", [("0", "<i>", "")], "0")
+    assert "<i>" not in switch and "&lt;i&gt;" in switch
+    figure = view_html.figure(b"", caption="a <script> in a caption")
+    assert "<script>" not in figure and "&lt;script&gt;" in figure
 
 
 def test_summary_and_equation_blocks_of_the_app():
@@ -82,8 +92,8 @@ def test_summary_and_equation_blocks_of_the_app():
 
     out = outputs_2x2()
     right = maps.summary_html(out, 0, true_label=0, class_names=["zero", "one"], image=np.zeros((28, 28)))
-    wrong = maps.summary_html(out, 0, true_label=1, class_names=["zero", "one"])
+    wrong = maps.summary_html(out, 0, true_label=1, class_names=["zero", "<one>"])
     assert "tal-good" in right and "✓ correct" in right and "<img" in right
-    assert "tal-bad" in wrong and "✗ true class one" in wrong and "<img" not in wrong
+    assert "tal-bad" in wrong and "✗ true class &lt;one&gt;" in wrong and "<img" not in wrong
     eq = maps.equation_html(out, 0, ["zero", "one"])
     assert eq.count("<math") == 2 and '<option value="0" selected>zero</option>' in eq  # starts at the prediction

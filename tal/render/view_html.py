@@ -2,15 +2,15 @@
 
 UI-free: pictures are inline PNGs (`data:` URIs), formulas MathML (drawn by the
 browser itself), and every text is escaped, so the result can be shown as one
-block: the app swaps it in place (`tal.ui.html_view`), a notebook can pass it
-to `IPython.display.HTML`. One block instead of ~30 page elements is what keeps
+block: the app swaps it in place (`tal.ui.html_view`, which adds `STYLE` and
+the switches' script; a notebook showing the HTML gets neither). One block instead of ~30 page elements is what keeps
 an Inspect update cheap for the browser (bench/README.md, "Inspect while the
 app trains").
 
 A *switch* is a `<select data-tal-switch="name">` with one
 `<div data-tal-case="name" data-tal-value="…">` per option; only the chosen
 case is shown (`hidden` on the others). The few lines of script that flip them
-live with the app's block; without script the first case shows.
+live with the app's block; without script the case chosen when drawn stays.
 """
 
 from __future__ import annotations
@@ -32,14 +32,18 @@ STYLE = f"""
 .{CLASS} .tal-label {{ font-size: 14px; }}
 .{CLASS} .tal-value {{ font-size: 2.25rem; line-height: 1.3; }}
 .{CLASS} .tal-note {{ display: inline-block; font-size: 14px; padding: 0 0.4rem; border-radius: 0.75rem; }}
-.{CLASS} .tal-good {{ color: rgb(21, 130, 55); background: rgba(33, 195, 84, 0.15); }}
-.{CLASS} .tal-bad {{ color: rgb(189, 65, 65); background: rgba(255, 43, 43, 0.12); }}
+.{CLASS} .tal-good {{ color: var(--st-green-text-color, rgb(21, 130, 55));
+  background: var(--st-green-background-color, rgba(33, 195, 84, 0.15)); }}
+.{CLASS} .tal-bad {{ color: var(--st-red-text-color, rgb(189, 65, 65));
+  background: var(--st-red-background-color, rgba(255, 43, 43, 0.12)); }}
 .{CLASS} .tal-off {{ color: {MUTED}; background: rgba(128, 128, 128, 0.12); }}
 .{CLASS} .tal-callout {{ padding: 0.75rem 1rem; border-radius: 0.5rem; background: rgba(28, 131, 225, 0.1); }}
 .{CLASS} .tal-box {{ border: 1px solid rgba(128, 128, 128, 0.3); border-radius: 0.5rem; padding: 1rem;
   display: flex; flex-direction: column; gap: 0.5rem; }}
 .{CLASS} h3 {{ margin: 0; padding: 0; }}
-.{CLASS} select {{ font: inherit; padding: 0.25rem 0.5rem; border-radius: 0.5rem; }}
+.{CLASS} select {{ font: inherit; padding: 0.25rem 0.5rem; border-radius: 0.5rem;
+  color: var(--st-text-color, inherit); background: var(--st-secondary-background-color, transparent);
+  border: 1px solid var(--st-border-color, rgba(128, 128, 128, 0.3)); }}
 .{CLASS} math {{ font-size: 1.15rem; }}
 """
 
@@ -48,10 +52,13 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def text(value: str) -> str:
-    """Plain text, escaped; `**bold**` spans become <b> (the only markup the views use)."""
-    parts = html.escape(value).split("**")
-    return "".join(f"<b>{p}</b>" if k % 2 else p for k, p in enumerate(parts))
+def text(value: str, *, markup: bool = False) -> str:
+    """Text, escaped; with `markup` (the library's own notes only) `**bold**` spans become <b>.
+    Never markup for what users name: a file called `**draft**.png` keeps its asterisks."""
+    escaped = html.escape(value)
+    if not markup:
+        return escaped
+    return "".join(f"<b>{p}</b>" if k % 2 else p for k, p in enumerate(escaped.split("**")))
 
 
 def figure(png: bytes, *, caption: str = "", width: int | None = None, alt: str = "", title: str = "") -> str:
@@ -74,7 +81,8 @@ def verdict(label: str, value: str, note: str, tone: str = "off") -> str:
 
 
 def callout(message: str) -> str:
-    return f'<div class="tal-callout" role="note">{text(message)}</div>'
+    """A note in a tinted box; `message` is the library's own text (its `**bold**` is drawn bold)."""
+    return f'<div class="tal-callout" role="note">{text(message, markup=True)}</div>'
 
 
 def small(message: str) -> str:

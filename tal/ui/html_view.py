@@ -26,7 +26,8 @@ export default function ({ parentElement, data }) {
   for (const select of root.querySelectorAll('select[data-tal-switch]')) {
     const name = select.dataset.talSwitch;
     select.addEventListener('change', () => {
-      for (const c of root.querySelectorAll(`[data-tal-case="${name}"]`)) c.hidden = c.dataset.talValue !== select.value;
+      for (const c of root.querySelectorAll('[data-tal-case]'))
+        if (c.dataset.talCase === name) c.hidden = c.dataset.talValue !== select.value;
     });
   }
 }

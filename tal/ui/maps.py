@@ -1,4 +1,4 @@
-"""Views of one image's prediction and attention maps (Inspect, Predict, Compare).
+"""Views of one image's prediction and attention maps (Inspect, Predict).
 
 `outputs` is always the dict returned by `tal.inspect` for a batch; `i` picks
 the image. Each map is drawn by the view its catalogue entry names
@@ -119,11 +119,9 @@ def has_class_grid(outputs) -> bool:
     return bool(_keys(outputs, "class_grid"))
 
 
-def model_has_class_grid(model) -> bool:
-    """Whether `model` has a module whose maps are drawn as the per-class grid (before any image is run)."""
-    from tal.core.models import model_modules
-
-    return any(spec.view == "class_grid" for m in model_modules(model) for spec in m.maps)
+def config_has_class_grid(model_config) -> bool:
+    """Whether a model with these settings has maps drawn as the per-class grid (known before loading it)."""
+    return any(spec.view == "class_grid" for m in catalogue.selected(model_config) for spec in m.maps)
 
 
 def _grid_maps(outputs, i, kinds=None):
@@ -202,7 +200,8 @@ def show_attention(
         html_view.show(before + head, key=f"{key}.view")
         grid_chart(outputs, i, key=key, image=image, class_names=class_names, overlay=overlay,
                    highlight=_framed(outputs, i), objects=objects)
-        html_view.show(tail, key=f"{key}.view.after")
+        if tail:
+            html_view.show(tail, key=f"{key}.view.after")
     else:
         html_view.show(before + head + grid + tail, key=f"{key}.view")
     _relational_maps(outputs, i, image=image, key=key)
@@ -233,8 +232,8 @@ def attention_html(
             what = f"orange frames: the classes said present, {', '.join(names[c] for c in framed) or 'none'}"
         if objects is not None:
             what += "; dotted green: where each class really is"
-        head += (f"<div>{view_html.text(f'**Per-class maps** on the {h}×{w} feature grid — one column per class ({what}).')}"
-                 f"{view_html.small(GRID_NOTE)}</div>")
+        heading = view_html.text(f" on the {h}×{w} feature grid — one column per class ({what}).")
+        head += f"<div><b>Per-class maps</b>{heading}{view_html.small(GRID_NOTE)}</div>"
         if grid:
             png = grid_png(outputs, i, image=image, class_names=names, overlay=overlay, highlight=framed,
                            objects=objects)

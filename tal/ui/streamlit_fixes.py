@@ -1,4 +1,4 @@
-"""Four Streamlit 1.67 habits that cost reruns here, and their work-arounds.
+"""Four Streamlit 1.67 habits that cost time on every run here, and their work-arounds.
 
 After every script run (fragment runs included) Streamlit
 

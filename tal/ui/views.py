@@ -42,7 +42,7 @@ def inspect_view(run, model, test, *, key: str = "inspect") -> None:
     """
     chosen = whatif.controls(model, key=key)
     overlay = interactive = False
-    if maps.model_has_class_grid(model):
+    if maps.config_has_class_grid(run.model_config):
         overlay, interactive = maps.display_toggles(key=key)
     if test is not None and whatif.available(model):
         whatif.score_table(run, key=key)
@@ -94,16 +94,19 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
 
 
 def predict_view(run, *, key: str = "predict") -> None:
-    """The uploader and one result card per file (a fragment)."""
-    st.fragment(_guarded_predict)(run, key)
+    """The display switches, then the uploader and one result card per file (a fragment)."""
+    overlay = interactive = False
+    if maps.config_has_class_grid(run.model_config):
+        overlay, interactive = maps.display_toggles(key=key)
+    st.fragment(_guarded_predict)(run, key, overlay, interactive)
 
 
-def _guarded_predict(run, key) -> None:
+def _guarded_predict(run, key, overlay, interactive) -> None:
     with page_guard("the Predict page"), no_stale_fade(key):
-        _predict(run, key)
+        _predict(run, key, overlay, interactive)
 
 
-def _predict(run, key) -> None:
+def _predict(run, key, overlay, interactive) -> None:
     import tal
     from tal.ui import loaders
 
@@ -142,14 +145,13 @@ def _predict(run, key) -> None:
             if upload.error is not None:
                 show_error(upload.error, upload.details)
                 continue
-            summary = maps.summary_html(
+            html_view.show(maps.summary_html(
                 outputs, k, image=upload.image,
                 caption=f"The {side}×{side} input the model sees." + "".join(f" {note}." for note in upload.notes),
-            )
-            head, grid, tail = maps.attention_html(outputs, k, image=upload.image, equation=False)
-            opened = " open" if len(good) == 1 else ""
-            html_view.show(f"{summary}<details{opened}><summary>Attention maps</summary>"
-                           f'<div class="{view_html.CLASS}">{head}{grid}{tail}</div></details>', key=f"{key}.{n}.view")
+            ), key=f"{key}.{n}.summary")
+            with st.expander("Attention maps", expanded=len(good) == 1):
+                maps.show_attention(outputs, k, key=f"{key}.{n}", image=upload.image, equation=False,
+                                    overlay=overlay, interactive=interactive)
             k += 1
     timing_caption(
         f"preprocessing, forward pass and figures for {len(uploads)} file(s)", started
