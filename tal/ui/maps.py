@@ -124,20 +124,20 @@ def config_has_class_grid(model_config) -> bool:
     return any(spec.view == "class_grid" for m in catalogue.selected(model_config) for spec in m.maps)
 
 
-def _grid_maps(outputs, i, kinds=None):
-    """The grid's maps of image `i` by key (A⊙S computed when asked for) and the rows to draw."""
+def _grid_maps(outputs, i):
+    """The grid's maps of image `i` by key (A⊙S computed from A and S) and the rows to draw."""
     maps = {k: outputs[k][i] for k in _keys(outputs, "class_grid") if k in outputs}
-    kinds = [k for k in (kinds or _keys(outputs, "class_grid")) if k in maps or k == "AS"]
+    kinds = [k for k in _keys(outputs, "class_grid") if k in maps or k == "AS"]
     if "AS" in kinds and "AS" not in maps:
         maps["AS"] = np.asarray(maps["A"]) * np.asarray(maps["S"])
     return maps, kinds
 
 
-def grid_png(outputs, i: int, *, image=None, class_names=None, overlay: bool = False, kinds=None,
-             highlight=None, objects=None) -> bytes:
+def grid_png(outputs, i: int, *, image=None, class_names=None, overlay: bool = False, highlight=None,
+             objects=None) -> bytes:
     """The per-class grid as one PNG: rows A, S, A⊙S, U; one column per class; shared colour scales;
     `objects` (K, 5) draws each ground-truth box on its class's tiles (the static twin of `grid_chart`)."""
-    maps, kinds = _grid_maps(outputs, i, kinds)
+    maps, kinds = _grid_maps(outputs, i)
     styles = {k: (viz.map_style(k).symbol, viz.map_style(k).colorscale) for k in kinds}
     ranges = {k: viz.color_range(maps[k], signed=viz.map_style(k).signed) for k in kinds}
     return raster.class_grid_png(maps, kinds=kinds, class_names=class_names_of(outputs, class_names),
@@ -162,8 +162,11 @@ def grid_chart(outputs, i: int, *, key: str, image=None, class_names=None, overl
     st.plotly_chart(fig, key=f"{key}.grid", config={"displayModeBar": False})
 
 
-def display_toggles(*, key: str) -> tuple[bool, bool]:
-    """Overlay on the input, and hover values (the grid as a chart); both off by default."""
+def display_toggles(model_config, *, key: str) -> tuple[bool, bool]:
+    """Overlay on the input, and hover values (the grid as a chart); both off by default, and not drawn
+    for a model without the per-class grid."""
+    if not config_has_class_grid(model_config):
+        return False, False
     left, right, _ = st.columns([1, 1, 1])
     overlay = left.toggle(
         "Overlay on the input (upsampled)",

@@ -41,9 +41,7 @@ def inspect_view(run, model, test, *, key: str = "inspect") -> None:
     the picker and the view, which keeps the browser's work per image small (see `tal.ui.html_view`).
     """
     chosen = whatif.controls(model, key=key)
-    overlay = interactive = False
-    if maps.config_has_class_grid(run.model_config):
-        overlay, interactive = maps.display_toggles(key=key)
+    overlay, interactive = maps.display_toggles(run.model_config, key=key)
     if test is not None and whatif.available(model):
         whatif.score_table(run, key=key)
     st.fragment(_guarded_inspect)(run, model, test, key, chosen, overlay, interactive)
@@ -95,9 +93,7 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
 
 def predict_view(run, *, key: str = "predict") -> None:
     """The display switches, then the uploader and one result card per file (a fragment)."""
-    overlay = interactive = False
-    if maps.config_has_class_grid(run.model_config):
-        overlay, interactive = maps.display_toggles(key=key)
+    overlay, interactive = maps.display_toggles(run.model_config, key=key)
     st.fragment(_guarded_predict)(run, key, overlay, interactive)
 
 
