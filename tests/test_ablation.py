@@ -7,7 +7,7 @@ import math
 import pytest
 
 from tal.engine import ablation
-from tal.engine.ablation import build_trials, summarize, welch
+from tal.engine.ablation import build_trials, summarize, t_critical, welch
 
 
 def test_branches_preset_is_all_eight_subsets_plus_cbam():
@@ -42,6 +42,30 @@ def test_welch_hand_computed():
     assert delta == pytest.approx(0.02) and se == pytest.approx(0.0081650, rel=1e-4)
     assert noise is True  # 0.02 < 2.776 · 0.008165 = 0.02267
     assert welch(0.98, 0.01, 3, 1.01, 0.01, 3)[2] is False  # 0.03 > 0.02267
+
+
+def test_t_critical_is_students_t_not_a_table():
+    assert t_critical(4) == pytest.approx(2.776, abs=5e-4)
+    assert t_critical(40) == pytest.approx(2.021, abs=5e-4)  # a table that jumps to 1.96 after 30 says 1.96
+    assert t_critical(4.5) == pytest.approx(2.659, abs=5e-4)  # fractional df, not rounded down to 4
+    assert t_critical(1e9) == pytest.approx(1.960, abs=5e-4)
+
+
+def test_welch_uses_t_beyond_thirty_degrees_of_freedom():
+    # 21 seeds a side, std 0.01: SE = 0.01 · sqrt(2 / 21) = 0.0030861, df = (2v)² / (2v² / 20) = 40;
+    # 2.021 · SE = 0.006237 > 0.0062 > 1.96 · SE = 0.006049: within noise under t, not under the normal
+    assert welch(0.98, 0.01, 21, 0.9862, 0.01, 21)[2] is True
+    assert welch(0.98, 0.01, 21, 0.9863, 0.01, 21)[2] is False  # 0.0063 > 0.006237
+
+
+def test_welch_unequal_variances_hand_computed():
+    # va = 0.02² / 3 = 1.3333e-4, vb = 0.01² / 5 = 2e-5; SE = sqrt(1.5333e-4) = 0.012383;
+    # df = (1.5333e-4)² / ((1.3333e-4)² / 2 + (2e-5)² / 4) = 2.6156; t(0.975, 2.6156) = 3.464 -> 0.04290
+    # (rounding df down to 2 would give 4.303 -> 0.0533 and call 0.045 noise)
+    delta, se, noise = welch(0.95, 0.02, 3, 0.99, 0.01, 5)
+    assert se == pytest.approx(0.012383, rel=1e-4)
+    assert noise is True  # 0.04 < 0.0429
+    assert welch(0.95, 0.02, 3, 0.995, 0.01, 5)[2] is False  # 0.045 > 0.0429
 
 
 def _record(variant, branches, seed, acc):

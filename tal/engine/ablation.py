@@ -289,21 +289,27 @@ def _column_means(values: np.ndarray) -> list[float | None]:
     return out
 
 
-# Two-sided 95 % quantiles of Student's t for 1 … 30 degrees of freedom.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042)
-
-
 def t_critical(df: float) -> float:
-    """95 % two-sided critical value of t, rounding df down (conservative)."""
-    return _T95[max(int(df), 1) - 1] if df < 31 else 1.96
+    """Two-sided 95 % critical value of Student's t.
+
+    Args:
+        df: degrees of freedom, fractional allowed (Welch–Satterthwaite gives
+            non-integer ones).
+
+    Returns:
+        The 0.975 quantile of t with `df` degrees of freedom (1.96 only in the
+        limit of infinitely many).
+    """
+    from scipy.stats import t  # lazily: only summaries need it, not every import of the grid
+
+    return float(t.ppf(0.975, df))
 
 
 def welch(mean_a, std_a, n_a, mean_b, std_b, n_b) -> tuple[float, float, bool]:
     """Welch's test of two means: (difference b − a, its standard error, within noise?).
 
-    Within noise means the 95 % interval of the difference contains zero.
+    Within noise means the 95 % interval of the difference, `t · SE` with
+    Student's t at the Welch–Satterthwaite degrees of freedom, contains zero.
     """
     va, vb = std_a ** 2 / n_a, std_b ** 2 / n_b
     se = math.sqrt(va + vb)
