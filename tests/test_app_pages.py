@@ -594,7 +594,7 @@ def test_localization_page_scores_maps_and_opens_a_miss_on_inspect(with_multidig
     at.select_slider(key="localize.images").set_value(100).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert set(table["method"]) >= {"A (attention, element-wise branch)", "Grad-CAM (post hoc)"}
+    assert set(table["method"]) >= {"A: attention (spatial softmax per class)", "Grad-CAM (post hoc)"}
     assert ((table["pointing, chance"] > 0) & (table["pointing, chance"] < 1)).all()
     assert len(at.get("plotly_chart")) == 2
     at.multiselect(key="localize.runs").set_value([str(md.path), str(full.path)]).run()

@@ -165,3 +165,16 @@ def test_available_methods_follow_the_catalogue():
     full = tal.ModelConfig(cbam=True)
     assert loc.available_methods(full) == ("A", "U", "S+", "M", "cbam_spatial", "gradcam")
     assert loc.available_methods(tal.ModelConfig(element=False)) == ("gradcam",)
+
+
+def test_method_titles_come_from_the_catalogue_and_class_agnostic_maps_say_so():
+    from tal.core import catalogue
+
+    assert loc.method_title("A") == catalogue.map_spec("A").title
+    assert loc.method_title("cbam_spatial") == catalogue.map_spec("cbam_spatial").title + " (all classes)"
+    assert loc.method_title(loc.GRADCAM) == "Grad-CAM (post hoc)"
+    assert loc.method_title("not-a-map") == "not-a-map"
+    # the pictures that localization scores for every class are exactly the catalogue's spatial pictures
+    pictures = {spec.output for _, spec in catalogue.map_specs() if spec.spatial_picture}
+    assert pictures >= {"M", "cbam_spatial", "sw_weights"}
+    assert all(catalogue.map_spec(k).view == "picture" for k in pictures)

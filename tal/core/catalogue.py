@@ -55,6 +55,12 @@ class MapSpec:
         if self.view not in VIEWS:
             raise ValueError(f"Expected view in {VIEWS}. Received: view={self.view!r}")
 
+    @property
+    def spatial_picture(self) -> bool:
+        """A class-agnostic map over the feature grid, one value per position (`M`, CBAM's
+        spatial gate): drawn as a picture, and scored against every present class's boxes."""
+        return self.view == "picture" and tuple(self.shape) == ("B", "H", "W")
+
 
 @dataclass(frozen=True)
 class Intervention:

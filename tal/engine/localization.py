@@ -42,6 +42,8 @@ from tal.core import catalogue
 # Maps of the element-wise branch, one per class.
 CLASS_MAPS = ("A", "U", "S+")
 GRADCAM = "gradcam"
+# The methods that are not a catalogue map of their own (the others take their MapSpec's title).
+OWN_TITLES = {"S+": "S⁺ (positive confidence)", GRADCAM: "Grad-CAM (post hoc)"}
 TOLERANCE_CELLS = 0.5
 # A method whose maps keep this absolute rank correlation on a re-initialised model is flagged.
 RANDOMISATION_LIMIT = 0.5
@@ -220,9 +222,20 @@ def spatial_maps_of(model_config) -> tuple[str, ...]:
     keys = []
     for module in catalogue.selected(model_config):
         for spec in module.maps:
-            if spec.view == "picture" and tuple(spec.shape) == ("B", "H", "W"):
+            if spec.spatial_picture:
                 keys.append(spec.output)
     return tuple(keys)
+
+
+def method_title(method: str) -> str:
+    """What a method is, in a few words: its map's catalogue title (class-agnostic maps say so)."""
+    if method in OWN_TITLES:
+        return OWN_TITLES[method]
+    try:
+        spec = catalogue.map_spec(method)
+    except KeyError:
+        return method
+    return f"{spec.title} (all classes)" if spec.spatial_picture else spec.title
 
 
 def available_methods(model_config) -> tuple[str, ...]:

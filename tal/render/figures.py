@@ -228,16 +228,18 @@ def zoomed_range(values, *, lo: float = 0.0, hi: float = 1.0, pad: float = 0.3, 
     return [max(lo, float(v.min()) - margin), min(hi, float(v.max()) + margin)]
 
 
-def localization_figure(results: dict, *, score: str = "pointing", titles=None, height: int = 320) -> go.Figure:
+def localization_figure(results: dict, *, score: str = "pointing", height: int = 320) -> go.Figure:
     """Each run's `score` ("pointing" or "energy") per method as grouped bars, with each run's chance level.
 
-    `results`: `{run name: tal.engine.localization.localize(...) result}`;
-    `titles`: optional `{method: label}` for the x axis.
+    `results`: `{run name: tal.engine.localization.localize(...) result}`; the x axis names each
+    method by `tal.engine.localization.method_title`.
     """
+    from tal.engine.localization import method_title
+
     fig = go.Figure()
     for i, (run, result) in enumerate(results.items()):
         methods = list(result["methods"])
-        labels = [(titles or {}).get(m, m) for m in methods]
+        labels = [method_title(m) for m in methods]
         values = [100 * (result["methods"][m][score]["overall"] or 0.0) for m in methods]
         chance = [100 * (result["methods"][m][score]["chance"] or 0.0) for m in methods]
         color = PALETTE[i % len(PALETTE)]

@@ -262,7 +262,7 @@ def _is_picture(key: str) -> bool:
         spec = catalogue.map_spec(key)
     except KeyError:
         return False
-    return spec.view == "picture" and tuple(spec.shape) == ("B", "H", "W")
+    return spec.spatial_picture
 
 
 # ------------------------------------------------------------------------------------------ the class grid

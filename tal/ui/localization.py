@@ -12,6 +12,7 @@ import streamlit as st
 
 from tal.render import figures as viz
 from tal.render import raster
+from tal.engine.localization import method_title
 from tal.ui import loaders, pickers, state, tables
 
 INSPECT_KEY = "inspect"  # the Inspect page's picker key (its widgets are "inspect.source", …)
@@ -70,7 +71,7 @@ def summary(results: dict) -> None:
     )
     c1, c2 = st.columns(2)
     for col, score in zip((c1, c2), ("pointing", "energy")):
-        col.plotly_chart(viz.localization_figure(results, score=score, titles=tables.METHOD_TITLES),
+        col.plotly_chart(viz.localization_figure(results, score=score),
                          key=f"localize.chart.{score}", config={"displayModeBar": False})
 
 
@@ -91,7 +92,7 @@ def hits_and_misses(results: dict, runs: list) -> None:
     name = c1.selectbox("Run", list(results), key="localize.pair_run")
     result = results[name]
     method = c2.selectbox("Method", list(result["methods"]), key="localize.pair_method",
-                          format_func=lambda m: tables.METHOD_TITLES.get(m, m))
+                          format_func=method_title)
     which = c3.radio("Show", ("misses", "hits"), horizontal=True, key="localize.pair_kind")
     detail = np.asarray(result["methods"][method]["pairs_detail"], dtype=float).reshape(-1, 4)
     chosen = detail[detail[:, 2] == (1 if which == "hits" else 0)]
@@ -120,7 +121,7 @@ def _preview(run, method: str, index: int, cls: int, share: float) -> None:
              caption=f"Test image #{index}: every box in its class colour.")
     c2.image(raster.map_png(heatmap, scale="Viridis", lo=lo, hi=hi, background=image, size=224), width=242,
              output_format="PNG",
-             caption=f"{tables.METHOD_TITLES.get(method, method)} for class {names[cls]}, over the input; "
+             caption=f"{method_title(method)} for class {names[cls]}, over the input; "
              f"{share:.0%} of its positive mass inside the class's boxes.")
     with c3:
         st.markdown(f"Class **{names[cls]}**; the map's highest cell "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tal.engine.localization import method_title
+
 
 def _num(value, digits=4):
     return None if not isinstance(value, (int, float)) else round(float(value), digits)
@@ -120,18 +122,6 @@ def _mean_std(stats: dict) -> str:
     return f"{100 * stats['mean']:.1f}"
 
 
-# What each localization method is, in a few words (the Localization page's table).
-METHOD_TITLES = {
-    "A": "A (attention, element-wise branch)",
-    "U": "U = σ(S)⊙A",
-    "S+": "S⁺ (positive confidence)",
-    "gradcam": "Grad-CAM (post hoc)",
-    "M": "M (element-wise mask, all classes)",
-    "cbam_spatial": "CBAM spatial gate (all classes)",
-    "sw_weights": "spatial weights (all classes)",
-}
-
-
 def localization_rows(results: dict) -> list[dict]:
     """One row per run and method: pointing game and energy with their chance levels, and the sanity check.
 
@@ -143,7 +133,7 @@ def localization_rows(results: dict) -> list[dict]:
             check = s.get("randomisation")
             rows.append({
                 "run": run,
-                "method": METHOD_TITLES.get(method, method),
+                "method": method_title(method),
                 "pointing game": _num(s["pointing"]["overall"]),
                 "pointing, chance": _num(s["pointing"]["chance"]),
                 "energy in boxes": _num(s["energy"]["overall"]),
@@ -159,7 +149,7 @@ def localization_class_rows(result: dict, score: str, class_names) -> list[dict]
     """One row per method of one run: the `score` ("pointing" or "energy") of every class, chance last."""
     rows = []
     for method, s in result["methods"].items():
-        row = {"method": METHOD_TITLES.get(method, method)}
+        row = {"method": method_title(method)}
         row.update({f"class {n}": _num(v, 3) for n, v in zip(class_names, s[score]["per_class"])})
         rows.append(row)
     any_method = next(iter(result["methods"].values()))

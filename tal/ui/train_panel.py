@@ -15,6 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from tal.core import catalogue
 from tal.render import figures as viz
 from tal.ui import downloads, jobs, query, state
 from tal.ui.guard import page_guard, show_error
@@ -208,14 +209,16 @@ def _charts() -> None:
     )
 
 
+# The probe sheet's first rows say what they show of each image; its pictures take their catalogue title.
 ROW_TEXT = {
     "input": "the probe image",
     "A": "A for the class it predicts (one colour range per row)",
     "S": "S for that class (red +, blue −)",
-    "M": "the mask M",
-    "cbam_spatial": "CBAM's spatial gate",
-    "sw_weights": "the spatial weights",
 }
+
+
+def _row_text(row: str) -> str:
+    return ROW_TEXT.get(row) or catalogue.map_spec(row).title
 
 
 def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: int = 0) -> None:
@@ -232,7 +235,7 @@ def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: 
     st.image(png, output_format="PNG",
              caption=f"{caption_prefix} at step {snapshot['step']}: one validation image per class (columns)"
              f"{', then your own digit' if own else ''}; "
-             f"rows: {'; '.join(ROW_TEXT.get(r, r) for r in rows)}. Snapshots take at most 5 % of the training "
+             f"rows: {'; '.join(_row_text(r) for r in rows)}. Snapshots take at most 5 % of the training "
              "time, so they come every few steps.")
 
 
