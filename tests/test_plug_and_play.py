@@ -123,6 +123,29 @@ def test_attention_maps_say_what_is_wrong_with_a_model():
         tal.inspect(plain, np.zeros((1, 8, 8)))
 
 
+def test_attention_maps_count_calls_in_this_model_only():
+    layer = ChannelAttention(reduction_ratio=1, name="channel")
+    inputs = keras.Input((8, 8, 3))
+    first = keras.Model(inputs, layer(inputs))  # one attention layer: the feeds come back by name, not as a list
+    maps = tal.attention_maps(first, np.ones((2, 8, 8, 3)))
+    assert set(maps) == {"channel"} and maps["channel"]["gate"].shape == (2, 3)
+    later_inputs = keras.Input((8, 8, 3))
+    later = keras.Model(later_inputs, layer(keras.layers.Conv2D(3, 1)(later_inputs)))
+    assert set(tal.attention_maps(first, np.ones((1, 8, 8, 3)))) == {"channel"}  # a call elsewhere is not a second here
+    with pytest.raises(ValueError, match="first called in another model"):
+        tal.attention_maps(later, np.ones((1, 8, 8, 3)))
+
+
+def test_attention_maps_of_a_model_without_a_config_are_read_unchecked(monkeypatch):
+    model = _own_model()
+
+    def no_config():
+        raise NotImplementedError("a layer without get_config")
+
+    monkeypatch.setattr(model, "get_config", no_config)
+    assert set(tal.attention_maps(model, np.ones((1, 8, 8, 3)))) == {"channel", "element"}
+
+
 def test_an_own_model_trains_with_one_hot_labels_and_round_trips_through_a_keras_file(tmp_path):
     """The README recipe in small, on whichever backend runs the tests (TensorFlow or JAX)."""
     keras.utils.set_random_seed(0)

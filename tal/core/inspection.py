@@ -104,7 +104,11 @@ def attention_maps(model, images, *, batch_size: int = 256) -> dict[str, dict[st
 
     Raises:
         ValueError: when the model has no tal attention layer at its top level,
-            or uses one attention layer at several places.
+            calls one attention layer at several places, or holds one first
+            called in another model. The calls are counted in the model's
+            config: a model whose config cannot be written (a layer of your
+            own without `get_config`) is not checked, and a layer it calls
+            twice gives the maps of its first call.
 
     Example:
     >>> maps = tal.attention_maps(model, x_test[:4])
@@ -120,21 +124,41 @@ def attention_maps(model, images, *, batch_size: int = 256) -> dict[str, dict[st
             f"Model {model.name!r} has no tal attention layer at its top level "
             "(tal.layers.ChannelAttention, ElementWiseAttention, …), so it has no attention maps to read."
         )
-    shared = [layer.name for layer in attention if len(layer._inbound_nodes) > 1]
+    calls = _calls_per_layer(model)
+    shared = [layer.name for layer in attention if calls.get(layer.name, 0) > 1]
     if shared:
         raise ValueError(f"Each attention layer must be called once in the model. Called more than once: {shared}")
-    feeds = keras.Model(model.inputs, [layer.input for layer in attention])
+    try:  # outputs by name: a list of one would come back as a bare array, not a list
+        feeds = keras.Model(model.inputs, {layer.name: layer.input for layer in attention})
+    except ValueError as error:  # `layer.input` is the input of a layer's first call, wherever that was
+        raise ValueError(
+            f"The input of an attention layer of model {model.name!r} cannot be reached from the model's inputs: "
+            f"was one of {[layer.name for layer in attention]} first called in another model? ({error})"
+        ) from error
     x = np.asarray(images, dtype="float32")
     if x.ndim == len(model.inputs[0].shape) - 1:  # one image
         x = x[None]
     chunks = []
     for start in range(0, len(x), batch_size):
         inputs = feeds.predict_on_batch(x[start : start + batch_size])
-        chunks.append({layer.name: layer(inp, return_attention_maps=True)[1]
-                       for layer, inp in zip(attention, inputs)})
+        chunks.append({layer.name: layer(inputs[layer.name], return_attention_maps=True)[1] for layer in attention})
     return {layer.name: {key: np.concatenate([np.asarray(c[layer.name][key]) for c in chunks])
                          for key in chunks[0][layer.name]}
             for layer in attention}
+
+
+def _calls_per_layer(model) -> dict[str, int]:
+    """How many times the model calls each of its top-level layers, by name.
+
+    Read from the public config (one `inbound_nodes` entry per call inside
+    this model), so calls of the same layer in other models do not count.
+    Empty when the config cannot be written.
+    """
+    try:
+        config = model.get_config()
+    except NotImplementedError:  # a layer that cannot describe itself; nothing to count
+        return {}
+    return {layer["name"]: len(layer.get("inbound_nodes", ())) for layer in config.get("layers", ())}
 
 
 def is_multi_label(model) -> bool:
