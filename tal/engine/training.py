@@ -180,34 +180,80 @@ def train(
     >>> result = tal.train(tal.ModelConfig(), tal.TrainConfig(epochs=1))
     >>> result.metrics["test_accuracy"]
     """
-    import keras
-
-    from tal.core.batchnorm import recalibrate_batchnorm
-    from tal.engine.callbacks import KerasBridge
-    from tal.engine.feed import fit_data
-    from tal.core.losses import multilabel_class_weights
-    from tal.data.datasets import class_weights
-    from tal.core.models import build_model
-
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     control = control or TrainingControl()
     started = time.perf_counter()
-    keras.utils.set_random_seed(train_config.seed)  # per thread: set inside the training thread
+    import keras
 
+    keras.utils.set_random_seed(train_config.seed)  # per thread: set inside the training thread
+    data, model_config = _load_data(model_config, train_config, dataset)
+    model, aux_weight, batches = _build_and_compile(model_config, train_config, data)
+    timeline = _timeline(train_config, data, probes)
+    bridge = _bridge(callbacks, control, aux_weight, model_config, train_config, data, batches, timeline)
+    _notify(callbacks, "on_train_begin", {
+        "name": name,
+        "model": model_config.to_dict(),
+        "train": train_config.to_dict(),
+        "data": data.summary(),
+        "params": int(model.count_params()),
+        "batches_per_epoch": batches,
+        "total_steps": batches * train_config.epochs,
+    })
+    training_time = _fit(model, data, train_config, bridge, control, timeline)
+    # a Stop that arrives after the last batch does not make a complete run a stopped one
+    stopped = (bridge.stopped or control.stop_requested) and bridge.step < batches * train_config.epochs
+    bridge.set_phase("evaluating")
+    metrics = _metrics(model, model_config, train_config, data, bridge, timeline, aux_weight, stopped=stopped,
+                       training_time=training_time, started=started)
+    config = _run_config(model_config, train_config, data)
+    history = {"epochs": bridge.epoch_history, "batches": bridge.batch_history}
+    run = None
+    if save:
+        from tal.engine.registry import write_run
+
+        run = write_run(name or default_run_name(model_config, train_config), config=config,
+                        history=history, metrics=metrics, model=_inference_copy(model, model_config), root=runs_dir,
+                        timeline=None if timeline is None else timeline.arrays())
+    result = RunResult(run=run, model=model, metrics=metrics, history=history, config=config)
+    _notify(callbacks, "on_train_end", result)
+    return result
+
+
+# ------------------------------------------------------------------------------- the phases of train()
+
+
+def _notify(callbacks, hook: str, value) -> None:
+    """Call `hook(value)` on every callback that has it (a TrainingCallback may implement any subset)."""
+    for cb in callbacks:
+        if hasattr(cb, hook):
+            getattr(cb, hook)(value)
+
+
+def _load_data(model_config: ModelConfig, train_config: TrainConfig, dataset):
+    """The data (loaded unless given) and the model config with the data's shape, classes and label kind."""
     if dataset is None:
         from tal.data.datasets import load_dataset
 
         dataset = load_dataset(train_config.data)
-    data = dataset
-    if model_config.multi_label and not data.multi_label:
+    if model_config.multi_label and not dataset.multi_label:
         from tal.core.config import ConfigError
 
         raise ConfigError(f"A multi-label model needs multi-label data (the multidigit dataset); "
-                          f"'{data.name}' has one label per image.")
-    model_config = model_config.replace(
-        input_shape=tuple(data.input_shape), num_classes=data.num_classes, multi_label=data.multi_label
+                          f"'{dataset.name}' has one label per image.")
+    return dataset, model_config.replace(
+        input_shape=tuple(dataset.input_shape), num_classes=dataset.num_classes, multi_label=dataset.multi_label
     )
+
+
+def _build_and_compile(model_config: ModelConfig, train_config: TrainConfig, data):
+    """The compiled model, λ as a variable, and the number of batches per epoch."""
+    import keras
+
+    from tal.core.losses import multilabel_class_weights
+    from tal.core.models import build_model
+    from tal.data.datasets import class_weights
+
     model = build_model(model_config)
     weights = None
     if train_config.class_weighting == "balanced":
@@ -216,35 +262,39 @@ def train(
     aux_weight = keras.Variable(train_config.aux_weight, trainable=False, name="aux_weight", dtype="float32")
     batches = int(np.ceil(len(data.x_train) / train_config.batch_size))
     compile_model(model, model_config, train_config, weights, aux_weight, batches * train_config.epochs)
-    timeline = None
-    if train_config.timeline:
-        from tal.engine.timeline import MapTimeline, probe_images
+    return model, aux_weight, batches
 
-        images = probe_images(data)
-        if probes is not None:
-            images = np.concatenate([images, _checked_probes(probes, data.input_shape)])
-        timeline = MapTimeline(images)
-    bridge = KerasBridge(
+
+def _timeline(train_config: TrainConfig, data, probes):
+    """The probe images' map timeline (one validation image per class, then `probes`), or None."""
+    if not train_config.timeline:
+        return None
+    from tal.engine.timeline import MapTimeline, probe_images
+
+    images = probe_images(data)
+    if probes is not None:
+        images = np.concatenate([images, _checked_probes(probes, data.input_shape)])
+    return MapTimeline(images)
+
+
+def _bridge(callbacks, control, aux_weight, model_config, train_config, data, batches, timeline):
+    from tal.engine.callbacks import KerasBridge
+
+    return KerasBridge(
         callbacks, control, aux_weight, train_config.epochs, batches, train_config.batch_size, data.x_train,
         metric="auc" if model_config.multi_label else "accuracy", timeline=timeline,
     )
+
+
+def _fit(model, data, train_config: TrainConfig, bridge, control: TrainingControl, timeline) -> float:
+    """Train until the last epoch or a stop, recalibrate batch norm; the training time in seconds."""
+    from tal.core.batchnorm import recalibrate_batchnorm
+    from tal.engine.feed import fit_data
+
     targets = {name: data.y_train for name in model.output_names}
     validation = None
     if len(data.x_val):
         validation = (data.x_val, {name: data.y_val for name in model.output_names})
-    info = {
-        "name": name,
-        "model": model_config.to_dict(),
-        "train": train_config.to_dict(),
-        "data": data.summary(),
-        "params": int(model.count_params()),
-        "batches_per_epoch": batches,
-        "total_steps": batches * train_config.epochs,
-    }
-    for cb in callbacks:
-        if hasattr(cb, "on_train_begin"):
-            cb.on_train_begin(info)
-
     if timeline is not None:
         # the maps before any training; it also traces the probe, a one-off set-up cost like building the model
         bridge.snapshot(model)
@@ -264,10 +314,13 @@ def train(
     training_time = time.perf_counter() - fit_start
     if timeline is not None:
         bridge.snapshot(model)  # the last snapshot: the final weights, as saved
-    # a Stop that arrives after the last batch does not make a complete run a stopped one
-    stopped = (bridge.stopped or control.stop_requested) and bridge.step < batches * train_config.epochs
+    return training_time
 
-    bridge.set_phase("evaluating")
+
+def _metrics(model, model_config, train_config, data, bridge, timeline, aux_weight, *, stopped: bool,
+             training_time: float, started: float) -> dict:
+    """The test scores and what the run did (status, times, steps, snapshots, λ); the total time runs
+    from `started` (a `time.perf_counter()`) to the end of the evaluation."""
     metrics = evaluate_model(model, data.x_test, data.y_test, data.num_classes, prediction=model_config.prediction)
     metrics.update(
         status="stopped" if stopped else "completed",
@@ -284,7 +337,12 @@ def train(
         branches=list(model_config.branches),
         label=model_config.label,
     )
-    config = {
+    return metrics
+
+
+def _run_config(model_config: ModelConfig, train_config: TrainConfig, data) -> dict:
+    """What the run card records: identity, settings, seed, package versions, data, time."""
+    return {
         "identity": run_identity(model_config, train_config),
         "model": model_config.to_dict(),
         "train": train_config.to_dict(),
@@ -293,16 +351,3 @@ def train(
         "data": data.summary(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    history = {"epochs": bridge.epoch_history, "batches": bridge.batch_history}
-    run = None
-    if save:
-        from tal.engine.registry import write_run
-
-        run = write_run(name or default_run_name(model_config, train_config), config=config,
-                        history=history, metrics=metrics, model=_inference_copy(model, model_config), root=runs_dir,
-                        timeline=None if timeline is None else timeline.arrays())
-    result = RunResult(run=run, model=model, metrics=metrics, history=history, config=config)
-    for cb in callbacks:
-        if hasattr(cb, "on_train_end"):
-            cb.on_train_end(result)
-    return result
