@@ -235,7 +235,7 @@ def _headline(metrics: dict) -> dict:
 def cmd_evaluate(args) -> int:
     from tal.data.datasets import load_dataset
     from tal.engine.registry import load_run
-    from tal.engine.training import evaluate_model
+    from tal.engine.evaluation import evaluate_model
 
     run = load_run(args.run, args.runs_dir)
     data_config = run.train_config.data

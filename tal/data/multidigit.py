@@ -10,7 +10,7 @@ Every canvas is *anchored* on one source image of its split (canvas i always
 contains digit i) and draws its other digits from the same split, so a test
 canvas never shows a training digit, and subsets, validation splits and class
 thinning work on canvases exactly as they do on plain MNIST. Placement is
-seeded per canvas; the canvases themselves are drawn only when indexed.
+seeded per canvas; only the canvases a subset keeps are drawn.
 """
 from __future__ import annotations
 
@@ -149,17 +149,3 @@ def objects(plan: CanvasPlan, labels: np.ndarray, digit_boxes: np.ndarray) -> np
     out[present, 0] = labels[digits]
     out[present, 1:] = digit_boxes[digits] + shift
     return out
-
-
-class LazyCanvases:
-    """The canvases of a plan, drawn only for the rows indexed (subsets stay cheap)."""
-
-    def __init__(self, images: np.ndarray, plan: CanvasPlan):
-        self.images, self.plan = images, plan
-        self.shape = (len(plan), plan.canvas_size, plan.canvas_size)
-
-    def __len__(self) -> int:
-        return len(self.plan)
-
-    def __getitem__(self, rows):
-        return draw_canvases(self.images, self.plan, rows)

@@ -18,7 +18,7 @@ import numpy as np
 
 from tal.core.config import ModelConfig, TrainConfig
 from tal.engine.identity import run_identity
-from tal.engine.evaluation import evaluate_model  # noqa: F401  (re-exported: the CLI and older code import it here)
+from tal.engine.evaluation import evaluate_model
 
 
 class TrainingControl:
