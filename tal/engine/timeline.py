@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from tal.core import catalogue
+from tal.core import catalogue, derived_maps
 
 BUDGET = 0.05
 MAX_SNAPSHOTS = 48
@@ -175,7 +175,7 @@ def load(path) -> dict[str, np.ndarray]:
     """A saved timeline, with `U` and `score` derived when `A` and `S` are there (float32)."""
     with np.load(path) as stored:
         out = {k: stored[k] if k in ("steps", "images") else stored[k].astype(np.float32) for k in stored.files}
-    if "A" in out and "S" in out:
-        out["U"] = out["A"] / (1.0 + np.exp(-out["S"]))
-        out["score"] = (out["A"] * out["S"]).sum(axis=(2, 3))
+    if "A" in out and "S" in out:  # (T, P, H, W, C): snapshots of the probe images
+        out["U"] = derived_maps.weighted_attention(out["A"], out["S"])
+        out["score"] = derived_maps.auxiliary_score(out["A"], out["S"])
     return out

@@ -25,7 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tal.core import catalogue
+from tal.core import catalogue, derived_maps
 
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
 GAP = 1  # empty cells between tiles, in map cells
@@ -294,9 +294,7 @@ def map_grid_figure(
     Every row has its own colour axis (`coloraxis`, `coloraxis2`, …) shared by
     all classes in that row.
     """
-    maps = dict(maps)
-    if "AS" in kinds and "AS" not in maps:
-        maps["AS"] = np.asarray(maps["A"]) * np.asarray(maps["S"])
+    maps = derived_maps.with_derived(maps, kinds)
     kinds = [k for k in kinds if k in maps]
     if not kinds:
         raise ValueError("No per-class maps to draw (the model has no element-wise branch).")
@@ -564,7 +562,7 @@ def score_check(outputs: dict, index: int, class_index: int, *, multi_label: boo
     """
     A = np.asarray(outputs["A"][index], dtype="float64")[..., class_index]
     S = np.asarray(outputs["S"][index], dtype="float64")[..., class_index]
-    product = A * S
+    product = derived_maps.contribution(A, S)
     score = np.asarray(outputs["score"][index], dtype="float64")
     if multi_label:  # sigmoid heads: each class's probability is σ(score_c) on its own
         soft = 1.0 / (1.0 + np.exp(-score))
