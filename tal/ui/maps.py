@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from markupsafe import Markup
 
-from tal.core import catalogue
+from tal.core import catalogue, derived_maps
 from tal.render import figures as viz
-from tal.render import htmlbars, raster, view_html
+from tal.render import htmlbars, raster, templates, view_html
 from tal.ui import html_view
 
 
@@ -64,27 +65,27 @@ def summary_html(
     box=None,
     objects=None,
     caption: str | None = None,
-) -> str:
+) -> Markup:
     """Input image, predicted class with confidence (or the classes said present), and the probability bars."""
     names = class_names_of(outputs, class_names)
     p = outputs["probabilities"][i]
-    left = ""
+    left = []
     if image is not None:
         h, w = np.asarray(image).shape[:2]
         png = raster.input_png(image, size=224, box=None if objects is not None else box, objects=objects)
-        left = view_html.figure(png, caption=caption or f"The {h}×{w} input the model sees.", width=224,
-                                alt="the input image")
+        left.append(view_html.figure(png, caption=caption or f"The {h}×{w} input the model sees.", width=224,
+                                     alt="the input image"))
     if "present" in outputs:
-        left += _present_verdict(outputs["present"][i], true_label, names)
+        left.append(_present_verdict(outputs["present"][i], true_label, names))
     else:
-        left += _predicted_verdict(int(outputs["prediction"][i]), p, true_label, names)
+        left.append(_predicted_verdict(int(outputs["prediction"][i]), p, true_label, names))
     aux = outputs.get("aux")
     bars = htmlbars.probability_html(p, aux=None if aux is None else aux[i], class_names=names,
                                      true_label=true_label, multi_label="present" in outputs)
-    return f'<div class="tal-row"><div style="width:224px">{left}</div><div class="tal-grow">{bars}</div></div>'
+    return templates.render("summary", left=templates.join(left), bars=bars)
 
 
-def _predicted_verdict(pred: int, p, true_label, names) -> str:
+def _predicted_verdict(pred: int, p, true_label, names) -> Markup:
     note, tone = f"{p[pred]:.1%} confidence", "off"
     if true_label is not None:
         right = pred == int(true_label)
@@ -93,7 +94,7 @@ def _predicted_verdict(pred: int, p, true_label, names) -> str:
     return view_html.verdict("Prediction", f"{names[pred]}", note, tone)
 
 
-def _present_verdict(present, true_label, names) -> str:
+def _present_verdict(present, true_label, names) -> Markup:
     """A multi-label model's answer: every class above 0.5, checked against the classes shown."""
     said = [int(c) for c in np.flatnonzero(present)]
     value = ", ".join(names[c] for c in said) or "none"
@@ -128,9 +129,7 @@ def _grid_maps(outputs, i):
     """The grid's maps of image `i` by key (A⊙S computed from A and S) and the rows to draw."""
     maps = {k: outputs[k][i] for k in _keys(outputs, "class_grid") if k in outputs}
     kinds = [k for k in _keys(outputs, "class_grid") if k in maps or k == "AS"]
-    if "AS" in kinds and "AS" not in maps:
-        maps["AS"] = np.asarray(maps["A"]) * np.asarray(maps["S"])
-    return maps, kinds
+    return derived_maps.with_derived(maps, kinds), kinds
 
 
 def grid_png(outputs, i: int, *, image=None, class_names=None, overlay: bool = False, highlight=None,
@@ -192,11 +191,12 @@ def boxes_by_class(objects) -> dict:
 
 
 def show_attention(
-    outputs, i: int, *, key: str, before: str = "", image=None, class_names=None, equation: bool = True,
-    objects=None, overlay: bool = False, interactive: bool = False,
+    outputs, i: int, *, key: str, before: Markup = Markup(""), image=None, class_names=None,
+    equation: bool = True, objects=None, overlay: bool = False, interactive: bool = False,
 ) -> None:
-    """`before` (HTML) and everything the model's attention modules expose for image `i`, as one block;
-    with `interactive` the grid is a chart between two blocks. The query maps follow (they need sliders)."""
+    """`before` (HTML, as `Markup`: a plain `str` would be shown as text) and everything the model's
+    attention modules expose for image `i`, as one block; with `interactive` the grid is a chart between
+    two blocks. The query maps follow (they need sliders)."""
     head, grid, tail = attention_html(outputs, i, image=image, class_names=class_names, equation=equation,
                                       objects=objects, overlay=overlay, grid=not interactive)
     if interactive and has_class_grid(outputs):
@@ -220,12 +220,12 @@ def _framed(outputs, i):
 def attention_html(
     outputs, i: int, *, image=None, class_names=None, equation: bool = True, objects=None,
     overlay: bool = False, grid: bool = True,
-) -> tuple[str, str, str]:
+) -> tuple[Markup, Markup, Markup]:
     """(notes and the grid's heading, the grid picture, the equation, bars and pictures) as HTML;
     the picture is "" when `grid` is False or the model has no per-class maps."""
     names = class_names_of(outputs, class_names)
-    head = "".join(view_html.callout(note) for note in absent_notes(outputs))
-    picture = tail = ""
+    head = templates.join(view_html.callout(note) for note in absent_notes(outputs))
+    picture = tail = Markup("")
     if has_class_grid(outputs):
         h, w = outputs["A"].shape[1:3]
         framed = _framed(outputs, i)
@@ -235,8 +235,8 @@ def attention_html(
             what = f"orange frames: the classes said present, {', '.join(names[c] for c in framed) or 'none'}"
         if objects is not None:
             what += "; dotted green: where each class really is"
-        heading = view_html.text(f" on the {h}×{w} feature grid — one column per class ({what}).")
-        head += f"<div><b>Per-class maps</b>{heading}{view_html.small(GRID_NOTE)}</div>"
+        head += templates.render("grid_heading", note=view_html.small(GRID_NOTE),
+                                 text=f" on the {h}×{w} feature grid — one column per class ({what}).")
         if grid:
             png = grid_png(outputs, i, image=image, class_names=names, overlay=overlay, highlight=framed,
                            objects=objects)
@@ -247,30 +247,30 @@ def attention_html(
     return head, picture, tail
 
 
-def _bars_and_pictures_html(outputs, i, *, image) -> str:
+def _bars_and_pictures_html(outputs, i, *, image) -> Markup:
     """Per-stage and per-channel maps as bars; 2-D maps (M, gates, spatial weights) as pictures."""
     bars = {k: outputs[k][i] for k in _keys(outputs, "bars")}
     pictures = [_picture_html(outputs[name][i], name, image=image) for name in _keys(outputs, "picture")]
-    if bars:
-        notes = " ".join(catalogue.map_spec(k).note for k in bars)
-        pictures.insert(0, f'<div class="tal-grow">{htmlbars.gates_html(bars)}'
-                           f'{view_html.small(notes + " Hover a bar for its value.")}</div>')
-    return f'<div class="tal-row">{"".join(pictures)}</div>' if pictures else ""
+    if not bars and not pictures:
+        return Markup("")
+    notes = " ".join(catalogue.map_spec(k).note for k in bars)
+    return templates.render("bars_and_pictures", bars=htmlbars.gates_html(bars) if bars else None,
+                            note=view_html.small(notes + " Hover a bar for its value."), pictures=pictures)
 
 
-def _picture_html(value, name: str, *, image=None) -> str:
+def _picture_html(value, name: str, *, image=None) -> Markup:
     """One small map with a colour bar (no hover: the caption gives its range)."""
     style = catalogue.map_spec(name)
     lo, hi = viz.color_range(value, signed=style.signed)
     stage = name.rsplit("_", 1)[-1] if "{k}" in style.output else ""
     where = " over the input (bilinearly upsampled)" if image is not None else ""
-    return ('<div style="width:242px">' + view_html.figure(
+    return templates.render("picture", figure=view_html.figure(
         raster.map_png(value, scale=style.colorscale, lo=lo, hi=hi, background=image, size=224),
         title=style.title.format(k=stage),
         width=242,  # 224 px of map, its colour bar beside
         caption=f"{raster.value_range_text(value, symbol=style.symbol)}{where}; "
         f"colour bar from {lo:.3g} (bottom) to {hi:.3g} (top). {style.note}",
-    ) + "</div>")
+    ))
 
 
 def _query_picker(side: int, *, key: str) -> tuple[int, int]:
@@ -324,7 +324,7 @@ def _relational_maps(outputs, i, *, image, key) -> None:
             st.plotly_chart(fig, key=f"{key}.extra.{n}", config={"displayModeBar": False})
 
 
-def equation_html(outputs, i: int, names) -> str:
+def equation_html(outputs, i: int, names) -> Markup:
     """`score_c = Σ A⊙S` with this image's real numbers, and softmax(score) = aux probabilities, for every
     class c, behind a class switch that starts at the prediction (switching needs no server)."""
     multi = "present" in outputs
@@ -332,9 +332,9 @@ def equation_html(outputs, i: int, names) -> str:
     cases = []
     for c in range(len(names)):
         chk = viz.score_check(outputs, i, c, multi_label=multi)
-        block = (view_html.equation_mathml(chk, c, names, multi_label=multi) + view_html.checks_html(chk)
-                 + view_html.small(view_html.top_contributions(chk, multi_label=multi)))
+        block = templates.join([view_html.equation_mathml(chk, c, names, multi_label=multi),
+                                view_html.checks_html(chk),
+                                view_html.small(view_html.top_contributions(chk, multi_label=multi))])
         cases.append((str(c), str(names[c]), block))
-    return ('<div class="tal-box"><b>The auxiliary logit, recomputed from the maps</b>'
-            + view_html.switch("equation-class", "Class c (starts at the prediction)", cases, str(pred))
-            + "</div>")
+    return templates.render("equation_box", switch=view_html.switch(
+        "equation-class", "Class c (starts at the prediction)", cases, str(pred)))
