@@ -219,9 +219,11 @@ def test_without_mnist_the_form_starts_on_synthetic_digits_and_the_first_start_t
 @pytest.mark.slow
 def test_train_start_change_lambda_stop_and_second_session_waits(env):
     a = open_page("app_pages/train.py")
-    a.number_input(key="train.train_size").set_value(400).run()
+    a.number_input(key="train.train_size").set_value(2000).run()
     a.number_input(key="train.test_size").set_value(200).run()
-    a.number_input(key="train.epochs").set_value(40).run()  # long enough to be stopped by hand
+    # 12,500 steps: far more than any machine trains before the Stop below (no race against the click)
+    a.number_input(key="train.epochs").set_value(100).run()
+    a.number_input(key="train.batch_size").set_value(16).run()
     a.text_input(key="train.name").set_value("ui-run").run()
     a.button(key="train.start").click().run()
     job = a.session_state["train_job"]

@@ -230,11 +230,13 @@ def journey(page, browser, url, runs, started):
 
     # ---- first page: a shared Train link, straight after the server start (no visit to "/" before:
     # the page must still run through app.py, see tal/ui/router.py)
-    page.goto(f"{url}/train?train_size=400&test_size=200&epochs=30&name=browser-run")
+    # 12,500 steps (2,000 images, batch 16, 100 epochs): far more than any machine trains before the
+    # Stop below, so the test never races the training against the click
+    page.goto(f"{url}/train?train_size=2000&test_size=200&epochs=100&batch_size=16&name=browser-run")
     page.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").wait_for(timeout=30_000)
     sync_api.expect(page.get_by_role("spinbutton", name="Training images (0 = all)")).to_have_value(
-        "400"
+        "2000"
     )
     TIMINGS["start_to_first_page_s"] = round(time.perf_counter() - started, 2)
     page.get_by_text("Data:").first.wait_for()  # the shared sidebar: app.py ran
@@ -242,7 +244,7 @@ def journey(page, browser, url, runs, started):
     main_width = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()["width"]
     assert main_width > 900, f"not the wide layout: main column {main_width:.0f} px"
     shot(page, "00-first-visit-train")
-    assert "train_size=400" in page.url
+    assert "train_size=2000" in page.url
     # a digit of the user's own joins the probe images of the live maps
     page.locator('[data-testid="stFileUploader"]').filter(has_text="Your own probe digit").locator(
         'input[type="file"]').set_input_files([{"name": "seven.png", "mimeType": "image/png", "buffer": digit_png()}])

@@ -22,6 +22,11 @@ def run(*args, cwd, **kwargs):
     return done
 
 
+def _site_folders() -> list[str]:
+    """The site-packages folders on this interpreter's path (a virtualenv's, and the base's if it sees them)."""
+    return [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+
+
 @pytest.mark.slow
 def test_a_wheel_installs_in_a_fresh_virtualenv_and_the_tal_command_works(tmp_path):
     source = tmp_path / "source"  # built from a copy, so the build leaves nothing in the repository
@@ -44,8 +49,15 @@ def test_a_wheel_installs_in_a_fresh_virtualenv_and_the_tal_command_works(tmp_pa
     assert "tal = tal.cli:main" in entry_points
 
     venv = tmp_path / "venv"
-    run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=tmp_path)
+    run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
     python, command = venv / "bin" / "python", venv / "bin" / "tal"
+    # The dependencies come from the interpreter running the tests, whether it is a virtualenv or the
+    # system Python (`--system-site-packages` would see only the base interpreter's packages): its site
+    # folders (with their own .pth files) go on the new environment's path after the environment's own,
+    # so the wheel's copy of tal wins.
+    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path)
+    (Path(purelib.stdout.strip()) / "tests-dependencies.pth").write_text(
+        "".join(f"import site; site.addsitedir({folder!r})\n" for folder in _site_folders()))
     run(python, "-m", "pip", "install", "--no-deps", "--no-index", wheel, cwd=tmp_path)
     help_text = run(command, "--help", cwd=tmp_path).stdout
     assert "train" in help_text and "export" in help_text
