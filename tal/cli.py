@@ -563,6 +563,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prune_staging(args) -> None:
+    """Remove staging folders that killed trainings left where this command writes its runs."""
+    from tal.engine.registry import prune_staging
+
+    try:
+        prune_staging(args.out if args.func is cmd_demos else args.runs_dir)
+    except OSError:  # best effort: a folder that cannot be cleaned up does not stop the command
+        pass
+
+
 def _expected_errors():
     """Exception types that mean bad input (imported lazily: some pull in TensorFlow)."""
     from tal.data.datasets import DataFormatError, DataNotFoundError
@@ -582,6 +592,8 @@ def main(argv=None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return EXIT_USAGE
+        if args.func in (cmd_train, cmd_ablate, cmd_demos) and not getattr(args, "list", False):
+            _prune_staging(args)  # before TensorFlow: it needs none
         if args.func not in (cmd_runs, cmd_ablate, cmd_export) and not getattr(args, "list", False):
             import_tensorflow_quietly()  # (ablate imports it only when something is to train)
         return args.func(args)

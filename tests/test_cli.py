@@ -215,3 +215,48 @@ def test_localize_names_what_it_cannot_score_and_exits_2(multidigit_run):
     assert set(json.loads(proc.stdout)["methods"]) == {"A"}  # what it can score is still scored
     missing = tal_cli("localize", "no-such-run", "--runs-dir", runs)
     assert missing.returncode == 2 and "no-such-run" in missing.stderr and not missing.stdout
+
+
+def _stale_staging(root: Path) -> tuple[Path, Path]:
+    """A staging folder two hours old (a killed training's) and one being written now."""
+    import os
+    import time
+
+    stale, fresh = root / ".staging-killed-x1", root / ".staging-saving-x2"
+    for path in (stale, fresh):
+        path.mkdir(parents=True)
+    then = time.time() - 7200
+    os.utime(stale, (then, then))
+    return stale, fresh
+
+
+def test_train_removes_stale_staging_folders_before_training(tmp_path, monkeypatch, capsys):
+    from tal import cli
+    from tal.engine import startup, training
+
+    runs = tmp_path / "runs"
+    stale, fresh = _stale_staging(runs)
+    seen = {}
+
+    def fake_train(*args, **kwargs):  # what the command would train on: no TensorFlow in this test
+        seen["stale_left"] = stale.exists()
+        return types.SimpleNamespace(run=types.SimpleNamespace(path=runs / "r"), metrics={"status": "completed"})
+
+    monkeypatch.setattr(startup, "import_tensorflow_quietly", lambda: None)
+    monkeypatch.setattr(training, "train", fake_train)
+    assert cli.main(["train", "--runs-dir", str(runs), "--quiet"]) == 0
+    assert seen == {"stale_left": False} and fresh.exists()
+    assert json.loads(capsys.readouterr().out)["status"] == "completed"
+
+
+def test_demos_prune_their_output_folder_and_listing_prunes_nothing(tmp_path, monkeypatch):
+    from tal import cli
+    from tal.engine import startup
+
+    monkeypatch.setattr(startup, "import_tensorflow_quietly", lambda: None)
+    out = tmp_path / "models"
+    stale, fresh = _stale_staging(out)
+    assert cli.main(["demos", "--out", str(out), "--list"]) == 0
+    assert stale.exists()  # --list writes nothing, so it cleans nothing
+    assert cli.main(["demos", "--out", str(out), "--only", "no-such-demo"]) == 2  # fails before training
+    assert not stale.exists() and fresh.exists()

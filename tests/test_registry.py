@@ -93,6 +93,25 @@ def test_run_killed_mid_write_is_not_listed(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _staging(root: Path, name: str, age_s: float) -> Path:
+    """A staging folder last modified `age_s` seconds ago."""
+    path = root / f"{registry.STAGING_PREFIX}{name}"
+    path.mkdir(parents=True)
+    (path / "model.keras").write_bytes(b"partial")
+    then = time.time() - age_s
+    os.utime(path, (then, then))
+    return path
+
+
+def test_prune_staging_removes_only_folders_older_than_the_limit(tmp_path):
+    stale, fresh = _staging(tmp_path, "killed", 7200), _staging(tmp_path, "saving-now", 5)
+    run = _write(tmp_path, "kept")
+    assert registry.prune_staging(tmp_path) == 1  # default: an hour
+    assert not stale.exists() and fresh.exists() and run.path.exists()
+    assert registry.prune_staging(tmp_path, older_than_s=60) == 0
+    assert registry.prune_staging(tmp_path / "no-such-folder") == 0
+
+
 def test_write_json_atomic_never_leaves_temp_files(tmp_path):
     registry.write_json_atomic(tmp_path / "a.json", {"x": [1, 2]})
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": [1, 2]}

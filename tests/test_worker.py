@@ -130,6 +130,20 @@ def test_a_worker_starts_whatever_the_servers_main_module_is(monkeypatch, tmp_pa
         w.close()
 
 
+def test_a_starting_worker_removes_staging_folders_killed_workers_left(runs_dir):
+    stale, fresh = runs_dir / ".staging-killed-x1", runs_dir / ".staging-saving-x2"
+    for path in (stale, fresh):
+        path.mkdir(parents=True)
+    then = time.time() - 7200  # two hours: past prune_staging's one-hour limit
+    os.utime(stale, (then, then))
+    w = Worker()  # it reads the runs folder from TAL_RUNS_DIR, as the server set it
+    try:
+        assert wait_until(lambda: not stale.exists(), timeout=60)
+        assert fresh.exists()  # a folder being written now is left alone
+    finally:
+        w.close()
+
+
 def test_killing_the_worker_mid_run_fails_the_job_and_saves_nothing(runs_dir):
     manager = JobManager(slots=1, isolated=True)
     model, train = tiny(epochs=200)

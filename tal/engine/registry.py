@@ -198,12 +198,22 @@ def delete_run(name_or_path: str | Path, root: str | Path | None = None) -> None
 
 
 def prune_staging(root: str | Path | None = None, older_than_s: float = 3600.0) -> int:
-    """Remove staging folders left by killed writers; returns how many were removed."""
+    """Remove staging folders left by killed writers; returns how many were removed.
+
+    Called when the CLI starts a command that writes runs and when a training
+    worker starts. A run's staging folder lives only while the run is saved
+    (seconds; the demos' staging registry changes with each finished model),
+    so one not modified for `older_than_s` seconds is abandoned.
+    """
     root = Path(root) if root is not None else default_root()
     removed = 0
     if root.is_dir():
         for path in root.glob(f"{STAGING_PREFIX}*"):
-            if time.time() - path.stat().st_mtime > older_than_s:
+            try:
+                age = time.time() - path.stat().st_mtime
+            except OSError:  # renamed into place by its writer (or removed by another pruner) meanwhile
+                continue
+            if age > older_than_s:
                 shutil.rmtree(path, ignore_errors=True)
                 removed += 1
     return removed

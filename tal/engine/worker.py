@@ -25,7 +25,8 @@ worker sends *events* `(kind, value)` up the pipe:
 and reads *requests* `("stop",)` and `("aux_weight", λ)`, applied between two
 training batches through a `TrainingControl`. A worker killed mid-task leaves
 no run behind: the registry writes a run into a hidden staging folder and
-renames it only when complete.
+renames it only when complete; a worker starting later removes such a folder
+once it is an hour old (`tal.engine.registry.prune_staging`).
 
 `run_task` is the same loop without a process, for tests and for callers that
 want it in a thread.
@@ -139,6 +140,7 @@ def _serve(conn) -> None:
         os.nice(int(os.environ.get("TAL_WORKER_NICENESS", WORKER_NICENESS)))
     except OSError:  # not permitted here: run at the normal priority
         pass
+    _prune_staging()
     from tal.engine.startup import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # no CUDA-probing lines in the server's log
@@ -180,6 +182,16 @@ def _serve(conn) -> None:
         else:
             send("done", outcome)
         _forget_models()
+
+
+def _prune_staging() -> None:
+    """Remove what killed workers left in the runs folder's staging (a killed worker cannot clean up)."""
+    from tal.engine.registry import prune_staging
+
+    try:
+        prune_staging()
+    except OSError:  # best effort: never keep a worker from starting
+        pass
 
 
 def _settings() -> dict:
