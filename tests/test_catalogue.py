@@ -220,3 +220,28 @@ def test_catalogue_config_and_renderers_import_without_keras_or_streamlit():
             "print(sorted(m for m in ('keras', 'tensorflow', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_module_options_are_declared_with_their_module_and_become_config_fields():
+    import dataclasses
+
+    from tal.core import config
+
+    fields = {f.name: f for f in dataclasses.fields(config.ModelConfig)}
+    owners = {}
+    for module in catalogue.MODULES:
+        for option in module.options:
+            assert option.name not in owners, f"{option.name} declared by {owners[option.name]} and {module.name}"
+            owners[option.name] = module.name
+            f = fields[option.name]
+            assert f.default == option.default and f.metadata["label"] == option.label
+            assert option.name in module.reads
+            # read by this module alone: the Train form greys it out whenever the module is off
+            assert all(option.name not in m.reads for m in catalogue.MODULES if m is not module)
+    assert owners == {"scale_dim": "scale", "element_width": "element", "feature_mode": "element",
+                      "mhsa_score": "mhsa", "num_heads": "mhsa"}
+    # bounds and choices declared with the option are enforced like any field's
+    with pytest.raises(config.ConfigError, match="feature_mode"):
+        config.ModelConfig(feature_mode="sideways")
+    with pytest.raises(config.ConfigError, match="num_heads"):
+        config.ModelConfig(num_heads=0)

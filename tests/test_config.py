@@ -159,9 +159,11 @@ def test_field_order_and_defaults_are_unchanged():
     expected = {
         ModelConfig: [("backbone", "plain"), ("stage_filters", (16, 32, 64)), ("convs_per_stage", 1),
                       ("input_shape", (28, 28, 1)), ("num_classes", 10), ("scale", True), ("channel", True),
-                      ("element", True), ("cbam", False), ("extra_attention", "none"), ("mhsa_score", "dot"),
-                      ("num_heads", 2), ("reduction_ratio", 16), ("min_hidden", 8), ("element_width", 16),
-                      ("feature_mode", "residual"), ("scale_dim", None), ("bn_momentum", 0.9), ("dropout", 0.0),
+                      ("element", True), ("cbam", False), ("extra_attention", "none"),
+                      # the modules' own options (declared in the catalogue), in catalogue order
+                      ("scale_dim", None), ("element_width", 16), ("feature_mode", "residual"),
+                      ("mhsa_score", "dot"), ("num_heads", 2),
+                      ("reduction_ratio", 16), ("min_hidden", 8), ("bn_momentum", 0.9), ("dropout", 0.0),
                       ("multi_label", False), ("prediction", "main")],
         DataConfig: [("dataset", "mnist"), ("data_dir", None), ("train_size", None), ("test_size", None),
                      ("val_fraction", 0.1), ("canvas_size", None), ("max_digits", 3), ("imbalance_classes", ()),
@@ -204,15 +206,17 @@ def test_bounds_come_from_the_metadata(monkeypatch):
 
 
 def test_config_module_imports_no_keras_and_feature_modes_is_declared_once():
+    from tal.core import catalogue
+
     code = ("import sys, tal.core.config; "
             "sys.exit(any(m.split('.')[0] in ('keras', 'tensorflow') for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1]).returncode == 0
     tal_dir = Path(config.__file__).resolve().parents[1]
     declared = [p for p in tal_dir.rglob("*.py") if re.search(r"^FEATURE_MODES\s*=", p.read_text(), re.M)]
-    assert declared == [Path(config.__file__).resolve()]
+    assert declared == [Path(catalogue.__file__).resolve()]  # with the element module's options
     from tal.core.layers import element
 
-    assert element.FEATURE_MODES is config.FEATURE_MODES
+    assert element.FEATURE_MODES is config.FEATURE_MODES is catalogue.FEATURE_MODES
 
 
 def test_canvas_size_defaults_per_dataset():

@@ -101,8 +101,9 @@ def _set_metadata(monkeypatch, cls, name, **changes):
 def test_form_fields_are_the_metadatas_form_fields_in_declared_order():
     names = [f.name for f in query.fields()]
     assert names == [
-        "backbone", "scale", "channel", "element", "cbam", "extra_attention", "mhsa_score", "num_heads", "reduction_ratio",
-        "element_width", "feature_mode",  # model group: ModelConfig field order
+        "backbone", "scale", "channel", "element", "cbam", "extra_attention",
+        "element_width", "feature_mode", "mhsa_score", "num_heads",  # the modules' own options, catalogue order
+        "reduction_ratio",  # model group: ModelConfig field order
         "dataset", "train_size", "test_size", "val_fraction", "canvas_size",  # data group
         "epochs", "batch_size", "learning_rate", "optimizer", "lr_schedule", "aux_weight",
         "class_weighting", "seed", "timeline",  # train group

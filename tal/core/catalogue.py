@@ -14,7 +14,7 @@ read this module without loading TensorFlow.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 # How a map is drawn (tal.ui.maps dispatches on these):
@@ -60,6 +60,28 @@ class MapSpec:
         """A class-agnostic map over the feature grid, one value per position (`M`, CBAM's
         spatial gate): drawn as a picture, and scored against every present class's boxes."""
         return self.view == "picture" and tuple(self.shape) == ("B", "H", "W")
+
+
+# The choices of the module options below (the layers validate against the same tuples).
+FEATURE_MODES = ("residual", "gate", "none")
+MHSA_SCORES = ("dot", "additive")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting only its module reads, declared with the module; it becomes a `ModelConfig` field.
+
+    `hint` is the field's type as text ("int", "str", "int | None"); `setting`
+    holds the keyword arguments of `tal.core.config.setting` (bounds, `choices`
+    naming a tuple such as "FEATURE_MODES", the Train `form` group).
+    """
+
+    name: str
+    hint: str
+    default: object
+    label: str
+    help: str
+    setting: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -139,8 +161,10 @@ class Module:
             literature modules, which `extra_attention == name` selects.
         arguments: the layer's keyword arguments for a `ModelConfig` and the
             backbone's stage widths.
-        settings: the configuration fields it reads (the Train form greys the
-            others out).
+        options: the settings only this module reads, declared here once
+            (`ModelConfig` gains a field for each).
+        settings: the shared configuration fields it also reads (the Train form
+            greys out what no chosen module reads).
         maps: what `return_attention_maps=True` gives, and how to draw it.
         references: its papers, by provenance badge.
         equations: its Overview text.
@@ -160,11 +184,17 @@ class Module:
     references: tuple[Reference, ...]
     equations: tuple[Equation, ...]
     toggle: str | None = None
+    options: tuple[Option, ...] = ()
     settings: tuple[str, ...] = ()
     variants: tuple[tuple[str, dict], ...] = ()
     label: Callable | None = None
     absent: str = ""
     interventions: tuple[Intervention, ...] = ()
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every configuration field the module reads: its own options, then shared settings."""
+        return (*(o.name for o in self.options), *self.settings)
 
     @property
     def layer_name(self) -> str:
@@ -213,7 +243,10 @@ MODULES = (
         group="triple",
         toggle="scale",
         arguments=lambda c, widths: {"dim": c.scale_dim or widths[-1], "bn_momentum": c.bn_momentum, **_common(c)},
-        settings=("scale_dim", "reduction_ratio", "min_hidden", "bn_momentum"),
+        options=(Option("scale_dim", "int | None", None, "Scale-wise width",
+                        "Width the scale-wise branch projects every stage to.",
+                        {"min": 1, "none": "the last stage's width"}),),
+        settings=("reduction_ratio", "min_hidden", "bn_momentum"),
         maps=(
             MapSpec("weights", "scale_weights", "Scale weights w_k (softmax over stages)", "bars", ("B", "n"),
                     "w", axis="stage", note="Stage 1 is the finest grid; the weights sum to 1."),
@@ -275,7 +308,15 @@ MODULES = (
         toggle="element",
         arguments=lambda c, widths: {"num_classes": c.num_classes, "width": c.element_width,
                                      "feature_mode": c.feature_mode},
-        settings=("element_width", "feature_mode", "aux_weight", "prediction"),
+        options=(
+            Option("element_width", "int", 16, "Element-wise width w",
+                   "Hidden width of the attention estimator (the paper uses 512).",
+                   {"min": 1, "ui_max": 512, "form": "model"}),
+            Option("feature_mode", "str", "residual", "Feature mode",
+                   "How the element branch feeds the main path: residual E⊙(1+M), gate E⊙M, or none.",
+                   {"choices": "FEATURE_MODES", "form": "model"}),
+        ),
+        settings=("aux_weight", "prediction"),
         maps=(
             MapSpec("A", "A", "A: attention (spatial softmax per class)", "class_grid", ("B", "H", "W", "C"), "A"),
             MapSpec("S", "S", "S: confidence (per-pixel class logit)", "class_grid", ("B", "H", "W", "C"), "S",
@@ -467,7 +508,13 @@ MODULES = (
         slot="extra",
         group="literature",
         arguments=lambda c, widths: {"num_heads": c.num_heads, "score": c.mhsa_score},
-        settings=("num_heads", "mhsa_score"),
+        options=(
+            Option("mhsa_score", "str", "dot", "MHSA score",
+                   "Score of multi-head self-attention: scaled dot product or additive.",
+                   {"choices": "MHSA_SCORES", "form": "model"}),
+            Option("num_heads", "int", 2, "MHSA heads", "Attention heads of multi-head self-attention.",
+                   {"min": 1, "ui_max": 8, "form": "model"}),
+        ),
         variants=(("mhsa-dot", {"mhsa_score": "dot"}), ("mhsa-additive", {"mhsa_score": "additive"})),
         label=lambda c: f"mhsa-{c.mhsa_score}",
         maps=(
@@ -562,12 +609,12 @@ def by_class(class_name: str) -> Module:
 
 def settings_in_use(config) -> set[str]:
     """Settings read by the modules `config` switches on."""
-    return {s for m in selected(config) for s in m.settings}
+    return {s for m in selected(config) for s in m.reads}
 
 
 def module_settings() -> set[str]:
     """Every setting some module reads (a setting outside this set always matters)."""
-    return {s for m in MODULES for s in m.settings}
+    return {s for m in MODULES for s in m.reads}
 
 
 def map_specs() -> tuple[tuple[Module, MapSpec], ...]:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from tal.core import catalogue
 
+from tal.core.catalogue import FEATURE_MODES, MHSA_SCORES  # noqa: F401  (choices named by module options)
+
 BACKBONES = ("plain", "dense", "densenet121")
-FEATURE_MODES = ("residual", "gate", "none")
 DATASETS = ("mnist", "translated", "multidigit", "synthetic")
 # Canvas side of the datasets that place digits on a canvas, when canvas_size is None.
 CANVAS_DEFAULTS = {"translated": 48, "multidigit": 64}
@@ -25,7 +26,6 @@ CLASS_WEIGHTING = ("balanced", "none")
 # Attention modules from the literature, one of which can be added after the
 # triple-attention branches (each declared in tal.core.catalogue).
 EXTRA_ATTENTION = ("none", *(m.name for m in catalogue.literature()))
-MHSA_SCORES = ("dot", "additive")
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("cosine", "constant")
 
@@ -280,7 +280,30 @@ def _coerce(hint, value):
     return value
 
 
+def _with_module_options(after: str):
+    """Class decorator, applied before `dataclass`: each catalogue module's `Option`s become fields
+    of the class, placed after the field `after`, in catalogue order. A module's own settings are
+    so declared once, with the module, yet validated, saved and shown like every other field."""
+
+    def add(cls):
+        annotations = {}
+        for name, hint in cls.__annotations__.items():
+            annotations[name] = hint
+            if name == after:
+                for option in (o for m in catalogue.MODULES for o in m.options):
+                    if option.name in annotations or option.name in cls.__annotations__:
+                        raise TypeError(f"The module option {option.name!r} is declared twice.")
+                    annotations[option.name] = option.hint
+                    setattr(cls, option.name, field(default=option.default, metadata=setting(
+                        option.label, option.help, **option.setting)))
+        cls.__annotations__ = annotations
+        return cls
+
+    return add
+
+
 @dataclass(frozen=True)
+@_with_module_options(after="extra_attention")
 class ModelConfig(_JsonMixin):
     """What to build: backbone, attention toggles and their hyper-parameters.
 
@@ -314,25 +337,12 @@ class ModelConfig(_JsonMixin):
         "One module at a time, inserted before the element-wise branch (a pooling module replaces global "
         f"average pooling): {', '.join(m.title for m in catalogue.literature())}.",
         choices="EXTRA_ATTENTION", form="model"))
-    mhsa_score: str = field(default="dot", metadata=setting(
-        "MHSA score", "Score of multi-head self-attention: scaled dot product or additive.",
-        choices="MHSA_SCORES", form="model"))
-    num_heads: int = field(default=2, metadata=setting(
-        "MHSA heads", "Attention heads of multi-head self-attention.", min=1, ui_max=8, form="model"))
+    # (here come the modules' own options, declared with each module in the catalogue: see below)
     reduction_ratio: int = field(default=16, metadata=setting(
         "SE reduction ratio r", "Hidden width of the channel gate is max(K/r, min_hidden).",
         min=1, ui_max=64, form="model"))
     min_hidden: int = field(default=8, metadata=setting(
         "Minimum hidden width", "Lower limit of the channel gate's hidden width.", min=1))
-    element_width: int = field(default=16, metadata=setting(
-        "Element-wise width w", "Hidden width of the attention estimator (the paper uses 512).",
-        min=1, ui_max=512, form="model"))
-    feature_mode: str = field(default="residual", metadata=setting(
-        "Feature mode", "How the element branch feeds the main path: residual E⊙(1+M), gate E⊙M, or none.",
-        choices="FEATURE_MODES", form="model"))
-    scale_dim: int | None = field(default=None, metadata=setting(
-        "Scale-wise width", "Width the scale-wise branch projects every stage to.",
-        min=1, none="the last stage's width"))
     bn_momentum: float = field(default=0.9, metadata=setting(
         "Batch-norm momentum", "Momentum of the batch-normalisation moving averages.",
         min=0.0, max=1.0, max_open=True))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from tal.core.config import FEATURE_MODES  # declared once, with the config (no Keras import there)
+from tal.core.catalogue import FEATURE_MODES  # declared once, with the module (no Keras import there)
 from tal.core.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape, pointwise
 
 

@@ -23,9 +23,8 @@ from __future__ import annotations
 import keras
 from keras import initializers, layers, ops
 
+from tal.core.catalogue import MHSA_SCORES as SCORES  # declared once, with the module's options
 from tal.core.layers.base import AttentionLayer, check_choice, check_positive_int, feature_map_shape
-
-SCORES = ("dot", "additive")
 
 
 @keras.saving.register_keras_serializable(package="tal")
