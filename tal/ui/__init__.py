@@ -3,7 +3,7 @@
 One concept per module:
 
 * `state`      session-state keys (one place, no typos)
-* `guard`      friendly errors instead of tracebacks
+* `guard`      friendly errors instead of tracebacks; `guarded_fragment`, a fragment with its own guard
 * `router`     the app's page table and per-run timing helpers
 * `loaders`    cached loaders: runs, models (per path + mtime), test sets
 * `jobs`       the background training job manager (server-wide slot, FIFO queue)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from tal.render import figures as viz
 from tal.ui import loaders, pickers
+from tal.ui.guard import guarded_fragment
 from tal.ui.studies import study_chart_and_table
 
 
@@ -197,14 +198,7 @@ def same_image_maps(runs: list, *, key: str = "compare.maps") -> None:
 
 def maps_over_training(runs: list, *, key: str = "compare.timeline") -> None:
     """Two runs' probe-image maps at matched points of their training (a fragment: the slider reruns only this)."""
-    st.fragment(_guarded_maps_over_training)(runs, key)
-
-
-def _guarded_maps_over_training(runs, key) -> None:
-    from tal.ui.guard import page_guard
-
-    with page_guard("the maps over training"):
-        _maps_over_training(runs, key)
+    guarded_fragment(_maps_over_training, "the maps over training")(runs, key)
 
 
 def _maps_over_training(runs, key) -> None:

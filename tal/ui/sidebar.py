@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tal.ui import loaders, state
+from tal.ui.guard import guarded_fragment
 
 TRAIN_PAGE = "train"  # the Train page's URL path
 
@@ -23,7 +24,7 @@ def render(page: str = "") -> None:
                 icon=":material/database_off:",
             )
         # the fragment keeps `page` for its own re-runs, which do not run app.py
-        st.fragment(run_every=poll_interval(page))(_guarded_live_part)(page)
+        guarded_fragment(_live_part, "the training status", run_every=poll_interval(page))(page)
 
 
 def poll_interval(page: str = "") -> float | None:
@@ -44,12 +45,9 @@ def poll_interval(page: str = "") -> float | None:
     return 2.0 if training_manager().running else None
 
 
-def _guarded_live_part(page: str) -> None:
-    from tal.ui.guard import page_guard
-
-    with page_guard("the training status"):  # fragments re-run outside the page's guard
-        _run_counts()
-        _job_status(page)
+def _live_part(page: str) -> None:
+    _run_counts()
+    _job_status(page)
 
 
 def _run_counts() -> None:

@@ -16,7 +16,7 @@ import streamlit as st
 from tal.render import figures as viz
 from tal.ui import jobs, loaders, state, tables
 from tal.engine.study import duration_text
-from tal.ui.guard import page_guard, show_error
+from tal.ui.guard import guarded_fragment, show_error
 
 JOB = state.STUDY_JOB  # this session's StudyJob
 KEY = "study."  # designer widget keys
@@ -213,12 +213,7 @@ def live() -> None:
     """This session's study: progress, and its chart and table filling in (a polling fragment)."""
     job = current_job()
     st.session_state[_SEEN_ACTIVE] = job is not None and job.active
-    st.fragment(run_every=POLL_S if job is not None and job.active else None)(_guarded_live)()
-
-
-def _guarded_live() -> None:
-    with page_guard("the running study"):
-        _live()
+    guarded_fragment(_live, "the running study", run_every=POLL_S if job is not None and job.active else None)()
 
 
 def _live() -> None:

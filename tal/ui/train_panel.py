@@ -18,8 +18,7 @@ import streamlit as st
 from tal.core import catalogue
 from tal.render import figures as viz
 from tal.ui import downloads, jobs, query, state
-from tal.ui.guard import page_guard, show_error
-from tal.ui.streamlit_fixes import no_stale_fade
+from tal.ui.guard import guarded_fragment, show_error
 
 POLL_S = 2.0  # progress and numbers (each refresh costs the browser ~0.1 s of CPU)
 CHARTS_S = 4.0  # curves and live maps: a chart redraw costs the browser ~0.25 s
@@ -156,21 +155,11 @@ def live() -> None:
     job = current_job()
     active = job is not None and job.active
     st.session_state[_SEEN_ACTIVE] = active
-    st.fragment(run_every=POLL_S if active else None)(_guarded_panel)()
-    st.fragment(run_every=CHARTS_S if active else None)(_guarded_charts)()
+    guarded_fragment(_panel, "the training panel", run_every=POLL_S if active else None, no_fade="train-panel")()
+    guarded_fragment(_charts, "the training curves", run_every=CHARTS_S if active else None,
+                     no_fade="train-charts")()
     if job is not None and not active:
         result(job)
-
-
-def _guarded_panel() -> None:
-    # A fragment re-runs on its own, outside the page's guard: it needs its own.
-    with page_guard("the training panel"), no_stale_fade("train-panel"):
-        _panel()
-
-
-def _guarded_charts() -> None:
-    with page_guard("the training curves"), no_stale_fade("train-charts"):
-        _charts()
 
 
 def _panel() -> None:

@@ -4,7 +4,7 @@ Choosing another image (or uploading files) re-runs only the view: the
 sidebar, the run picker and the page around it are neither recomputed on the
 server nor redrawn in the browser. A change of run still re-runs the whole
 page, which hands the view its new model. A fragment re-runs outside the
-page's guard, so each view has its own.
+page's guard, so each view has its own (`guard.guarded_fragment`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import streamlit as st
 
 from tal.render import view_html
 from tal.ui import html_view, maps, pickers, router, whatif
-from tal.ui.guard import page_guard, show_error
-from tal.ui.streamlit_fixes import no_stale_fade
+from tal.ui.guard import guarded_fragment, show_error
 
 _UPDATES = "_tal_view_updates"
 
@@ -44,12 +43,7 @@ def inspect_view(run, model, test, *, key: str = "inspect") -> None:
     overlay, interactive = maps.display_toggles(run.model_config, key=key)
     if test is not None and whatif.available(model):
         whatif.score_table(run, key=key)
-    st.fragment(_guarded_inspect)(run, model, test, key, chosen, overlay, interactive)
-
-
-def _guarded_inspect(run, model, test, key, chosen, overlay, interactive) -> None:
-    with page_guard("the Inspect page"), no_stale_fade(key):
-        _inspect(run, model, test, key, chosen, overlay, interactive)
+    guarded_fragment(_inspect, "the Inspect page", no_fade=key)(run, model, test, key, chosen, overlay, interactive)
 
 
 def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
@@ -94,12 +88,7 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
 def predict_view(run, *, key: str = "predict") -> None:
     """The display switches, then the uploader and one result card per file (a fragment)."""
     overlay, interactive = maps.display_toggles(run.model_config, key=key)
-    st.fragment(_guarded_predict)(run, key, overlay, interactive)
-
-
-def _guarded_predict(run, key, overlay, interactive) -> None:
-    with page_guard("the Predict page"), no_stale_fade(key):
-        _predict(run, key, overlay, interactive)
+    guarded_fragment(_predict, "the Predict page", no_fade=key)(run, key, overlay, interactive)
 
 
 def _predict(run, key, overlay, interactive) -> None:
@@ -156,12 +145,7 @@ def _predict(run, key, overlay, interactive) -> None:
 
 def timeline_view(run, *, key: str = "inspect.timeline") -> None:
     """Replay the probe images' maps over training with a step slider (a fragment)."""
-    st.fragment(_guarded_timeline)(run, key)
-
-
-def _guarded_timeline(run, key) -> None:
-    with page_guard("the map timeline"):
-        _timeline(run, key)
+    guarded_fragment(_timeline, "the map timeline")(run, key)
 
 
 def _timeline(run, key) -> None:
