@@ -13,7 +13,7 @@ st.caption(
 
 with guard.page_guard("the Studies page"):
     job = studies.current_job()
-    error = st.session_state.pop(studies.KEY + "error", None)
+    error = studies.take_error()
     if error:
         st.error(error, icon=":material/error:")
     running = job is not None and job.active

@@ -2,7 +2,7 @@
 
 One concept per module:
 
-* `state`      session-state keys (one place, no typos)
+* `state`      every session-state key, each with the one module that writes it
 * `guard`      friendly errors instead of tracebacks; `guarded_fragment`, a fragment with its own guard
 * `router`     the app's page table and per-run timing helpers
 * `loaders`    cached loaders: runs, models (per path + mtime), test sets

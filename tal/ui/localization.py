@@ -13,7 +13,7 @@ import streamlit as st
 from tal.render import figures as viz
 from tal.render import raster
 from tal.engine.localization import method_title
-from tal.ui import loaders, pickers, state, tables
+from tal.ui import loaders, pickers, tables
 
 INSPECT_KEY = "inspect"  # the Inspect page's picker key (its widgets are "inspect.source", …)
 
@@ -140,7 +140,6 @@ def _hit(heatmap, objects, cls, image_shape) -> bool:
 
 def open_on_inspect(run, index: int) -> None:
     """Inspect this run on test image `index` (its picker's "By number" source)."""
-    st.session_state[state.SELECTED_RUN] = str(run.path)  # the run picker starts from it
-    st.session_state[f"{INSPECT_KEY}.source"] = "By number"
-    st.session_state[f"{INSPECT_KEY}.number"] = int(index)
+    pickers.select_run(run.path)  # the run picker starts from it
+    pickers.show_test_number(index, key=INSPECT_KEY)
     st.switch_page("app_pages/inspect.py")

@@ -69,6 +69,17 @@ def default_run(runs: list):
     return ([r for r in own if finished_on_real_digits(r)] or shipped or own or runs)[0]
 
 
+def select_run(path) -> None:
+    """The run the run pickers start from on the next page (a run just trained, one sent from Localization)."""
+    st.session_state[state.SELECTED_RUN] = str(path)
+
+
+def show_test_number(index: int, *, key: str) -> None:
+    """The test-image picker `key` opens on test image `index` (its "By number" source) when next drawn."""
+    st.session_state[f"{key}.source"] = "By number"
+    st.session_state[f"{key}.number"] = int(index)
+
+
 def run_picker(runs: list, *, key: str, label: str = "Model run"):
     """Select one run; the choice is shared between pages of this session."""
     options = [str(r.path) for r in runs]

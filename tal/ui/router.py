@@ -13,6 +13,8 @@ import time
 
 import streamlit as st
 
+from tal.ui import state
+
 # (script, title, icon); the first page is the default
 PAGES = (
     ("app_pages/overview.py", "Overview", ":material/school:"),
@@ -23,7 +25,6 @@ PAGES = (
     ("app_pages/compare.py", "Compare", ":material/compare:"),
     ("app_pages/studies.py", "Studies", ":material/science:"),
 )
-_STARTED = "_tal_run_started"
 
 
 def pages() -> list:
@@ -36,12 +37,12 @@ def pages() -> list:
 
 def mark_run_start() -> None:
     """Called by app.py first on every run; `run_ms` counts from here."""
-    st.session_state[_STARTED] = time.perf_counter()
+    st.session_state[state.RUN_STARTED] = time.perf_counter()
 
 
 def run_ms() -> float:
     """Milliseconds since this script run started in app.py (sidebar included)."""
-    return (time.perf_counter() - st.session_state.get(_STARTED, time.perf_counter())) * 1000
+    return (time.perf_counter() - st.session_state.get(state.RUN_STARTED, time.perf_counter())) * 1000
 
 
 def fragment_rerun() -> bool:

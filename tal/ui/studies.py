@@ -19,15 +19,19 @@ from tal.engine.study import duration_text
 from tal.ui.guard import guarded_fragment, show_error
 
 JOB = state.STUDY_JOB  # this session's StudyJob
-KEY = "study."  # designer widget keys
+KEY = state.STUDY_PREFIX  # designer widget keys
 POLL_S = 1.0
 LAMBDAS = (0.0, 0.25, 0.5, 1.0, 2.0)
 DATASETS = ("mnist", "translated", "multidigit", "synthetic")
-_SEEN_ACTIVE = "study_seen_active"
 
 
 def current_job():
     return st.session_state.get(JOB)
+
+
+def take_error() -> str | None:
+    """Why the last study did not start or resume (once: it is forgotten as it is read), or None."""
+    return st.session_state.pop(state.STUDY_ERROR, None)
 
 
 # ---------------------------------------------------------------------------------------------- designer
@@ -185,7 +189,7 @@ def start(plan, address: str | None = None) -> None:
             n += 1
         st.session_state[KEY + "name"] = f"{plan.study}-{n}"  # the next study needs a name of its own
     except Exception as exc:  # noqa: BLE001 - a callback must never raise into Streamlit
-        st.session_state[KEY + "error"] = f"Could not start the study: {type(exc).__name__}: {exc}"
+        st.session_state[state.STUDY_ERROR] = f"Could not start the study: {type(exc).__name__}: {exc}"
 
 
 def stop() -> None:
@@ -203,7 +207,7 @@ def resume(study: str) -> None:
         plan = make_plan(study, preset, trials, runs_dir=loaders.runs_root())
         st.session_state[JOB] = jobs.training_manager().submit(jobs.StudyJob(plan, runs_dir=loaders.runs_root()))
     except Exception as exc:  # noqa: BLE001
-        st.session_state[KEY + "error"] = f"Could not resume {study!r}: {exc}"
+        st.session_state[state.STUDY_ERROR] = f"Could not resume {study!r}: {exc}"
 
 
 # ---------------------------------------------------------------------------------------------- live study
@@ -212,7 +216,7 @@ def resume(study: str) -> None:
 def live() -> None:
     """This session's study: progress, and its chart and table filling in (a polling fragment)."""
     job = current_job()
-    st.session_state[_SEEN_ACTIVE] = job is not None and job.active
+    st.session_state[state.STUDY_SEEN_ACTIVE] = job is not None and job.active
     guarded_fragment(_live, "the running study", run_every=POLL_S if job is not None and job.active else None)()
 
 
@@ -222,8 +226,8 @@ def _live() -> None:
     job = current_job()
     if job is None:
         return
-    if not job.active and st.session_state.get(_SEEN_ACTIVE):
-        st.session_state[_SEEN_ACTIVE] = False
+    if not job.active and st.session_state.get(state.STUDY_SEEN_ACTIVE):
+        st.session_state[state.STUDY_SEEN_ACTIVE] = False
         st.rerun(scope="app")  # the designer and the saved studies come back once it ends
     plan = job.plan
     st.subheader(f"Study {plan.study}")
@@ -299,9 +303,10 @@ def saved_studies(*, key: str = "studies.saved") -> None:
     labels = {s["path"]: _label(s) for s in studies}
     job = current_job()
     ours = None if job is None else str(study_folder(job.plan.study, loaders.runs_root()))
-    if ours in labels and st.session_state.get(f"{key}.followed") != (job.id, job.status):
+    followed = key + state.FOLLOWED
+    if ours in labels and st.session_state.get(followed) != (job.id, job.status):
         st.session_state[f"{key}.choice"] = ours  # show this session's study as it changes
-        st.session_state[f"{key}.followed"] = (job.id, job.status)
+        st.session_state[followed] = (job.id, job.status)
     path = st.selectbox("Study", list(labels), format_func=labels.get, key=f"{key}.choice")
     summary = next(s for s in studies if s["path"] == path)
     running = job is not None and job.active

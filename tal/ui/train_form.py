@@ -186,4 +186,15 @@ def reset() -> None:
     for name, value in query.defaults().items():
         st.session_state[_key(name)] = value
     st.session_state[state.FORM] = query.defaults()
+    clear_warnings()
+
+
+def clear_warnings() -> None:
+    """Forget the URL's problems shown above the form (they were answered: a reset, a start)."""
     st.session_state[state.FORM_WARNINGS] = []
+
+
+def switch_to_synthetic(note: str) -> None:
+    """Put the form on the synthetic digits, with `note` above it saying why (a button callback)."""
+    st.session_state[_key("dataset")] = "synthetic"
+    st.session_state[state.FORM_NOTE] = note

@@ -32,17 +32,27 @@ MISSING_DATA = ("The dataset you chose needs MNIST, which is not on this machine
                 "Train on the synthetic digits instead (the button below switches the form; then press Start "
                 "training again), or put the MNIST files in a folder, set TAL_DATA_DIR to that folder and "
                 "restart the app.")
-_SEEN_ACTIVE = "train_panel_seen_active"  # the last full run saw an active job
 
 
 def current_job():
     return st.session_state.get(state.JOB)
 
 
+def _replace_job(job) -> None:
+    """This session's job becomes `job` (None: no job); the λ slider of the job it replaces goes with it."""
+    old = current_job()
+    if old is not None:
+        st.session_state.pop(_lambda_key(old), None)
+    if job is None:
+        st.session_state.pop(state.JOB, None)
+    else:
+        st.session_state[state.JOB] = job
+
+
 def start() -> None:
     """Validate the form, then queue this session's job (button callback)."""
     from tal.core.config import ConfigError
-    from tal.ui.train_form import current_values
+    from tal.ui.train_form import clear_warnings, current_values
 
     from tal.ui.loaders import runs_root
 
@@ -50,28 +60,25 @@ def start() -> None:
         model_config, train_config, name = query.to_configs(current_values())
         probes, problem = probe_upload(train_config.data.canvas or 28)
         if problem:
-            st.session_state["train_start_error"] = problem
+            st.session_state[state.START_ERROR] = problem
             return
         job = jobs.TrainingJob(model_config, train_config, name=name, runs_dir=runs_root(), probes=probes)
-        st.session_state[state.JOB] = jobs.training_manager().submit(job)
+        _replace_job(jobs.training_manager().submit(job))
     except (ConfigError, ValueError) as exc:  # the library's validation message
-        st.session_state["train_start_error"] = str(exc)
+        st.session_state[state.START_ERROR] = str(exc)
         return
     except Exception as exc:  # noqa: BLE001 - a callback must never raise into Streamlit
-        st.session_state["train_start_error"] = f"Could not start training: {type(exc).__name__}: {exc}"
+        st.session_state[state.START_ERROR] = f"Could not start training: {type(exc).__name__}: {exc}"
         return
-    st.session_state.pop("train_start_error", None)
-    st.session_state[state.FORM_WARNINGS] = []
-
-
-PROBE_UPLOAD = "train.probe_upload"
+    st.session_state.pop(state.START_ERROR, None)
+    clear_warnings()
 
 
 def probe_uploader() -> None:
     """An optional digit of the user's own, followed in the live maps beside the validation digits."""
     from tal.ui.pickers import UPLOAD_TYPES
 
-    st.file_uploader("Your own probe digit for the live maps (optional)", type=UPLOAD_TYPES, key=PROBE_UPLOAD,
+    st.file_uploader("Your own probe digit for the live maps (optional)", type=UPLOAD_TYPES, key=state.PROBE_UPLOAD,
                      help="Shown as the last column of the live maps, prepared like the training images "
                           "(and placed on the canvas for translated and multidigit data); kept in the run's "
                           "map timeline.")
@@ -81,7 +88,7 @@ def probe_upload(side: int):
     """`(images (1, side, side, 1) or None, problem message or None)` from the probe uploader."""
     from tal.ui.pickers import prepare_uploads
 
-    file = st.session_state.get(PROBE_UPLOAD)
+    file = st.session_state.get(state.PROBE_UPLOAD)
     if file is None:
         return None, None
     (upload,) = prepare_uploads([file], side)
@@ -135,8 +142,8 @@ def buttons() -> None:
             "A run is in progress for this browser session. You can change the form meanwhile; "
             "it applies to the next run."
         )
-    if st.session_state.get("train_start_error"):
-        st.error(st.session_state["train_start_error"], icon=":material/error:")
+    if st.session_state.get(state.START_ERROR):
+        st.error(st.session_state[state.START_ERROR], icon=":material/error:")
 
 
 def _duration(seconds) -> str:
@@ -154,7 +161,7 @@ def live() -> None:
     """
     job = current_job()
     active = job is not None and job.active
-    st.session_state[_SEEN_ACTIVE] = active
+    st.session_state[state.TRAIN_SEEN_ACTIVE] = active
     guarded_fragment(_panel, "the training panel", run_every=POLL_S if active else None, no_fade="train-panel")()
     guarded_fragment(_charts, "the training curves", run_every=CHARTS_S if active else None,
                      no_fade="train-charts")()
@@ -163,7 +170,7 @@ def live() -> None:
 
 
 def _panel() -> None:
-    if st.session_state.pop("train_redraw_form", False):
+    if st.session_state.pop(state.REDRAW_FORM, False):
         st.rerun(scope="app")  # a button here changed the form, which lives outside this fragment
     job = current_job()
     if job is None:
@@ -172,8 +179,8 @@ def _panel() -> None:
             icon=":material/model_training:",
         )
         return
-    if not job.active and st.session_state.get(_SEEN_ACTIVE):
-        st.session_state[_SEEN_ACTIVE] = False
+    if not job.active and st.session_state.get(state.TRAIN_SEEN_ACTIVE):
+        st.session_state[state.TRAIN_SEEN_ACTIVE] = False
         st.rerun(scope="app")  # refresh the buttons, the sidebar and the result once the job ends
     _status(job)
     if job.batches:
@@ -229,11 +236,12 @@ def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: 
 
 
 def _use_synthetic() -> None:
-    st.session_state[state.WIDGET_PREFIX + "dataset"] = "synthetic"
-    st.session_state.pop(state.JOB, None)  # the error is answered: the panel starts afresh
-    st.session_state[state.FORM_NOTE] = ("Switched to the **synthetic** digits (font-rendered, generated here; "
-                                         "not MNIST). Press **Start training** to train on them.")
-    st.session_state["train_redraw_form"] = True
+    from tal.ui.train_form import switch_to_synthetic
+
+    switch_to_synthetic("Switched to the **synthetic** digits (font-rendered, generated here; "
+                        "not MNIST). Press **Start training** to train on them.")
+    _replace_job(None)  # the error is answered: the panel starts afresh
+    st.session_state[state.REDRAW_FORM] = True
 
 
 def _status(job) -> None:
@@ -303,10 +311,15 @@ def _status(job) -> None:
     cols[5].metric("λ", f"{p['aux_weight']:.2f}")
 
 
+def _lambda_key(job) -> str:
+    return state.LIVE_LAMBDA + job.id
+
+
 def _live_lambda(job) -> None:
+    key = _lambda_key(job)
     if not job.model_config.element or not job.active:
+        st.session_state.pop(key, None)  # its job is done: the slider's state goes with it
         return
-    key = f"train.live_lambda.{job.id}"
     if key not in st.session_state:
         st.session_state[key] = float(job.train_config.aux_weight)
 
@@ -366,4 +379,6 @@ def result(job) -> None:
     c4, c5, _ = st.columns(3)
     c4.page_link("app_pages/inspect.py", label="Inspect its maps", icon=":material/visibility:")
     c5.page_link("app_pages/compare.py", label="Compare runs", icon=":material/compare:")
-    st.session_state[state.SELECTED_RUN] = str(run.path)
+    from tal.ui.pickers import select_run
+
+    select_run(run.path)  # Inspect and Predict open on it

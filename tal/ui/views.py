@@ -14,10 +14,8 @@ import time
 import streamlit as st
 
 from tal.render import view_html
-from tal.ui import html_view, maps, pickers, router, whatif
+from tal.ui import html_view, maps, pickers, router, state, whatif
 from tal.ui.guard import guarded_fragment, show_error
-
-_UPDATES = "_tal_view_updates"
 
 
 def timing_caption(parts: str, started: float) -> None:
@@ -29,7 +27,7 @@ def timing_caption(parts: str, started: float) -> None:
         run = f"only this view re-ran: {view_ms:.0f} ms"
     else:
         run = f"whole script run {router.run_ms():.0f} ms"
-    st.session_state[_UPDATES] = n = st.session_state.get(_UPDATES, 0) + 1
+    st.session_state[state.VIEW_UPDATES] = n = st.session_state.get(state.VIEW_UPDATES, 0) + 1
     st.caption(f":material/timer: Update {n}: {parts} · page computed in {view_ms:.0f} ms · {run} (server side)")
 
 
