@@ -4,6 +4,7 @@ Every config field is a flag (`--stage-filters 16,32,64`, `--no-scale`,
 `--train-size 2000`), or comes from `--config FILE` (a JSON file with
 "model" and "train" objects — a run's own config.json works). Bad arguments
 or data print one line `tal: error: …` and exit with code 2, writing nothing.
+Any other error is a bug: its traceback is printed and the exit code is 1.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import sys
 import typing
 from pathlib import Path
 
-from tal.core.config import DATASETS, ConfigError, DataConfig, ModelConfig, TrainConfig, specs
+from tal.core.config import DATASETS, DataConfig, ModelConfig, TrainConfig, specs
 
 EXIT_USAGE = 2
+EXIT_BUG = 1
 # Set from the data, or not supported by the single-label training engine.
 _NOT_FLAGS = {"input_shape", "num_classes", "multi_label", "data"}
 
@@ -573,13 +575,30 @@ def _prune_staging(args) -> None:
         pass
 
 
-def _expected_errors():
-    """Exception types that mean bad input (imported lazily: some pull in TensorFlow)."""
-    from tal.data.datasets import DataFormatError, DataNotFoundError
-    from tal.data.preprocess import ImageError
-    from tal.engine.registry import RunNotFoundError
+# The project's error types for bad input (arguments, files, data), by the module that defines each.
+_INPUT_ERRORS = {
+    "tal.core.config": ("ConfigError",),
+    "tal.data.mnist_files": ("DataNotFoundError", "DataFormatError"),
+    "tal.data.preprocess": ("ImageError",),
+    "tal.engine.registry": ("RunNotFoundError",),
+    "tal.engine.study": ("StudyError",),
+    "tal.engine.localization": ("LocalizationError",),
+    "tal.core.keras_code": ("ExportError",),
+}
 
-    return (UsageError, ConfigError, DataNotFoundError, DataFormatError, ImageError, RunNotFoundError, ValueError)
+
+def _expected_errors() -> tuple[type, ...]:
+    """Exception types that mean bad input: one line, exit code 2.
+
+    Only from modules already imported: an error of a module never imported
+    cannot have been raised, and some of them import TensorFlow. A plain
+    `ValueError` is not among them; it comes from a bug, here or in a library.
+    """
+    found = [UsageError]
+    for module, names in _INPUT_ERRORS.items():
+        if module in sys.modules:
+            found += [getattr(sys.modules[module], name) for name in names]
+    return tuple(found)
 
 
 def main(argv=None) -> int:
@@ -602,7 +621,12 @@ def main(argv=None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - sorted into bad input vs bugs below
         if not isinstance(exc, _expected_errors()):
-            raise
+            import traceback
+
+            traceback.print_exc()
+            print(f"tal: internal error: {type(exc).__name__} (a bug in tal or a library it uses, not in your "
+                  "input; the traceback above shows where)", file=sys.stderr)
+            return EXIT_BUG
         message = " ".join(str(exc).split())  # one line, even for multi-line messages
         print(f"tal: error: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -107,6 +107,13 @@ def test_bad_image_is_one_line_exit_2_and_writes_nothing(trained):
     (["train", "--config", "missing.json"], "config file not found"),
     (["train", "--data-dir", "/nonexistent/mnist", "--epochs", "1"], "/nonexistent/mnist"),
     (["evaluate", "no-such-run"], "No complete run called 'no-such-run'"),
+    # bad input the library finds deeper down, raised as its own ValueError subclasses
+    (["train", "--name", "///"], "needs at least one letter or digit"),
+    (["train", "--backbone", "densenet121", "--dataset", "synthetic", "--train-size", "10", "--test-size", "10"],
+     "densenet121 needs inputs of at least 32x32"),
+    (["ablate", "--preset", "bogus"], "Unknown preset 'bogus'"),
+    (["ablate", "--seeds", "0"], "Expected seeds >= 1"),
+    (["ablate", "--preset", "branches", "--seeds", "5"], "would train 45 models"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2_without_writing(args, fragment, tmp_path):
     runs = tmp_path / "runs"
@@ -260,3 +267,32 @@ def test_demos_prune_their_output_folder_and_listing_prunes_nothing(tmp_path, mo
     assert stale.exists()  # --list writes nothing, so it cleans nothing
     assert cli.main(["demos", "--out", str(out), "--only", "no-such-demo"]) == 2  # fails before training
     assert not stale.exists() and fresh.exists()
+
+
+def test_an_unexpected_value_error_is_a_bug_and_shows_its_traceback(monkeypatch, capsys):
+    """Only the project's own error types are bad input; a ValueError from deep inside is not."""
+    from tal import cli
+    from tal.engine import registry
+
+    def broken(*args, **kwargs):
+        raise ValueError("something inside went wrong")
+
+    monkeypatch.setattr(registry, "list_runs", broken)
+    assert cli.main(["runs"]) == cli.EXIT_BUG == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "in broken" in err
+    assert "ValueError: something inside went wrong" in err
+    assert err.strip().splitlines()[-1].startswith("tal: internal error: ValueError") and "tal: error:" not in err
+
+
+def test_a_project_error_from_deep_inside_is_one_line(monkeypatch, capsys):
+    from tal import cli
+    from tal.core.config import ConfigError
+    from tal.engine import registry
+
+    def refuses(*args, **kwargs):
+        raise ConfigError("Expected something else.\nReceived: this")
+
+    monkeypatch.setattr(registry, "list_runs", refuses)
+    assert cli.main(["runs"]) == cli.EXIT_USAGE
+    assert capsys.readouterr().err == "tal: error: Expected something else. Received: this\n"

@@ -16,6 +16,7 @@ import keras
 from keras import layers
 
 from tal.core.batchnorm import FusedBatchNormalization
+from tal.core.config import ConfigError
 
 # The four dense-block outputs of keras.applications.DenseNet121.
 DENSENET121_STAGES = ("conv2_block6_concat", "conv3_block12_concat", "conv4_block24_concat", "relu")
@@ -65,7 +66,7 @@ def dense_backbone(input_shape, stage_filters, convs_per_stage=2, bn_momentum=0.
 def densenet121_backbone(input_shape):
     """Keras's DenseNet-121 (random weights: nothing is downloaded) cut at its four dense blocks."""
     if min(input_shape[:2]) < 32:
-        raise ValueError(f"densenet121 needs inputs of at least 32x32. Received: input_shape={input_shape}")
+        raise ConfigError(f"densenet121 needs inputs of at least 32x32. Received: input_shape={input_shape}")
     base = keras.applications.DenseNet121(include_top=False, weights=None, input_shape=input_shape)
     outputs = [base.get_layer(name).output for name in DENSENET121_STAGES]
     return keras.Model(base.inputs, outputs, name="backbone")
@@ -79,7 +80,7 @@ def build_backbone(config):
     n = len(config.stage_filters)
     height, width = config.input_shape[:2]
     if height % 2 ** (n - 1) or width % 2 ** (n - 1):
-        raise ValueError(
+        raise ConfigError(
             f"A {n}-stage backbone halves the image {n - 1} times, so height and width must be "
             f"multiples of {2 ** (n - 1)}. Received: input_shape={tuple(config.input_shape)}"
         )

@@ -19,7 +19,7 @@ from keras import layers
 
 from tal.core import catalogue
 from tal.core.backbones import build_backbone
-from tal.core.config import ModelConfig
+from tal.core.config import ConfigError, ModelConfig
 from tal.core.layers import create_attention
 
 # Layers every built model has besides its attention modules (the probe finds parts by name).
@@ -138,11 +138,11 @@ def head_probabilities(outputs: dict, prediction: str = "main"):
         prediction: `"main"` or `"mean"` (`ModelConfig.prediction`).
     """
     if prediction not in ("main", "mean"):
-        raise ValueError(f"Expected one of {{'main', 'mean'}}. Received: prediction={prediction!r}")
+        raise ConfigError(f"Expected one of {{'main', 'mean'}}. Received: prediction={prediction!r}")
     if prediction == "main":
         return outputs["main"]
     if "aux" not in outputs:
-        raise ValueError("prediction='mean' needs the element-wise branch (an auxiliary head).")
+        raise ConfigError("prediction='mean' needs the element-wise branch (an auxiliary head).")
     return (outputs["main"] + outputs["aux"]) / 2.0
 
 

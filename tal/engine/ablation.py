@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tal.core import catalogue
-from tal.core.config import DataConfig, ModelConfig, TrainConfig
+from tal.core.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 
 ABLATIONS_DIR = "_ablations"  # under the runs root; never a run itself (no model.keras)
 # A3Net's three branches, whose every subset the "branches" preset trains.
@@ -164,7 +164,7 @@ def build_trials(preset: str, seeds: int = 3, *, study: str | None = None, base_
         train_overrides / data_overrides: replace the preset's training / data settings.
     """
     if preset not in PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}. Expected one of {sorted(PRESETS)}. Received: preset={preset!r}")
+        raise ConfigError(f"Unknown preset {preset!r}. Expected one of {sorted(PRESETS)}. Received: preset={preset!r}")
     spec = PRESETS[preset]
     return expand(spec.variants, seeds, study=study or default_study_name(preset), base_model=base_model,
                   train={**spec.train, **(train_overrides or {})}, data={**spec.data, **(data_overrides or {})})
@@ -174,7 +174,7 @@ def expand(variants, seeds: int, *, study: str, base_model: ModelConfig | None =
            data: dict | None = None) -> list[Trial]:
     """Every variant × seeds 0 … seeds−1 as trials named `<study>-<variant>-s<seed>`."""
     if not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"Expected seeds >= 1. Received: seeds={seeds!r}")
+        raise ConfigError(f"Expected seeds >= 1. Received: seeds={seeds!r}")
     base_model = base_model or ModelConfig()
     data_config = DataConfig(**(data or {}))
     trials = []
@@ -201,7 +201,7 @@ def with_lambdas(variants, lambdas) -> tuple[Variant, ...]:
     or several are asked for); variants without the branch once (λ does not act on them)."""
     lambdas = sorted({float(v) for v in lambdas})
     if not lambdas or any(not v >= 0 for v in lambdas):
-        raise ValueError(f"Expected one or more λ values >= 0. Received: {lambdas!r}")
+        raise ConfigError(f"Expected one or more λ values >= 0. Received: {lambdas!r}")
     out = []
     for variant in variants:
         if not variant.model.get("element"):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tal.engine.ablation import branch_variants
-from tal.core.config import DataConfig, ModelConfig, TrainConfig
+from tal.core.config import ConfigError, DataConfig, ModelConfig, TrainConfig
 from tal.engine.registry import SHIPPED_DIR, write_json_atomic
 
 MAX_MODEL_BYTES = 2 * 1024 * 1024
@@ -91,7 +91,7 @@ def make_demos(out_dir: Path | str = SHIPPED_DIR, *, data_dir=None, only=None, e
     specs = [s for s in demo_specs() if not only or s.name in only]
     unknown = set(only or ()) - {s.name for s in demo_specs()}
     if unknown:
-        raise ValueError(f"Unknown demo model(s) {sorted(unknown)}. Expected names from {[s.name for s in demo_specs()]}")
+        raise ConfigError(f"Unknown demo model(s) {sorted(unknown)}. Expected names from {[s.name for s in demo_specs()]}")
     written = []
     for spec in specs:
         train_config = TrainConfig(data=DataConfig(dataset=spec.dataset, data_dir=data_dir, allow_download=False))

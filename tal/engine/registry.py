@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tal.core.config import ConfigError
 from tal.engine.files import write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
 
 RUN_FILES = ("config.json", "history.json", "metrics.json", "model.keras")
@@ -145,7 +146,7 @@ def safe_name(name: str) -> str:
     """Folder-safe run name: letters, digits, '.', '_', '-' (others become '-')."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip(".-")
     if not cleaned:
-        raise ValueError(f"A run name needs at least one letter or digit. Received: {name!r}")
+        raise ConfigError(f"A run name needs at least one letter or digit. Received: {name!r}")
     return cleaned[:80]
 
 

@@ -31,6 +31,10 @@ POINTING_FILE = "pointing.json"  # a multi-label trial's pointing scores, kept i
 CONFIRM_ABOVE = 40
 
 
+class StudyError(ValueError):
+    """A study cannot run as asked: no trials, too many unconfirmed, or its name taken by another design."""
+
+
 @dataclass
 class Plan:
     """What a study will do: each trial, and the finished run it reuses (None: train it)."""
@@ -52,11 +56,11 @@ def study_folder(study: str, runs_dir=None) -> Path:
 
 
 def check_size(trials, *, confirmed: bool = False) -> None:
-    """Refuse an empty grid, and a very large one unless confirmed."""
+    """Refuse an empty grid, and a very large one unless confirmed (`StudyError`)."""
     if not trials:
-        raise ValueError("This study has no runs: choose at least one configuration and one seed.")
+        raise StudyError("This study has no runs: choose at least one configuration and one seed.")
     if len(trials) > CONFIRM_ABOVE and not confirmed:
-        raise ValueError(f"This study would train {len(trials)} models (more than {CONFIRM_ABOVE}). "
+        raise StudyError(f"This study would train {len(trials)} models (more than {CONFIRM_ABOVE}). "
                          "Confirm that you want that many, or choose fewer configurations or seeds.")
 
 
@@ -188,7 +192,10 @@ def estimate(plan: Plan, sizes: dict, *, runs_dir=None, measure=measure_images_p
 
 
 def write_design(plan: Plan, *, runs_dir=None) -> Path:
-    """Save the study's trials, so that it can be resumed (kept when it already exists)."""
+    """Save the study's trials, so that it can be resumed (kept when it already exists).
+
+    Raises `StudyError` when a study of that name exists with other trials.
+    """
     from tal.engine.registry import write_json_atomic
 
     folder = study_folder(plan.study, runs_dir)
@@ -197,7 +204,7 @@ def write_design(plan: Plan, *, runs_dir=None) -> Path:
     if path.exists():
         saved = [Trial.from_dict(t) for t in json.loads(path.read_text())["trials"]]
         if saved != list(plan.trials):
-            raise ValueError(f"A study named {plan.study!r} already exists with other settings. Resume it, or "
+            raise StudyError(f"A study named {plan.study!r} already exists with other settings. Resume it, or "
                              "give the new study another name.")
     else:
         write_json_atomic(path, {"study": plan.study, "preset": plan.preset,
