@@ -3,12 +3,44 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from markupsafe import Markup
 
-from tal.render import view_html
+from tal.render import htmlbars, templates, view_html
 from tal.render.figures import score_check
+
+HOSTILE = "<script>alert('x & \"y\"')</script>"  # a tag, an ampersand, both quotes
+
+
+class _Parsed(HTMLParser):
+    """What a browser would make of the HTML: the tags opened, the texts, every attribute value."""
+
+    def __init__(self, html):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.texts, self.attrs = [], [], []
+        self.feed(str(html))
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += [v for _, v in attrs if v is not None]
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+
+def assert_escaped(html, *, text: int = 0, attrs: int = 0):
+    """`HOSTILE` is nowhere markup: no <script> tag, not raw in the HTML, and it comes back whole,
+    as text at least `text` times and as an attribute value (no quote broke out) at least `attrs` times."""
+    parsed = _Parsed(html)
+    assert "script" not in parsed.tags and "<script>" not in html
+    assert sum(t.count(HOSTILE) for t in parsed.texts) >= text, parsed.texts
+    assert sum(v.count(HOSTILE) for v in parsed.attrs) >= attrs, parsed.attrs
 
 
 def outputs_2x2(score=(3.0, 0.0)):
@@ -75,7 +107,7 @@ def test_multi_label_equation_uses_sigma_and_negative_terms_get_a_real_minus():
 
 
 def test_user_text_is_escaped_and_never_markup():
-    assert view_html.text("upload '**draft**.png'") == "upload &#x27;**draft**.png&#x27;"
+    assert view_html.text("upload '**draft**.png'") == "upload &#39;**draft**.png&#39;"
     assert view_html.text("**No A** maps", markup=True) == "<b>No A</b> maps"  # the library's own notes
     chk = score_check(outputs_2x2(), 0, 0)
     math = view_html.equation_mathml(chk, 0, ["<b>x</b>", "one"])
@@ -97,3 +129,66 @@ def test_summary_and_equation_blocks_of_the_app():
     assert "tal-bad" in wrong and "✗ true class &lt;one&gt;" in wrong and "<img" not in wrong
     eq = maps.equation_html(out, 0, ["zero", "one"])
     assert eq.count("<math") == 2 and '<option value="0" selected>zero</option>' in eq  # starts at the prediction
+
+
+def test_templates_escape_every_value_unless_markup():
+    assert templates.ENV.autoescape is True
+    assert templates.render("small", message="<i>") == '<div class="tal-small">&lt;i&gt;</div>'
+    assert templates.render("small", message=Markup("<i>x</i>")) == '<div class="tal-small"><i>x</i></div>'
+    assert templates.join(["<i>", Markup("<b>b</b>")]) == "&lt;i&gt;<b>b</b>"
+    # the pieces are Markup: added to them, a plain str is escaped, never taken as HTML
+    assert isinstance(view_html.small("a"), Markup) and "<u>" not in view_html.small("a") + "<u>"
+
+
+def test_hostile_names_are_escaped_in_every_piece():
+    assert_escaped(view_html.text(HOSTILE), text=1)
+    assert_escaped(view_html.text(f"**{HOSTILE}**", markup=True), text=1)  # bold, still escaped
+    assert_escaped(view_html.figure(b"", title=HOSTILE, caption=HOSTILE), text=2, attrs=1)  # title, caption, alt
+    assert_escaped(view_html.figure(b"", alt=HOSTILE), attrs=1)
+    assert_escaped(view_html.verdict(HOSTILE, HOSTILE, HOSTILE, "bad"), text=3, attrs=1)  # aria-label
+    assert_escaped(view_html.callout(HOSTILE), text=1)
+    assert_escaped(view_html.small(HOSTILE), text=1)
+    assert_escaped(view_html.heading(HOSTILE), text=1)
+    # name, values and option texts: the select's and cases' data attributes keep the exact strings
+    switch = view_html.switch(HOSTILE, HOSTILE, [(HOSTILE, HOSTILE, HOSTILE), ("1", "one", "")], HOSTILE)
+    assert_escaped(switch, text=3)  # the label, the option, the block (a str: text)
+    assert re.findall(r'data-tal-value="[^"]*"( hidden)?>', switch) == ["", " hidden"]
+    # data-tal-switch, the option's value, 2 × data-tal-case, the chosen case's data-tal-value
+    assert _Parsed(switch).attrs.count(HOSTILE) == 5
+    chk = score_check(outputs_2x2(), 0, 0)
+    assert_escaped(view_html.equation_mathml(chk, 0, [HOSTILE, "one"]), text=5)  # every <mtext> of the class
+    assert_escaped(view_html.equation_mathml(chk, 0, [HOSTILE, "one"], multi_label=True), text=5)
+    bars = htmlbars.bar_chart_html([(HOSTILE, [0.5, 0.2], "red"), ("b", [0.1, 0.3], "blue")], [HOSTILE, "x"],
+                                   title=HOSTILE, ylabel=HOSTILE, xlabel=HOSTILE, marks={0: HOSTILE}, item=HOSTILE)
+    assert_escaped(bars, text=6, attrs=3)  # title, legend, axis labels, mark, tick; 3 tooltips name it
+    assert_escaped(htmlbars.probability_html([0.4, 0.6], class_names=[HOSTILE, "b"], true_label=0), text=1, attrs=1)
+    assert_escaped(htmlbars.whatif_html([0.4, 0.6], [0.6, 0.4], class_names=[HOSTILE, "b"]), text=1, attrs=2)
+
+
+def test_switch_takes_markup_blocks_as_html_and_str_blocks_as_text():
+    html = view_html.switch("c", "Class", [("0", "zero", view_html.small("A")), ("1", "one", "<p>B</p>")], "0")
+    assert '<div class="tal-small">A</div></div>' in html and "&lt;p&gt;B&lt;/p&gt;" in html
+
+
+def test_hostile_names_are_escaped_in_the_blocks_of_the_app():
+    pytest.importorskip("streamlit")
+    from tal.ui import maps, whatif
+
+    names = [HOSTILE, "one"]
+    out = outputs_2x2()
+    out["scale_weights"], out["M"] = np.array([[0.2, 0.3, 0.5]]), np.full((1, 2, 2), 0.5)
+    image = np.zeros((28, 28))
+    summary = maps.summary_html(out, 0, true_label=1, class_names=names, image=image, caption=HOSTILE)
+    assert_escaped(summary, text=3, attrs=2)  # caption, the prediction, the bars' tick; alt, tooltip
+    assert "✗ true class one" in summary and "tal-bad" in summary
+    head, picture, tail = maps.attention_html(out, 0, class_names=names, image=image)
+    assert_escaped(head, text=1)  # the orange frame's class
+    assert picture.count("<img") == 1 and tail.count("<img") == 1 and "Scale weights" in tail
+    assert_escaped(tail, text=2)  # the equation's option, its <mtext>s
+    assert_escaped(maps.equation_html(out, 0, names), text=6)
+    multi = dict(out, present=np.array([[1, 0]]))
+    assert_escaped(maps.summary_html(multi, 0, true_label=[1], class_names=names), text=1)
+    after = dict(out, probabilities=out["probabilities"][:, ::-1], prediction=np.array([1]))
+    comparison = whatif.comparison_html(out, after, 0, {"A": 1.0}, class_names=names, true_label=0)
+    assert_escaped(comparison, text=2, attrs=2)  # "prediction … → …" note, tick; two tooltips
+    assert "With A uniform: prediction" in _Parsed(comparison).texts[-1]

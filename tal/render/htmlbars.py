@@ -1,6 +1,7 @@
 """Small bar charts as self-contained HTML (class probabilities, channel gate, scale weights).
 
-UI-free: returns a string for `st.html` (or a notebook's `IPython.display.HTML`).
+UI-free: returns `markupsafe.Markup` (a `str`) for `st.html` (or a notebook's
+`IPython.display.HTML`), rendered from the Jinja2 templates of `tal.render.templates`.
 Every Plotly chart that changes is mounted afresh by Streamlit, which cost about
 as much browser time per small bar chart as the rest of an Inspect update; a
 few dozen `<div>`s cost next to nothing. Each bar keeps its exact value as a
@@ -13,12 +14,13 @@ only, never in the tooltip.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
+from markupsafe import Markup
 
 from tal.core import catalogue
+from tal.render import templates
 
 GRID_COLOR = "rgba(128, 128, 128, 0.25)"
 MUTED = "rgba(128, 128, 128, 0.95)"
@@ -57,7 +59,7 @@ def bar_chart_html(
     marks: dict | None = None,
     item: str = "",
     digits: int = 3,
-) -> str:
+) -> Markup:
     """Grouped bars, one group per label, one bar per series in each group.
 
     Args:
@@ -81,70 +83,29 @@ def bar_chart_html(
                 f"Received: {np.asarray(s.values).size} for {s.name!r}"
             )
     marks = marks or {}
-    esc = html.escape
     heights = [bar_heights(s.values, ymax) for s in series]
     values = [np.asarray(s.values, dtype="float64").ravel() for s in series]
-    gap = "1px" if n > 20 else "6px"
-    groups = []
-    for g, label in enumerate(labels):
-        bars = "".join(
-            f'<div title="{esc(f"{item} {label}".strip())} · {esc(s.name)}: {_fmt(values[k][g], digits)}" '
-            f'style="flex:1;height:{heights[k][g]:.2f}%;background:{s.color};min-width:1px"></div>'
-            for k, s in enumerate(series)
-        )
-        mark = (
-            f'<div style="position:absolute;top:-16px;left:0;right:0;text-align:center;'
-            f'font-size:11px;color:#54A24B">{esc(marks[g])}</div>'
-            if g in marks
-            else ""
-        )
-        groups.append(
-            f'<div style="flex:1;position:relative;display:flex;align-items:flex-end;gap:1px;'
-            f'height:100%">{mark}{bars}</div>'
-        )
-    ticks = "".join(
-        f'<div style="flex:1;text-align:center;overflow:visible;white-space:nowrap">'
-        f'{esc(label) if g % max(label_every, 1) == 0 else ""}</div>'
+    every = max(label_every, 1)
+    groups = [  # (mark, [(tooltip, height, colour) per series])
+        (marks.get(g), [(f"{f'{item} {label}'.strip()} · {s.name}: {_fmt(values[k][g], digits)}",
+                         f"{heights[k][g]:.2f}", s.color) for k, s in enumerate(series)])
         for g, label in enumerate(labels)
-    )
-    grid = (
-        f"background:linear-gradient(to top,{GRID_COLOR} 1px,transparent 1px) 0 0/100% 50%;"
-        f"border-bottom:1px solid {MUTED}"
-    )
-    top, mid = f"{ymax:g}", f"{ymax / 2:g}"
-    legend = (
-        '<div style="display:flex;gap:12px;justify-content:flex-end;font-size:12px">'
-        + "".join(
-            f'<span><span style="display:inline-block;width:10px;height:10px;background:{s.color};'
-            f'margin-right:4px"></span>{esc(s.name)}</span>'
-            for s in series
-        )
-        + "</div>"
-        if len(series) > 1
-        else ""
-    )
-    head = (
-        f'<div style="font-weight:600;font-size:14px;margin-bottom:2px">{esc(title)}</div>'
-        if title
-        else ""
-    )
-    axis = (
-        f'<div style="display:flex;flex-direction:column;justify-content:space-between;'
-        f'align-items:flex-end;height:{height + 14}px;font-size:11px;color:{MUTED};margin-top:-7px;'
-        f'line-height:14px">'
-        f"<span>{top}</span><span>{mid}</span><span>0</span></div>"
-    )
-    return (
-        f'<div class="tal-bars" style="font-size:12px;line-height:1.3">{head}{legend}'
-        f'<div style="display:flex;gap:6px;margin-top:18px">'
-        f'<div style="writing-mode:vertical-rl;transform:rotate(180deg);text-align:center;'
-        f'font-size:11px;color:{MUTED};height:{height}px">{esc(ylabel)}</div>{axis}'
-        f'<div style="flex:1;min-width:0">'
-        f'<div style="display:flex;gap:{gap};align-items:flex-end;height:{height}px;{grid}">'
-        f'{"".join(groups)}</div>'
-        f'<div style="display:flex;gap:{gap};font-size:11px;color:{MUTED};margin-top:2px">{ticks}</div>'
-        f'<div style="text-align:center;font-size:11px;color:{MUTED}">{esc(xlabel)}</div>'
-        f"</div></div></div>"
+    ]
+    return templates.render(
+        "bar_chart",
+        title=title,
+        legend=[(s.name, s.color) for s in series] if len(series) > 1 else [],
+        ylabel=ylabel,
+        xlabel=xlabel,
+        height=height,
+        top=f"{ymax:g}",
+        mid=f"{ymax / 2:g}",
+        gap="1px" if n > 20 else "6px",
+        grid=(f"background:linear-gradient(to top,{GRID_COLOR} 1px,transparent 1px) 0 0/100% 50%;"
+              f"border-bottom:1px solid {MUTED}"),
+        muted=MUTED,
+        groups=groups,
+        ticks=[label if g % every == 0 else "" for g, label in enumerate(labels)],
     )
 
 
@@ -154,7 +115,7 @@ MAIN_COLOR, AUX_COLOR = "#4C78A8", "#F58518"  # tal.render.figures.PALETTE[0], [
 
 
 def probability_html(probabilities, *, aux=None, class_names=None, true_label=None, multi_label: bool = False,
-                     height=170) -> str:
+                     height=170) -> Markup:
     """Class probabilities of the main head (and the aux head's beside them).
 
     `true_label` is one class index, or for multi-label images a list of the
@@ -182,7 +143,7 @@ def probability_html(probabilities, *, aux=None, class_names=None, true_label=No
 WHATIF_COLOR = "#E45756"
 
 
-def whatif_html(before, after, *, class_names=None, true_label=None, height=150) -> str:
+def whatif_html(before, after, *, class_names=None, true_label=None, height=150) -> Markup:
     """The main head's probabilities as trained and under the interventions, side by side."""
     p = np.asarray(before, dtype="float64").ravel()
     names = [str(c) for c in (class_names if class_names is not None else range(len(p)))]
@@ -199,7 +160,7 @@ def whatif_html(before, after, *, class_names=None, true_label=None, height=150)
     )
 
 
-def gates_html(bars: dict, *, height: int = 130) -> str:
+def gates_html(bars: dict, *, height: int = 130) -> Markup:
     """Per-stage and per-channel maps of one image (scale weights, gates) side by side.
 
     Args:
@@ -219,5 +180,4 @@ def gates_html(bars: dict, *, height: int = 130) -> str:
             height=height, label_every=every, item="" if style.axis == "stage" else style.axis)))
     if not parts:
         raise ValueError("Expected at least one map to draw as bars. Received: none")
-    cells = "".join(f'<div style="flex:{grow};min-width:0">{body}</div>' for grow, body in parts)
-    return f'<div style="display:flex;gap:24px">{cells}</div>'
+    return templates.render("bar_row", cells=parts)

@@ -11,13 +11,19 @@ A *switch* is a `<select data-tal-switch="name">` with one
 `<div data-tal-case="name" data-tal-value="…">` per option; only the chosen
 case is shown (`hidden` on the others). The few lines of script that flip them
 live with the app's block; without script the case chosen when drawn stays.
+
+The pieces are Jinja2 templates with autoescaping (`tal.render.templates`). Each
+returns `markupsafe.Markup`: pieces nest in one another as HTML, while a plain
+`str` passed in or added to them is escaped, never taken as HTML.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 
+from markupsafe import Markup, escape
+
+from tal.render import templates
 from tal.render.htmlbars import MUTED
 
 CLASS = "tal-view"  # every rule of STYLE is scoped under it
@@ -48,60 +54,50 @@ STYLE = f"""
 """
 
 
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def data_uri(png: bytes) -> Markup:
+    """A PNG as an inline `data:` URI (base64: nothing in it needs escaping)."""
+    return Markup("data:image/png;base64," + base64.b64encode(png).decode("ascii"))
 
 
-def text(value: str, *, markup: bool = False) -> str:
+def text(value: str, *, markup: bool = False) -> Markup:
     """Text, escaped; with `markup` (the library's own notes only) `**bold**` spans become <b>.
     Never markup for what users name: a file called `**draft**.png` keeps its asterisks."""
-    escaped = html.escape(value)
     if not markup:
-        return escaped
-    return "".join(f"<b>{p}</b>" if k % 2 else p for k, p in enumerate(escaped.split("**")))
+        return escape(value)
+    return templates.render("bold_spans", parts=str(value).split("**"))
 
 
-def figure(png: bytes, *, caption: str = "", width: int | None = None, alt: str = "", title: str = "") -> str:
+def figure(png: bytes, *, caption: str = "", width: int | None = None, alt: str = "", title: str = "") -> Markup:
     """A picture with an optional bold title above and a caption below."""
-    size = f' width="{int(width)}"' if width else ""
-    head = f'<div><b>{html.escape(title)}</b></div>' if title else ""
-    foot = f"<figcaption>{text(caption)}</figcaption>" if caption else ""
-    return (f'<figure>{head}<img src="{data_uri(png)}" alt="{html.escape(alt or title or caption)}"{size}>'
-            f"{foot}</figure>")
+    return templates.render("figure", src=data_uri(png), alt=alt or title or caption,
+                            width=int(width) if width else None, title=title, caption=caption)
 
 
-def verdict(label: str, value: str, note: str, tone: str = "off") -> str:
+def verdict(label: str, value: str, note: str, tone: str = "off") -> Markup:
     """A headline number: small label, large value, and a note coloured by `tone` (good, bad, off)."""
     if tone not in ("good", "bad", "off"):
         raise ValueError(f"tone must be 'good', 'bad' or 'off', not {tone!r}.")
-    return (f'<div class="tal-verdict" role="group" aria-label="{html.escape(label)}">'
-            f'<div class="tal-label">{html.escape(label)}</div>'
-            f'<div class="tal-value">{html.escape(value)}</div>'
-            f'<div class="tal-note tal-{tone}">{html.escape(note)}</div></div>')
+    return templates.render("verdict", label=label, value=value, note=note, tone=tone)
 
 
-def callout(message: str) -> str:
+def callout(message: str) -> Markup:
     """A note in a tinted box; `message` is the library's own text (its `**bold**` is drawn bold)."""
-    return f'<div class="tal-callout" role="note">{text(message, markup=True)}</div>'
+    return templates.render("callout", message=text(message, markup=True))
 
 
-def small(message: str) -> str:
-    return f'<div class="tal-small">{text(message)}</div>'
+def small(message: str) -> Markup:
+    return templates.render("small", message=message)
 
 
-def switch(name: str, label: str, options: list[tuple[str, str, str]], chosen: str) -> str:
-    """A labelled `<select>` and one block per option: `options` is `(value, option text, block html)`."""
-    choices = "".join(
-        f'<option value="{html.escape(v)}"{" selected" if v == chosen else ""}>{html.escape(t)}</option>'
-        for v, t, _ in options
-    )
-    cases = "".join(
-        f'<div data-tal-case="{html.escape(name)}" data-tal-value="{html.escape(v)}"'
-        f'{"" if v == chosen else " hidden"}>{block}</div>'
-        for v, _, block in options
-    )
-    return (f'<label class="tal-label">{html.escape(label)} '
-            f'<select data-tal-switch="{html.escape(name)}">{choices}</select></label>{cases}')
+def heading(title: str) -> Markup:
+    """A section heading of the view (`<h3>`)."""
+    return templates.render("heading", title=title)
+
+
+def switch(name: str, label: str, options: list[tuple[str, str, object]], chosen: str) -> Markup:
+    """A labelled `<select>` and one block per option: `options` is `(value, option text, block)`;
+    a block is HTML only as `Markup` (the pieces of this module are), a plain `str` is shown as text."""
+    return templates.render("switch", name=name, label=label, options=options, chosen=chosen)
 
 
 # ----------------------------------------------------------------------------- the auxiliary logit's check
@@ -109,7 +105,7 @@ def switch(name: str, label: str, options: list[tuple[str, str, str]], chosen: s
 CHECK_VALUE = "font-size:1.6rem;line-height:1.4"
 
 
-def checks_html(chk: dict) -> str:
+def checks_html(chk: dict) -> Markup:
     """The four numbers of the check (sum from the maps, model's logit, difference, Σ A) in one row."""
     cells = [
         ("Σ A⊙S from the maps", f"{chk['sum_AS']:.5f}"),
@@ -117,53 +113,26 @@ def checks_html(chk: dict) -> str:
         ("|difference|", f"{chk['abs_error']:.1e}"),
         (f"Σ A over {chk['cells']} cells", f"{chk['A_sum']:.4f}"),
     ]
-    return '<div class="tal-checks" style="display:flex;gap:16px">' + "".join(
-        f'<div style="flex:1;min-width:0"><div class="tal-small">{html.escape(label)}</div>'
-        f'<div data-value style="{CHECK_VALUE}">{html.escape(value)}</div></div>'
-        for label, value in cells
-    ) + "</div>"
-
-
-def _mi(name: str) -> str:
-    return f"<mi>{html.escape(name)}</mi>"
-
-
-def _mn(value: str) -> str:
-    return f"<mn>{html.escape(value)}</mn>"
-
-
-def _sub(base: str, sub: str) -> str:
-    return f"<msub><mrow>{base}</mrow><mrow>{sub}</mrow></msub>"
+    return templates.render("checks", cells=cells, value_style=CHECK_VALUE)
 
 
 def _signed(value: float, digits: int) -> str:
-    """`(+1.234)` / `(−1.234)` with a real minus sign."""
-    return f"<mo>(</mo>{_mn(f'{value:+.{digits}f}'.replace('-', '−'))}<mo>)</mo>"
+    """`+1.234` / `−1.234` with a real minus sign."""
+    return f"{value:+.{digits}f}".replace("-", "−")
 
 
-def equation_mathml(chk: dict, c: int, names, *, multi_label: bool = False) -> str:
+def equation_mathml(chk: dict, c: int, names, *, multi_label: bool = False) -> Markup:
     """`score_c = Σ_{h,w} A_{h,w,c} S_{h,w,c}`, its largest terms, and softmax(score)_c (σ(score_c) for
     multi-label models) = p_aux_c, with this image's numbers, as one MathML block of three rows."""
-    n = f"<mtext>{html.escape(str(names[c]))}</mtext>"
-    score = _sub(_mi("score"), n)
-    hwc = f"<mi>h</mi><mo>,</mo><mi>w</mi><mo>,</mo>{n}"
-    total = (f"<munder><mo>∑</mo><mrow><mi>h</mi><mo>,</mo><mi>w</mi></mrow></munder>"
-             f"{_sub(_mi('A'), hwc)}<mo>&#x2062;</mo>{_sub(_mi('S'), hwc)}")
-    terms = "<mo>+</mo>".join(f"{_mn(f'{a:.3f}')}<mo>·</mo>{_signed(s, 3)}" for _, _, a, s, _ in chk["top_cells"])
-    if multi_label:
-        head = f"<mi>σ</mi><mo>(</mo>{score}<mo>)</mo>"
-    else:
-        head = _sub(f"<mi>softmax</mi><mo>(</mo>{_mi('score')}<mo>)</mo>", n)
-    aux = f"<msubsup><mi>p</mi>{n}<mtext>aux</mtext></msubsup>"
-    total_value, soft, p_aux = (f"{chk['sum_AS']:.5f}", f"{chk['softmax'][c]:.4f}", f"{chk['aux'][c]:.4f}")
-    rows = [
-        (score, f"<mo>=</mo>{total}<mo>=</mo>{_mn(total_value)}"),
-        ("", f"<mo>=</mo>{terms}<mo>+</mo><mo>…</mo><mspace width='1em'/><mtext>(largest terms)</mtext>"),
-        (head, f"<mo>=</mo>{_mn(soft)}<mspace width='2em'/>{aux}<mo>=</mo>{_mn(p_aux)}"),
-    ]
-    body = "".join(f'<mtr><mtd style="text-align:right">{lhs}</mtd><mtd style="text-align:left">{rhs}</mtd></mtr>'
-                   for lhs, rhs in rows)
-    return f'<math display="block"><mtable displaystyle="true">{body}</mtable></math>'
+    return templates.render(
+        "equation",
+        name=str(names[c]),
+        total=f"{chk['sum_AS']:.5f}",
+        terms=[(f"{a:.3f}", _signed(s, 3)) for _, _, a, s, _ in chk["top_cells"]],
+        soft=f"{chk['softmax'][c]:.4f}",
+        p_aux=f"{chk['aux'][c]:.4f}",
+        multi_label=multi_label,
+    )
 
 
 def top_contributions(chk: dict, *, multi_label: bool = False) -> str:

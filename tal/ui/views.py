@@ -13,7 +13,7 @@ import time
 
 import streamlit as st
 
-from tal.render import view_html
+from tal.render import templates, view_html
 from tal.ui import html_view, maps, pickers, router, state, whatif
 from tal.ui.guard import guarded_fragment, show_error
 
@@ -61,7 +61,7 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
                if chosen else None)
     forward_ms = (time.perf_counter() - started) * 1000
     names = test.class_names if test else None
-    before = "".join(view_html.small(f"ℹ️ {note}") for note in choice.notes)
+    before = templates.join(view_html.small(f"ℹ️ {note}") for note in choice.notes)
     before += maps.summary_html(
         outputs,
         0,
@@ -76,7 +76,7 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
     )
     if altered is not None:
         before += whatif.comparison_html(outputs, altered, 0, chosen, class_names=names, true_label=choice.label)
-    before += "<h3>Attention" + (" — with the interventions" if altered is not None else "") + "</h3>"
+    before += view_html.heading("Attention" + (" — with the interventions" if altered is not None else ""))
     maps.show_attention(altered if altered is not None else outputs, 0, key=key, before=before, image=choice.image,
                         class_names=names, objects=choice.objects, overlay=overlay, interactive=interactive)
     passes = "forward passes" if altered is not None else "forward pass"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from markupsafe import Markup
 
 from tal.render import htmlbars
 
@@ -36,10 +37,11 @@ def controls(model, *, key: str) -> dict:
     return chosen
 
 
-def comparison_html(before: dict, after: dict, i: int, chosen: dict, *, class_names, true_label=None) -> str:
-    """Probabilities as trained and with the interventions, and what the answer becomes (HTML)."""
+def comparison_html(before: dict, after: dict, i: int, chosen: dict, *, class_names, true_label=None) -> Markup:
+    """Probabilities as trained and with the interventions, and what the answer becomes (HTML as `Markup`;
+    the class names in it are escaped)."""
     from tal.core import catalogue
-    from tal.render import view_html
+    from tal.render import templates, view_html
     from tal.ui.maps import class_names_of
 
     names = class_names_of(before, class_names)
@@ -54,7 +56,8 @@ def comparison_html(before: dict, after: dict, i: int, chosen: dict, *, class_na
         was, now = int(before["prediction"][i]), int(after["prediction"][i])
         change = (f"prediction {names[was]} ({before['probabilities'][i][was]:.1%}) → "
                   f"{names[now]} ({after['probabilities'][i][now]:.1%})")
-    return bars + view_html.small(f"With {', '.join(titles)}: {change}. The maps below are drawn with the interventions.")
+    note = view_html.small(f"With {', '.join(titles)}: {change}. The maps below are drawn with the interventions.")
+    return templates.join([bars, note])
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
