@@ -34,3 +34,10 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "runs"
     monkeypatch.setenv("TAL_RUNS_DIR", str(root))
     return root
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests are slow tests too, so the quick tier (`-m "not slow"`) leaves them out."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)

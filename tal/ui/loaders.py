@@ -103,6 +103,7 @@ def _mtime(run) -> float:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _load_model(path: str, mtime: float):
+    wait_for_warm_up()
     from tal.core.inspection import inspect
     from tal.engine.registry import Run
 
@@ -194,6 +195,7 @@ def test_set(config: DataConfig, *, fallback: bool = False) -> TestSet:
 def _test_predictions(
     path: str, mtime: float, config_json: str, fallback: bool, prediction: str
 ) -> np.ndarray:
+    wait_for_warm_up()
     from tal.core.inspection import inspect
 
     model = _load_model(path, mtime)
@@ -264,8 +266,20 @@ def warm_up() -> threading.Thread:
     return thread
 
 
+def wait_for_warm_up() -> None:
+    """Block until the warm-up's imports are done (at once when they are).
+
+    Code that imports Keras or TensorFlow from a page must call this first: while
+    the warm-up thread is half-way through TensorFlow's import, a second thread's
+    import of it meets a half-initialised module (`dataset_ops has no attribute
+    DatasetV2`) or Python's import deadlock detector, and the model fails to load
+    (seen on a first visit straight to Inspect after the server started)."""
+    warm_up().join()
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def _localization(path: str, mtime: float, config_json: str, images: int, sanity: bool) -> dict:
+    wait_for_warm_up()
     from tal.engine.localization import localize
     from tal.engine.registry import Run
 
