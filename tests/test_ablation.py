@@ -176,3 +176,13 @@ def test_ray_tune_runs_a_tiny_study_in_local_mode_live_and_then_reuses_it(mnist_
     assert again.to_train == []
     reused = run_study_on_ray(again, runs_dir=tmp_path)
     assert [r["run"] for r in reused] == [r["run"] for r in records] and all(r["reused"] for r in reused)
+
+
+def test_without_ray_the_ray_runner_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from tal.engine.ablation_ray import run_trials_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    with pytest.raises(ImportError, match=r"pip install -r requirements-ray\.txt"):
+        run_trials_ray(build_trials("demo", seeds=1))

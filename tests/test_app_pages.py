@@ -320,6 +320,7 @@ def test_a_killed_training_process_is_reported_and_the_page_goes_on(env):
 # --------------------------------------------------------------------------- Inspect
 
 
+@pytest.mark.slow
 def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     full, _ = with_runs
     at = open_page("app_pages/inspect.py")
@@ -358,6 +359,7 @@ def test_inspect_shows_maps_and_equation_with_real_numbers(with_runs):
     assert len(views(at)) == 2 and view(at).count("<img") == 2  # the chart between two blocks, no grid picture
 
 
+@pytest.mark.slow
 def test_inspect_upload_corrupt_and_good(with_runs):
     full, _ = with_runs
     at = open_page("app_pages/inspect.py")
@@ -372,6 +374,7 @@ def test_inspect_upload_corrupt_and_good(with_runs):
     assert 'aria-label="Prediction"' in view(at) and "seven.png" in view(at)
 
 
+@pytest.mark.slow
 def test_inspect_baseline_says_which_maps_are_absent(with_runs):
     _, base = with_runs
     at = open_page("app_pages/inspect.py")
@@ -387,6 +390,7 @@ def test_inspect_baseline_says_which_maps_are_absent(with_runs):
 # --------------------------------------------------------------------------- Predict
 
 
+@pytest.mark.slow
 def test_predict_good_and_corrupt_files_each_get_their_own_result(with_runs):
     full, _ = with_runs
     at = open_page("app_pages/predict.py")
@@ -427,6 +431,7 @@ def test_compare_shows_an_ablation_summary(env):
     assert list(table["test accuracy (%)"]) == ["98.00 ± 1.00", "101.00 ± 1.00"]
 
 
+@pytest.mark.slow
 def test_compare_two_runs(with_runs):
     full, base = with_runs
     at = open_page("app_pages/compare.py")
@@ -447,6 +452,7 @@ def snapshot_captions(at: AppTest) -> list[str]:
     return [c for image in at.get("image") for c in image.captions if c.startswith("Snapshot")]
 
 
+@pytest.mark.slow
 def test_compare_replays_two_runs_maps_at_matched_steps(trained, env, monkeypatch):
     root, full, _, zoo = trained
     monkeypatch.setenv("TAL_RUNS_DIR", str(root))
@@ -465,6 +471,7 @@ def test_compare_replays_two_runs_maps_at_matched_steps(trained, env, monkeypatc
     assert all(f"at step {s}:" in c for s, c in zip(last, captions)) and not at.exception
 
 
+@pytest.mark.slow
 def test_inspect_shows_the_extra_literature_module_maps(trained, env, monkeypatch):
     root, _, _, zoo = trained
     monkeypatch.setenv("TAL_RUNS_DIR", str(root))
@@ -485,6 +492,7 @@ def test_inspect_shows_the_extra_literature_module_maps(trained, env, monkeypatc
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_unloadable_model_gets_a_friendly_error(with_runs, tmp_path, monkeypatch):
     import shutil
 
@@ -509,6 +517,7 @@ def test_extra_literature_module_is_a_form_choice(env):
     assert at.selectbox(key="train.extra_attention").value == "danet"
 
 
+@pytest.mark.slow
 def test_inspect_without_test_data_offers_uploads(with_runs, monkeypatch):
     import tal
     from tal.ui import loaders
@@ -573,6 +582,7 @@ def with_multidigit(trained, trained_multidigit, env, monkeypatch):
     return trained_multidigit, full
 
 
+@pytest.mark.slow
 def test_inspect_multidigit_shows_present_classes_and_boxes(with_multidigit):
     md, _ = with_multidigit
     at = open_page("app_pages/inspect.py")
@@ -589,6 +599,7 @@ def test_inspect_multidigit_shows_present_classes_and_boxes(with_multidigit):
         assert not at.exception, source
 
 
+@pytest.mark.slow
 def test_localization_page_scores_maps_and_opens_a_miss_on_inspect(with_multidigit):
     md, full = with_multidigit
     at = open_page("app_pages/localization.py")
@@ -612,6 +623,7 @@ def test_localization_page_scores_maps_and_opens_a_miss_on_inspect(with_multidig
     assert at.selectbox(key="inspect.run").value == str(md.path)
 
 
+@pytest.mark.slow
 def test_compare_multidigit_and_mnist_runs(with_multidigit):
     md, full = with_multidigit
     at = open_page("app_pages/compare.py")
@@ -623,6 +635,7 @@ def test_compare_multidigit_and_mnist_runs(with_multidigit):
     assert any(list(f["run"]) == ["md"] and "class 0" in f.columns for f in frames[1:])  # the per-class AUC table
 
 
+@pytest.mark.slow
 def test_inspect_what_ifs_change_the_prediction_and_score_the_test_set(with_runs):
     full, _ = with_runs
     at = open_page("app_pages/inspect.py")
@@ -645,6 +658,7 @@ def test_inspect_what_ifs_change_the_prediction_and_score_the_test_set(with_runs
     assert table["change (pp)"].iloc[0] == 0
 
 
+@pytest.mark.slow
 def test_inspect_says_when_a_run_has_no_timeline(with_runs, tmp_path, monkeypatch):
     import shutil
 
@@ -658,6 +672,7 @@ def test_inspect_says_when_a_run_has_no_timeline(with_runs, tmp_path, monkeypatc
     assert any("saved without a map timeline" in c for c in texts(at, "caption")) and not at.exception
 
 
+@pytest.mark.slow
 def test_inspect_baseline_has_no_what_ifs(with_runs):
     _, base = with_runs
     at = open_page("app_pages/inspect.py")
@@ -668,6 +683,7 @@ def test_inspect_baseline_has_no_what_ifs(with_runs):
 # --------------------------------------------------------------------------- Studies
 
 
+@pytest.mark.slow
 def test_studies_designs_runs_and_then_reuses_a_study(env, mnist_path):
     at = open_page("app_pages/studies.py")
     assert at.selectbox(key="study.preset").value == "demo"

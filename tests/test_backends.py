@@ -26,6 +26,7 @@ def test_layer_and_loss_tests_pass_on_jax():
     print("JAX:", summary)
 
 
+@pytest.mark.slow
 def test_the_jax_run_really_is_on_jax():
     """Guards the test above against a backend setting that does not take (e.g. a cached keras.json)."""
     code = "import keras, tal.layers; print(keras.backend.backend(), type(keras.ops.ones(1)).__module__)"

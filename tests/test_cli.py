@@ -115,7 +115,38 @@ def test_bad_image_is_one_line_exit_2_and_writes_nothing(trained):
     (["ablate", "--seeds", "0"], "Expected seeds >= 1"),
     (["ablate", "--preset", "branches", "--seeds", "5"], "would train 45 models"),
 ])
-def test_bad_arguments_give_one_line_and_exit_2_without_writing(args, fragment, tmp_path):
+def test_bad_arguments_give_one_line_and_exit_2_without_writing(args, fragment, tmp_path, monkeypatch, capsys):
+    # in this process (TensorFlow is imported once for all cases); the real `python -m tal` entry point is
+    # the same function, run as a fresh interpreter in the test below
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("TAL_RUNS_DIR", str(runs))
+    monkeypatch.chdir(tmp_path)
+    code, stderr = _main_in_process(args, capsys)
+    assert code == 2, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("tal")]
+    assert len(errors) == 1 and fragment in errors[0], stderr
+    assert not runs.exists() or not any(runs.iterdir())
+    assert "Traceback" not in stderr
+
+
+def _main_in_process(args, capsys) -> tuple[int, str]:
+    """`tal.cli.main(args)`'s exit code and what it wrote to stderr."""
+    from tal.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's own exits
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--epochs", "0"], "epochs=0"),
+    (["train", "--bogus"], "unrecognized arguments"),
+])
+def test_bad_arguments_in_a_fresh_interpreter_give_one_line_and_exit_2(args, fragment, tmp_path):
     runs = tmp_path / "runs"
     proc = tal_cli(*args, env_extra={"TAL_RUNS_DIR": str(runs)}, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
@@ -174,11 +205,12 @@ def test_help_follows_the_metadata(monkeypatch):
     assert "mhsa, eca, fancy. (default: none)" in text
 
 
-def test_an_out_of_bounds_flag_names_the_bound(tmp_path):
-    proc = tal_cli("train", "--val-fraction", "0.95", env_extra={"TAL_RUNS_DIR": str(tmp_path / "runs")},
-                   cwd=tmp_path)
-    assert proc.returncode == 2
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("tal")]
+def test_an_out_of_bounds_flag_names_the_bound(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TAL_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    code, stderr = _main_in_process(["train", "--val-fraction", "0.95"], capsys)
+    assert code == 2
+    errors = [line for line in stderr.splitlines() if line.startswith("tal")]
     assert errors == ["tal: error: Expected 0 <= val_fraction < 0.9. Received: val_fraction=0.95"]
 
 
@@ -296,3 +328,12 @@ def test_a_project_error_from_deep_inside_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(registry, "list_runs", refuses)
     assert cli.main(["runs"]) == cli.EXIT_USAGE
     assert capsys.readouterr().err == "tal: error: Expected something else. Received: this\n"
+
+
+def test_python_dash_m_tal_runs_the_cli(monkeypatch, capsys):
+    import runpy
+
+    monkeypatch.setattr("sys.argv", ["tal", "--help"])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module("tal", run_name="__main__")
+    assert done.value.code == 0 and "train" in capsys.readouterr().out

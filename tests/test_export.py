@@ -50,6 +50,7 @@ def test_exported_code_rebuilds_the_model_with_the_same_parameters_weights_and_o
     assert {layer.name for layer in rebuilt.layers} == {layer.name for layer in model.layers}  # tal.inspect finds its parts
 
 
+@pytest.mark.slow
 def test_cli_export_writes_a_script_that_loads_the_runs_weights(tmp_path):
     done = python("-m", "tal", "export", SHIPPED, "--code", "exported.py", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -63,6 +64,7 @@ def test_cli_export_writes_a_script_that_loads_the_runs_weights(tmp_path):
     assert bare.returncode == 1 and "pip install tal-explorer" in bare.stderr and "Traceback" not in bare.stderr
 
 
+@pytest.mark.slow
 def test_cli_export_errors_in_one_line_and_write_nothing(tmp_path):
     missing = python("-m", "tal", "export", "no-such-run", "--code", "x.py", cwd=tmp_path)
     assert missing.returncode == 2 and "No complete run called 'no-such-run'" in missing.stderr

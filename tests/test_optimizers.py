@@ -38,6 +38,7 @@ def test_updates_are_identical_to_the_keras_optimizer(name):
         np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.slow
 def test_training_registers_no_global_custom_gradient_and_frees_its_graphs():
     from tensorflow.python.framework.func_graph import FuncGraph
 

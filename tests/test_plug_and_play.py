@@ -22,6 +22,7 @@ def run_python(code: str, cwd=ROOT) -> subprocess.CompletedProcess:
     "from tal.layers import ElementWiseAttention",  # Keras first imported by one of tal's own modules
     "import tal; tal.TrainingCallback",
 ])
+@pytest.mark.slow
 def test_after_only_importing_tal_a_shipped_model_loads(first):
     shipped = ROOT / "models" / "mnist-scale_channel_element" / "model.keras"
     code = (
@@ -68,6 +69,7 @@ def test_every_module_that_imports_keras_at_its_top_leaves_tals_classes_register
     assert uses_keras - registering == set()
 
 
+@pytest.mark.slow
 def test_keras_imported_before_tal_also_finds_tals_classes():
     done = run_python(
         "import keras, tal\n"
@@ -146,6 +148,7 @@ def test_attention_maps_of_a_model_without_a_config_are_read_unchecked(monkeypat
     assert set(tal.attention_maps(model, np.ones((1, 8, 8, 3)))) == {"channel", "element"}
 
 
+@pytest.mark.slow
 def test_an_own_model_trains_with_one_hot_labels_and_round_trips_through_a_keras_file(tmp_path):
     """The README recipe in small, on whichever backend runs the tests (TensorFlow or JAX)."""
     keras.utils.set_random_seed(0)

@@ -177,6 +177,7 @@ def small_densenet(**kwargs):
     return DenseNet([2, 2, 2, 2], **kwargs)
 
 
+@pytest.mark.slow
 def test_own_model_example_shapes_are_densenet121s():
     """What the README states about DenseNet-121 on 32x32 inputs: a 1x1 grid of 1,024 channels."""
     base = keras.applications.DenseNet121(include_top=False, weights=None, input_shape=(32, 32, 1))

@@ -107,6 +107,7 @@ class _StopInTrial:
         return [Stopper()]
 
 
+@pytest.mark.slow
 def test_a_stopped_study_resumes_where_it_stopped_and_a_rerun_reuses_everything(mnist_path, tmp_path):
     from tal.engine.registry import list_runs
 

@@ -77,6 +77,7 @@ def test_stop_ends_within_a_batch_and_still_saves(mnist_path, runs_dir):
     assert result.run is not None and tal.runs.load_run(result.run.name).metrics["status"] == "stopped"
 
 
+@pytest.mark.slow
 def test_validation_runs_in_batches_of_the_training_batch_size(mnist_path, monkeypatch):
     # fit is fed a dataset, which names no batch size; without one, Keras validates 32 images at a time
     from tal.engine.callbacks import KerasBridge
@@ -147,6 +148,7 @@ class PhaseRecorder(tal.TrainingCallback):
         self.batch_phases.add(progress.phase)
 
 
+@pytest.mark.slow
 def test_phases_are_reported_while_no_batch_ends(mnist_path):
     """Validation and the BatchNorm recalibration take seconds without a batch ending:
     the engine says which phase it is in, so a UI can show it instead of a frozen bar."""
@@ -221,6 +223,7 @@ def test_a_run_keeps_its_map_timeline_and_its_last_snapshot_is_the_saved_model(m
     assert result.metrics["snapshot_time_s"] <= 0.05 * result.metrics["training_time_s"] + 1.0
 
 
+@pytest.mark.slow
 def test_the_users_own_probe_digit_joins_the_timeline_and_a_wrong_shape_is_refused(mnist_path):
     own = np.zeros((28, 28, 1), "float32")
     own[8:20, 12:16] = 1.0  # a bar: a "1" of the user's own
@@ -235,6 +238,7 @@ def test_the_users_own_probe_digit_joins_the_timeline_and_a_wrong_shape_is_refus
         tal.train(ModelConfig(), _config(mnist_path), save=False, probes=np.zeros((1, 48, 48, 1)))
 
 
+@pytest.mark.slow
 def test_a_run_without_timeline(mnist_path, runs_dir):
     result = tal.train(ModelConfig(), _config(mnist_path, timeline=False, epochs=1), name="no-tl")
     assert result.run.timeline() is None and result.metrics["snapshots"] == 0

@@ -1,0 +1,71 @@
+"""Inspect, Predict and Localization on the shipped demo models: the page checks that need no training.
+
+The quick tier's way into the map views: the pages as a user first meets them,
+on the models that ship in models/, with real numbers (the auxiliary logit
+recomputed from the maps). The same pages on freshly trained runs, with every
+toggle, are in test_app_pages.py.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_app_pages import APP, TIMEOUT, digit_png, open_page, texts, view, views
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+FULL = MODELS / "mnist-scale_channel_element"
+MULTIDIGIT = MODELS / "multidigit-scale_channel_element"
+
+
+@pytest.fixture
+def shipped(runs_dir, mnist_path, monkeypatch):
+    """Real MNIST, an empty run registry beside the shipped demos."""
+    monkeypatch.setenv("TAL_DATA_DIR", str(mnist_path))
+    assert (FULL / "model.keras").is_file() and (MULTIDIGIT / "model.keras").is_file()
+    return runs_dir
+
+
+def test_inspect_a_shipped_model_the_maps_add_up_to_its_logit(shipped):
+    at = open_page("app_pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(FULL)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    html = view(at)
+    assert len(views(at)) == 1 and "Class probabilities" in html and "Channel gate" in html
+    checks = re.findall(r'<div class="tal-small">([^<>]+)</div><div data-value[^>]*>([^<]+)<', html)
+    assert len(checks) == 4 * 10
+    for k in range(10):  # Σ A⊙S from the maps = the model's aux logit, for every class
+        cells = dict(checks[4 * k:4 * k + 4])
+        assert float(cells["Σ A⊙S from the maps"]) == pytest.approx(float(cells["aux logit from the model"]), abs=2e-5)
+    # a what-if: A uniform; the view then shows the probabilities as trained and with A uniform
+    at.toggle(key="inspect.whatif.A").set_value(True).run()
+    assert not at.exception and "A uniform" in view(at)
+
+
+def test_predict_on_a_shipped_model_a_bad_file_does_not_stop_the_good_one(shipped):
+    at = open_page("app_pages/predict.py")
+    at.selectbox(key="predict.run").set_value(str(FULL)).run()
+    at.file_uploader(key="predict.files").set_value(
+        [("seven.png", digit_png(), "image/png"), ("corrupt.jpg", b"not a jpeg", "image/jpeg")]
+    ).run()
+    assert not at.exception and len(at.error) == 1 and "corrupt.jpg" in at.error[0].value
+    assert view(at).count('aria-label="Prediction"') == 1
+    assert any("1 of 2" in c for c in texts(at, "caption"))
+
+
+def test_localization_scores_the_shipped_multidigit_model(shipped):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("app_pages/localization.py")
+    # the smallest image count and no sanity check from the first run on (scoring is the page's cost)
+    at.session_state["localize.images"] = 100
+    at.session_state["localize.sanity"] = False
+    at.session_state["localize.runs"] = [str(MULTIDIGIT)]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert set(table["method"]) >= {"A: attention (spatial softmax per class)", "Grad-CAM (post hoc)"}
+    a = table[table["method"].str.startswith("A:")].iloc[0]
+    # the shipped full model's A points inside the right digit's box far above chance
+    assert a["pointing game"] > 0.8 and a["pointing, chance"] < 0.3
