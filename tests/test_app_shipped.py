@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_app_pages import APP, TIMEOUT, digit_png, open_page, texts, view, views
@@ -69,3 +70,26 @@ def test_localization_scores_the_shipped_multidigit_model(shipped):
     a = table[table["method"].str.startswith("A:")].iloc[0]
     # the shipped full model's A points inside the right digit's box far above chance
     assert a["pointing game"] > 0.8 and a["pointing, chance"] < 0.3
+
+
+def _noise_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    pixels = (np.random.default_rng(0).random((56, 56)) * 255).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(pixels, "L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_predict_says_when_an_input_looks_unlike_the_training_images(shipped):
+    at = open_page("app_pages/predict.py")
+    at.selectbox(key="predict.run").set_value(str(FULL)).run()
+    at.file_uploader(key="predict.files").set_value(
+        [("noise.png", _noise_png(), "image/png"), ("seven.png", digit_png(), "image/png")]
+    ).run()
+    assert not at.exception, [e.value for e in at.exception]
+    noise, seven = views(at)[0], views(at)[2]  # each file: its summary block, then its maps
+    assert "looks unlike the training images" in noise
+    assert "looks unlike" not in seven  # a drawn 7 is near enough to MNIST's sevens

@@ -65,8 +65,10 @@ def summary_html(
     box=None,
     objects=None,
     caption: str | None = None,
+    note: str | None = None,
 ) -> Markup:
-    """Input image, predicted class with confidence (or the classes said present), and the probability bars."""
+    """Input image, predicted class with confidence (or the classes said present), and the probability bars;
+    `note` (the library's own text, e.g. `tal.engine.novelty.hint`) goes in a callout under the verdict."""
     names = class_names_of(outputs, class_names)
     p = outputs["probabilities"][i]
     left = []
@@ -79,6 +81,8 @@ def summary_html(
         left.append(_present_verdict(outputs["present"][i], true_label, names))
     else:
         left.append(_predicted_verdict(int(outputs["prediction"][i]), p, true_label, names))
+    if note:
+        left.append(view_html.callout(note))
     aux = outputs.get("aux")
     bars = htmlbars.probability_html(p, aux=None if aux is None else aux[i], class_names=names,
                                      true_label=true_label, multi_label="present" in outputs)

@@ -91,6 +91,7 @@ def predict_view(run, *, key: str = "predict") -> None:
 
 def _predict(run, key, overlay, interactive) -> None:
     import tal
+    from tal.engine import novelty
     from tal.ui import loaders
 
     files = st.file_uploader(
@@ -117,9 +118,13 @@ def _predict(run, key, overlay, interactive) -> None:
         else None
     )
     bad = [u.name for u in uploads if u.error is not None]
+    reference = loaders.novelty_reference(run) if good else None
+    unusual = reference.score([u.image for u in good]) if reference is not None else [None] * len(good)
     st.caption(
         f"{len(good)} of {len(uploads)} file(s) could be read."
         + (f" Not usable (reasons below): {', '.join(bad)}." if bad else "")
+        + ("" if reference is not None or not good else
+           " (The run's training images are not on this machine, so there is no hint for inputs unlike them.)")
     )
     k = 0
     for n, upload in enumerate(uploads):
@@ -131,6 +136,7 @@ def _predict(run, key, overlay, interactive) -> None:
             html_view.show(maps.summary_html(
                 outputs, k, image=upload.image,
                 caption=f"The {side}×{side} input the model sees." + "".join(f" {note}." for note in upload.notes),
+                note=None if unusual[k] is None else novelty.hint(unusual[k], reference.train_images),
             ), key=f"{key}.{n}.summary")
             with st.expander("Attention maps", expanded=len(good) == 1):
                 maps.show_attention(outputs, k, key=f"{key}.{n}", image=upload.image, equation=False,
