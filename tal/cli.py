@@ -5,6 +5,8 @@ Every config field is a flag (`--stage-filters 16,32,64`, `--no-scale`,
 "model" and "train" objects — a run's own config.json works). Bad arguments
 or data print one line `tal: error: …` and exit with code 2, writing nothing.
 Any other error is a bug: its traceback is printed and the exit code is 1.
+`predict` goes on past files it cannot read (one such line each) and exits
+with code 3 when some failed (`EXIT_CODES`).
 """
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ from pathlib import Path
 
 from tal.core.config import DATASETS, DataConfig, ModelConfig, TrainConfig, specs
 
-EXIT_USAGE = 2
 EXIT_BUG = 1
+EXIT_USAGE = 2
+EXIT_SOME_FAILED = 3  # predict: some files could not be read; the others were predicted
+EXIT_CODES = (f"Exit codes: 0 done; {EXIT_BUG} a bug (its traceback is printed); {EXIT_USAGE} bad arguments or input "
+              f"(one line, nothing written; predict: no file could be read); {EXIT_SOME_FAILED} predict: some "
+              "files could not be read (one line each), the others were predicted; 130 interrupted.")
 # Set from the data, or not supported by the single-label training engine.
 _NOT_FLAGS = {"input_shape", "num_classes", "multi_label", "data"}
 
@@ -250,6 +256,46 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _predict_inputs(arguments) -> list[tuple[Path, str | None]]:
+    """The files `predict`'s arguments name, in order: `(path, None)` for a file to read, `(folder, reason)`
+    for a folder that holds none.
+
+    A folder stands for its images, sorted by name: the files whose names end like an image
+    (`has_image_suffix`: .png, .jpg, .bmp, .gif, .webp, .tif, …); its subfolders, hidden files and
+    other files (.txt, .json, …) are left out, the other files with a note on stderr. Whether a
+    file really is an image is for `preprocess_image` to say.
+    """
+    from tal.data.preprocess import FORMATS, has_image_suffix
+
+    inputs = []
+    for argument in arguments:
+        folder = Path(argument)
+        if not folder.is_dir():
+            inputs.append((folder, None))  # a missing file is reported when it is read
+            continue
+        try:
+            entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=lambda p: p.name)
+        except OSError as exc:
+            inputs.append((folder, f"the folder could not be listed ({exc.strerror or exc})."))
+            continue
+        images = [p for p in entries if has_image_suffix(p) and not p.is_dir()]
+        others = [p.name for p in entries if not has_image_suffix(p) and not p.is_dir()]
+        if others:
+            shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
+            print(f"tal: note: {argument}: left out {len(others)} file(s) not named like an image ({shown})",
+                  file=sys.stderr)
+        if not images:
+            inputs.append((folder, f"the folder holds no image files ({', '.join(FORMATS)})."))
+        inputs += [(p, None) for p in images]
+    return inputs
+
+
+def _image_reason(exc) -> str:
+    """An ImageError's message about "The file", as the reason after the file's name."""
+    message = " ".join(str(exc).split())
+    return message[:1].lower() + message[1:]
+
+
 def cmd_predict(args) -> int:
     import numpy as np
 
@@ -257,19 +303,26 @@ def cmd_predict(args) -> int:
     from tal.engine.registry import load_run
 
     run = load_run(args.run, args.runs_dir)
+    if args.maps and not str(args.maps).endswith(".npz"):
+        raise UsageError(f"--maps needs a .npz file name, got {args.maps}")
     from tal.core.inspection import inspect  # imports TensorFlow: only once the run exists
 
     size = run.model_config.input_shape[0]
-    images, errors = [], []
-    for path in args.images:
-        try:
-            images.append(preprocess_image(path, size=size))
-        except ImageError as exc:
-            errors.append(str(exc))
-    if errors:
-        raise UsageError(" | ".join(errors))
-    if args.maps and not str(args.maps).endswith(".npz"):
-        raise UsageError(f"--maps needs a .npz file name, got {args.maps}")
+    files, images, problems = [], [], []
+    for path, reason in _predict_inputs(args.images):
+        if reason is None:
+            try:
+                images.append(preprocess_image(path, size=size, name=""))  # "": the message says "The file"
+                files.append(path)
+                continue
+            except ImageError as exc:
+                reason = _image_reason(exc)
+        problems.append((str(path), reason))
+        print(f"tal: error: {path}: {reason}", file=sys.stderr)
+    if not images:
+        print(f"tal: error: no image could be read, so nothing was predicted"
+              f"{' and ' + str(args.maps) + ' was not written' if args.maps else ''}", file=sys.stderr)
+        return EXIT_USAGE
     out = inspect(run.load_model(), np.stack(images), prediction=args.prediction)
     results = [
         {
@@ -279,15 +332,18 @@ def cmd_predict(args) -> int:
             "probabilities": [round(float(p), 6) for p in out["probabilities"][i]],
             **({"present": [int(c) for c in np.flatnonzero(out["present"][i])]} if "present" in out else {}),
         }
-        for i, path in enumerate(args.images)
+        for i, path in enumerate(files)
     ]
     if args.maps:
         from tal.engine.files import save_npz_atomic
 
-        save_npz_atomic(args.maps, files=np.array([str(p) for p in args.images]),
-                        images=np.stack(images), **out)
-    print(json.dumps({"run": run.name, "results": results}, indent=2))
-    return 0
+        save_npz_atomic(args.maps, files=np.array([str(p) for p in files]), images=np.stack(images), **out)
+        if problems:
+            print(f"tal: note: {args.maps} holds the maps of the {len(files)} image(s) that could be read "
+                  "(its 'files' array names them)", file=sys.stderr)
+    print(json.dumps({"run": run.name, "results": results,
+                      "errors": [{"file": file, "error": reason} for file, reason in problems]}, indent=2))
+    return EXIT_SOME_FAILED if problems else 0
 
 
 def cmd_localize(args) -> int:
@@ -467,7 +523,8 @@ def cmd_runs(args) -> int:
 # ----------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tal", description="Triple Attention Learning on MNIST: train, evaluate, predict.")
+    parser = _Parser(prog="tal", description="Triple Attention Learning on MNIST: train, evaluate, predict.",
+                     epilog=EXIT_CODES)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a model and save it as a run",
@@ -490,10 +547,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--full", action="store_true", help="include the confusion matrix")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    predict = sub.add_parser("predict", help="predict digits in image files (JSON out)")
+    predict = sub.add_parser(
+        "predict", help="predict digits in image files (JSON out)",
+        description="Predict the digit in each image: JSON on stdout with a result per readable file and an "
+                    "'errors' list; a file that cannot be read gets one line on stderr (tal: error: FILE: reason) "
+                    "and the others are still predicted.",
+        epilog=f"Exit codes: 0 every file predicted; {EXIT_SOME_FAILED} some files could not be read (the others "
+               f"were predicted, and --maps holds their maps); {EXIT_USAGE} none could be read, or bad arguments "
+               "(nothing written).")
     predict.add_argument("run", help="run name or folder")
-    predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, BMP, GIF, WebP)")
-    predict.add_argument("--maps", help="also save the input and every attention map to this .npz")
+    predict.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="image files (PNG, JPEG, BMP, GIF, WebP, TIFF) or folders: a folder stands for the "
+                              "files in it named like images, sorted by name (not its subfolders; other files "
+                              "such as .txt are left out, with a note)")
+    predict.add_argument("--maps", help="also save the inputs and every attention map of the readable files to "
+                                        "this .npz")
     predict.add_argument("--prediction", choices=("main", "mean"), default="main")
     predict.add_argument("--runs-dir")
     predict.set_defaults(func=cmd_predict)

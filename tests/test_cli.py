@@ -86,17 +86,95 @@ def test_config_file_reproduces_a_run(trained, tmp_path):
     assert config["model"]["scale"] is False and config["train"]["data"]["test_size"] == 200
 
 
+def _corrupt_png(path: Path) -> Path:
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    return path
+
+
+def _predict_in_process(args, capsys) -> tuple[int, str, str]:
+    """`tal predict ARGS` in this process: exit code, stdout, stderr."""
+    from tal.cli import main
+
+    capsys.readouterr()
+    code = main(["predict", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("tal: error:")]
+
+
 @pytest.mark.slow
-def test_bad_image_is_one_line_exit_2_and_writes_nothing(trained):
+def test_predict_reads_every_file_it_can_and_names_each_bad_one(trained, tmp_path, capsys):
     root, runs, _ = trained
-    bad = root / "corrupt.png"
-    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    maps = root / "never.npz"
-    proc = tal_cli("predict", "cli-run", _digit_png(root / "ok.png"), bad, "--runs-dir", runs, "--maps", maps)
-    assert proc.returncode == 2 and proc.stdout == ""
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("tal:")]
-    assert len(lines) == 1 and "corrupt.png" in lines[0]
-    assert not maps.exists()
+    good, good2 = _digit_png(tmp_path / "good.png"), _digit_png(tmp_path / "good2.png")
+    bad, missing = _corrupt_png(tmp_path / "bad.png"), tmp_path / "missing.png"
+    maps = tmp_path / "out" / "maps.npz"
+    code, out, err = _predict_in_process(["cli-run", good, bad, good2, missing, "--runs-dir", runs, "--maps", maps],
+                                         capsys)
+    assert code == 3, err
+    printed = json.loads(out)
+    assert [r["file"] for r in printed["results"]] == [str(good), str(good2)]
+    assert [e["file"] for e in printed["errors"]] == [str(bad), str(missing)]
+    errors = _error_lines(err)
+    assert len(errors) == 2 and "Traceback" not in err
+    assert errors[0].startswith(f"tal: error: {bad}: ") and "truncated or corrupt" in errors[0]
+    assert errors[1].startswith(f"tal: error: {missing}: ") and "not found" in errors[1]
+    assert f"{maps} holds the maps of the 2 image(s)" in err
+    with np.load(maps) as saved:  # the good files' maps, in their order
+        assert list(saved["files"]) == [str(good), str(good2)] and saved["images"].shape == (2, 28, 28)
+        assert saved["A"].shape[0] == 2
+
+
+@pytest.mark.slow
+def test_predict_on_a_folder_predicts_its_images_sorted(trained, tmp_path, capsys):
+    root, runs, _ = trained
+    folder = tmp_path / "digits"
+    (folder / "sub").mkdir(parents=True)
+    _digit_png(folder / "sub" / "inside.png")  # subfolders are not read
+    for name in ("b.png", "a.PNG", ".hidden.png"):
+        _digit_png(folder / name)
+    _corrupt_png(folder / "c.png")
+    (folder / "notes.txt").write_text("not an image")
+    code, out, err = _predict_in_process(["cli-run", folder, "--runs-dir", runs], capsys)
+    assert code == 3, err
+    assert [r["file"] for r in json.loads(out)["results"]] == [str(folder / "a.PNG"), str(folder / "b.png")]
+    assert _error_lines(err) == [f"tal: error: {folder / 'c.png'}: the file could not be opened: the file is "
+                                 "truncated or corrupt."]
+    assert "left out 1 file(s) not named like an image (notes.txt)" in err
+
+    (folder / "c.png").unlink()
+    code, out, err = _predict_in_process(["cli-run", folder, "--runs-dir", runs], capsys)
+    assert code == 0 and not _error_lines(err) and json.loads(out)["errors"] == []
+
+
+@pytest.mark.slow
+def test_predict_with_no_readable_image_exits_2_and_writes_nothing(trained, tmp_path, capsys):
+    root, runs, _ = trained
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    maps = tmp_path / "never.npz"
+    code, out, err = _predict_in_process(["cli-run", _corrupt_png(tmp_path / "corrupt.png"), empty,
+                                          "--runs-dir", runs, "--maps", maps], capsys)
+    assert code == 2 and out == "" and not maps.exists()
+    errors = _error_lines(err)
+    assert len(errors) == 3 and "corrupt.png" in errors[0] and "holds no image files" in errors[1]
+    assert "nothing was predicted" in errors[2] and "Traceback" not in err
+
+
+def test_predict_inputs_expand_folders_in_order_without_reading_images(tmp_path, capsys):
+    from tal.cli import _predict_inputs
+
+    folder = tmp_path / "f"
+    (folder / "sub.png").mkdir(parents=True)  # a folder named like an image is still a folder
+    for name in ("z.jpg", "a.tif", "readme.md", ".DS_Store"):
+        (folder / name).write_bytes(b"x")
+    (tmp_path / "no-images").mkdir()
+    inputs = _predict_inputs([tmp_path / "one.png", folder, tmp_path / "no-images"])
+    assert inputs[:3] == [(tmp_path / "one.png", None), (folder / "a.tif", None), (folder / "z.jpg", None)]
+    assert inputs[3][0] == tmp_path / "no-images" and "holds no image files" in inputs[3][1]
+    assert capsys.readouterr().err == f"tal: note: {folder}: left out 1 file(s) not named like an image (readme.md)\n"
 
 
 @pytest.mark.parametrize("args, fragment", [

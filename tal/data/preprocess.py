@@ -54,6 +54,15 @@ class ImageError(ValueError):
     """An input that cannot be turned into a digit; the message is for end users."""
 
 
+def has_image_suffix(path) -> bool:
+    """Whether the file name ends like an image of the `FORMATS` Pillow opens here (.png, .jpg, .tif, …).
+
+    A name is only a hint (`decode` checks the content); it picks the images out of a folder.
+    """
+    suffix = pathlib.PurePath(path).suffix.lower()
+    return bool(suffix) and Image.registered_extensions().get(suffix) in FORMATS
+
+
 @dataclasses.dataclass(frozen=True)
 class PreprocessReport:
     """What `preprocess_image` found and did, for showing to the user."""
@@ -330,7 +339,8 @@ def preprocess_image(source, *, size=MNIST_SIZE, name=None, return_report=False)
         size: side of the output; 28 for MNIST. Larger sizes (e.g. 48) put the
             28x28 digit in the centre of a black canvas.
         name: name used in error messages; defaults to the file name or the
-            object's `.name`.
+            object's `.name`; "" for a generic "The file …" (for callers that
+            name the file themselves).
         return_report: also return a `PreprocessReport`.
 
     Returns:
