@@ -117,6 +117,8 @@ def test_a_stopped_study_resumes_where_it_stopped_and_a_rerun_reuses_everything(
     assert plan.to_train == trials
     results = study.run_study(plan, runs_dir=tmp_path, control=control, callbacks_for=_StopInTrial(control, 2))
     assert [r["variant"] for r in results] == ["baseline"]  # the stopped full model is left out
+    # and leaves no run behind: no half-trained run in the pickers or `tal runs`
+    assert [r.name for r in list_runs(tmp_path)] == [results[0]["run"]]
     summary = json.loads((tmp_path / "_ablations" / "tiny" / "summary.json").read_text())
     assert summary["planned"] == 2 and summary["complete"] is False and len(summary["trials"]) == 1
 
@@ -128,6 +130,7 @@ def test_a_stopped_study_resumes_where_it_stopped_and_a_rerun_reuses_everything(
     started = []
     results = study.run_study(resumed, runs_dir=tmp_path, on_trial_start=lambda i, t, r: started.append(r))
     assert [r.get("reused", False) for r in results] == [True, False]
+    assert results[1]["run"] == trials[1].run_name  # resumed under its own name, not "…-2"
     summary = json.loads((tmp_path / "_ablations" / "tiny" / "summary.json").read_text())
     assert summary["complete"] is True and [r["seeds"] for r in summary["rows"]] == [1, 1]
 

@@ -261,12 +261,22 @@ def _trial_data(trial: Trial, cache: dict):
 
 
 def run_trial(trial: Trial, *, runs_dir=None, callbacks=(), control=None, cache=None) -> dict:
-    """Train one trial and return its record; multi-label trials are also scored for localization."""
+    """Train one trial and return its record; multi-label trials are also scored for localization.
+
+    A trial stopped by Stop leaves no run behind: a half-trained run would stand in every
+    run list beside the study's real ones, and the study's resume trains that trial again,
+    under its own name. Its record says `status: "stopped"` with no run.
+    """
+    from tal.engine.registry import delete_run
     from tal.engine.training import train
 
     dataset = _trial_data(trial, {} if cache is None else cache)
     result = train(trial.model_config, trial.train_config, name=trial.run_name, runs_dir=runs_dir,
                    callbacks=callbacks, control=control, dataset=dataset)
+    if result.stopped:
+        if result.run is not None:
+            delete_run(result.run.path)
+        return trial_result(trial, result.metrics, None, None)
     pointing = None
     if dataset.multi_label:
         config = trial.model_config.replace(input_shape=tuple(dataset.input_shape), num_classes=dataset.num_classes,
