@@ -736,3 +736,19 @@ def test_compare_selects_a_run_with_maps_by_default():
     assert [r.name for r in default_selection(runs)] == ["base", "cbam", "full"]
     assert [r.name for r in default_selection(runs[:3])] == ["base", "cbam", "channel"]  # none has maps
     assert [r.name for r in default_selection([runs[3], *runs[:3]])] == ["full", "base", "cbam"]
+
+
+def test_studies_say_what_changed_from_the_preset(env):
+    from tal.ui.studies import _preset_values, changed_from_preset
+
+    values = dict(_preset_values("demo"))
+    assert changed_from_preset("demo", values) == []
+    values.update(epochs=values["epochs"] + 2, train_size=0)
+    said = changed_from_preset("demo", values)
+    assert any(s.startswith("epochs ") and s.endswith(f"→ {values['epochs']}") for s in said)
+    assert any(s.startswith("training images ") and s.endswith("→ all") for s in said)
+    at = open_page("app_pages/studies.py")
+    assert not [c for c in texts(at, "caption") if "Changed from the preset" in c]
+    at.number_input(key="study.epochs").set_value(at.number_input(key="study.epochs").value + 1).run()
+    (note,) = [c for c in texts(at, "caption") if "Changed from the preset" in c]
+    assert "epochs" in note and not at.exception

@@ -255,3 +255,18 @@ def test_the_score_axis_zooms_to_close_scores():
     assert lo == pytest.approx(0.9766) and hi == pytest.approx(0.9903)
     assert zoomed_range([0.2, 0.9]) == pytest.approx([0.0, 1.0])  # 0.21 of padding, clipped to [0, 1]
     assert zoomed_range([]) == [0.0, 1.0]
+    assert zoomed_range([0.5130]) == [0.0, 1.0]  # one result: its bar on the whole axis, not on 51.26–51.34 %
+    assert zoomed_range([0.7, 0.7]) == [0.0, 1.0]
+
+
+def test_ablation_figure_axis_zooms_to_the_bars_but_not_onto_one_result():
+    from tal.engine.ablation import summarize
+    from tal.render import figures as viz
+
+    fig = viz.ablation_figure(_summary_rows())
+    # bars with ±1 std span 97–102 %: padded by 15 % of that spread (0.75), clipped to 100 % at the top
+    np.testing.assert_allclose(fig.layout.yaxis.range, [96.25, 100.0])
+    one = summarize([{"variant": "baseline", "seed": 0, "run": "b0", "branches": [], "aux_weight": 0.5,
+                      "test_accuracy": 0.513, "per_class_accuracy": [0.513] * 10, "params": 10,
+                      "training_time_s": 1.0, "status": "completed"}])
+    assert list(viz.ablation_figure(one).layout.yaxis.range) == [0.0, 100.0]  # not 51.26–51.34 %

@@ -220,9 +220,11 @@ def bar_figure(
 
 def zoomed_range(values, *, lo: float = 0.0, hi: float = 1.0, pad: float = 0.3, least: float = 0.005):
     """An axis range around `values` (padded by `pad` of their spread, at least `least`), within [lo, hi]:
-    close scores such as 98.16 % and 98.53 % stay apart instead of sharing one bar height on a 0–1 axis."""
+    close scores such as 98.16 % and 98.53 % stay apart instead of sharing one bar height on a 0–1 axis.
+    With nothing to tell apart (one value, or all equal) the whole [lo, hi] range: zooming in on a single
+    bar would draw it on a meaningless sliver of the axis."""
     v = np.asarray(values, dtype="float64")
-    if not v.size:
+    if not v.size or v.max() == v.min():
         return [lo, hi]
     margin = max((v.max() - v.min()) * pad, least)
     return [max(lo, float(v.min()) - margin), min(hi, float(v.max()) + margin)]
@@ -505,10 +507,9 @@ def ablation_figure(rows: list[dict], *, height: int = 340) -> go.Figure:
     if baseline is not None:
         fig.add_hline(y=row_score(baseline)[1] * 100, line_dash="dash", line_color="#888888",
                       annotation_text="baseline", annotation_position="top left")
-    low = float(np.min(means - stds)) if len(means) else 0.0
-    high = float(np.max(means + stds)) if len(means) else 100.0
-    pad = max((high - low) * 0.15, 0.05)
-    fig.update_yaxes(title=f"{metric} (%)", range=[max(low - pad, 0), min(high + pad, 100)])
+    # zoomed to the bars and their error bars; a single result without spread gets the whole axis
+    span = zoomed_range(np.concatenate([means - stds, means + stds]), lo=0.0, hi=100.0, pad=0.15, least=0.05)
+    fig.update_yaxes(title=f"{metric} (%)", range=span)
     fig.update_xaxes(tickangle=-30)
     return _layout(fig, height=height, showlegend=False)
 

@@ -49,6 +49,31 @@ def _preset_values(preset: str) -> dict:
             "test_size": spec.data.get("test_size") or 0}
 
 
+_FIELD_TEXT = {"configs": "configurations", "lambdas": "λ", "epochs": "epochs", "dataset": "dataset",
+               "train_size": "training images", "test_size": "test images"}
+
+
+def changed_from_preset(preset: str, values: dict) -> list[str]:
+    """What the designer's `values` change from `preset`, in words ("epochs 3 → 1"); [] when nothing."""
+    def shown(name, value):
+        if name in ("train_size", "test_size"):
+            return "all" if not value else f"{value:,}"
+        if name == "configs":
+            return ", ".join(value) or "none"
+        if name == "lambdas":
+            return ", ".join(f"{v:g}" for v in value) or "none"
+        return str(value)
+
+    wanted = _preset_values(preset)
+    out = []
+    for name, text in _FIELD_TEXT.items():
+        same = (sorted(values[name]) == sorted(wanted[name]) if name in ("configs", "lambdas")
+                else values[name] == wanted[name])
+        if not same:
+            out.append(f"{text} {shown(name, wanted[name])} → {shown(name, values[name])}")
+    return out
+
+
 def _apply_preset() -> None:
     preset = st.session_state[KEY + "preset"]
     for name, value in _preset_values(preset).items():
@@ -65,9 +90,10 @@ def designer():
     if KEY + "configs" not in st.session_state:
         st.session_state[KEY + "preset"] = "demo"
         _apply_preset()
-    st.selectbox("Start from a preset", list(PRESETS), key=KEY + "preset", on_change=_apply_preset,
-                 format_func=lambda p: f"{p}: {PRESETS[p].description}",
-                 help="Fills in the fields below; change any of them afterwards.")
+    preset = st.selectbox("Start from a preset", list(PRESETS), key=KEY + "preset", on_change=_apply_preset,
+                          format_func=lambda p: f"{p}: {PRESETS[p].description}",
+                          help="Fills in the fields below; change any of them afterwards.")
+    changed_note = st.empty()  # filled once the fields below are read: the preset's text no longer holds
     variants = {v.name: v for v in all_variants()}
     c1, c2 = st.columns([3, 1])
     configs = c1.multiselect("Configurations", list(variants), key=KEY + "configs",
@@ -84,6 +110,11 @@ def designer():
     epochs = int(c5.number_input("Epochs", 1, 50, key=KEY + "epochs"))
     name = safe_name(st.text_input("Study name", key=KEY + "name",
                                    help="Its runs are named '<study>-<configuration>-s<seed>'.") or "study")
+    changed = changed_from_preset(preset, {"configs": configs, "lambdas": lambdas, "epochs": epochs,
+                                           "dataset": dataset, "train_size": train_size, "test_size": test_size})
+    if changed:
+        changed_note.caption(f":material/edit: Changed from the preset: {'; '.join(changed)}. "
+                             "The study trains the settings below, not the preset's description.")
     if not configs:
         st.info("Choose at least one configuration.", icon=":material/checklist:")
         return None
