@@ -52,6 +52,106 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+class Marked:
+    """A model whose saved file says which one it is; `check(path)` runs while it is saved."""
+
+    def __init__(self, mark: bytes, check=None):
+        self.mark, self.check = mark, check
+
+    def save(self, path):
+        if self.check is not None:
+            self.check(Path(path))
+        Path(path).write_bytes(self.mark)
+
+
+def _write_marked(root, name, mark, **kw):
+    return registry.write_run(name, config={"mark": mark.decode()}, history={"epochs": []}, metrics={"m": 1},
+                              model=Marked(mark, kw.pop("check", None)), root=root, **kw)
+
+
+@pytest.mark.parametrize("swap", ["exchange", "two renames"])
+def test_replace_puts_the_new_run_in_place_of_the_old_one(tmp_path, monkeypatch, swap):
+    if swap == "two renames":  # where the system cannot swap two folders in one step
+        monkeypatch.setattr(registry, "_exchange", lambda a, b: False)
+    _write_marked(tmp_path, "r", b"old")
+
+    def old_run_still_whole(path):  # the old run is untouched while the new one is written
+        assert (tmp_path / "r" / "model.keras").read_bytes() == b"old" and registry.is_complete(tmp_path / "r")
+
+    run = _write_marked(tmp_path, "r", b"new", replace=True, check=old_run_still_whole)
+    assert run.path == tmp_path / "r" and (run.path / "model.keras").read_bytes() == b"new"
+    assert run.config == {"mark": "new"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no second run, no staging or old folder left
+    assert _write_marked(tmp_path, "fresh", b"x", replace=True).name == "fresh"  # nothing to replace
+
+
+def test_a_failed_or_interrupted_replacement_leaves_the_old_run(tmp_path):
+    _write_marked(tmp_path, "r", b"old")
+
+    class Broken:
+        def __init__(self, error):
+            self.error = error
+
+        def save(self, path):
+            Path(path).write_bytes(b"half")
+            raise self.error
+
+    for error in (OSError("disk full"), KeyboardInterrupt()):
+        with pytest.raises(type(error)):
+            registry.write_run("r", config={}, history={}, metrics={}, model=Broken(error), root=tmp_path,
+                               replace=True)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+        assert (tmp_path / "r" / "model.keras").read_bytes() == b"old"
+
+
+def test_replace_is_one_step_readers_never_miss_the_run(tmp_path):
+    import threading
+
+    if not registry._exchange(tmp_path, tmp_path):  # swapping a folder with itself is a no-op
+        pytest.skip("no atomic folder swap on this system")
+    _write_marked(tmp_path, "r", b"0")
+    done, missing = threading.Event(), []
+
+    def read():
+        while not done.is_set():
+            if not registry.is_complete(tmp_path / "r"):
+                missing.append(1)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for k in range(1, 40):
+            _write_marked(tmp_path, "r", str(k).encode(), replace=True)
+    finally:
+        done.set()
+        reader.join()
+    assert missing == [] and (tmp_path / "r" / "model.keras").read_bytes() == b"39"
+
+
+def test_replace_never_replaces_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "notes.txt").write_text("mine")
+    with pytest.raises(registry.ConfigError, match="not a complete run, so it is not replaced.*'r-2'"):
+        registry.check_name("r", tmp_path, if_exists="replace")
+    assert _write_marked(tmp_path, "r", b"new", replace=True).name == "r-2"
+    assert (tmp_path / "r" / "notes.txt").read_text() == "mine"
+
+
+def test_check_name_refuses_a_taken_name_with_a_free_one(tmp_path):
+    _write(tmp_path, "cli1")
+    _write(tmp_path, "cli1")  # cli1-2
+    assert registry.check_name("cli 1", tmp_path, if_exists="error") == "cli-1"  # free, made folder-safe
+    assert registry.check_name("cli1", tmp_path) == "cli1"  # "rename": taken is fine
+    assert registry.check_name("cli1", tmp_path, if_exists="replace") == "cli1"
+    assert registry.check_name(None, tmp_path, if_exists="error") is None  # automatic names
+    with pytest.raises(registry.RunExistsError, match="'cli1' already exists") as taken:
+        registry.check_name("cli1", tmp_path, if_exists="error")
+    assert (taken.value.name, taken.value.free, taken.value.root) == ("cli1", "cli1-3", tmp_path)
+    assert registry.free_name("cli1", tmp_path) == "cli1-3" and registry.free_name("new", tmp_path) == "new"
+    with pytest.raises(registry.ConfigError, match="if_exists"):
+        registry.check_name("x", tmp_path, if_exists="overwrite")
+
+
 def test_incomplete_folders_are_not_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "SHIPPED_DIR", tmp_path / "no-shipped-models")
     (tmp_path / "manual").mkdir()

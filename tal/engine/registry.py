@@ -34,6 +34,17 @@ class RunNotFoundError(LookupError):
     """No complete run of that name or path."""
 
 
+class RunExistsError(ConfigError):
+    """A run name that is taken, where a new run was not to take another one (`check_name`).
+
+    `name` is the taken name, `root` the registry, `free` a free name such as 'cli1-2'.
+    """
+
+    def __init__(self, message: str, *, name: str, root: Path, free: str):
+        super().__init__(message)
+        self.name, self.root, self.free = name, root, free
+
+
 def default_root() -> Path:
     """`$TAL_RUNS_DIR`, else `./runs`."""
     return Path(os.environ.get("TAL_RUNS_DIR", "runs"))
@@ -157,12 +168,92 @@ def _unique(root: Path, name: str) -> Path:
     return path
 
 
+def free_name(name: str, root: str | Path | None = None) -> str:
+    """`name` made folder-safe, with `-2`, `-3`, … appended if it is taken: the name `write_run` would use now."""
+    return _unique(Path(root) if root is not None else default_root(), safe_name(name)).name
+
+
+IF_EXISTS = ("rename", "error", "replace")
+
+
+def check_name(name: str | None, root: str | Path | None = None, *, if_exists: str = "rename") -> str | None:
+    """The folder-safe `name`, checked before a training for what `write_run` will do with it.
+
+    `if_exists`: "rename" (a taken name becomes name-2, …: nothing to check), "error" (raise
+    `RunExistsError` if the name is taken), "replace" (fine if the name is free or holds a complete
+    run; a folder there that is not a run is never replaced: `ConfigError`). A `name` of None (an
+    automatic name, made unique when saved) only has `if_exists` checked.
+    """
+    if if_exists not in IF_EXISTS:
+        raise ConfigError(f"Expected if_exists to be one of {IF_EXISTS}. Received: if_exists={if_exists!r}")
+    if name is None:
+        return None
+    root = Path(root) if root is not None else default_root()
+    name = safe_name(name)
+    path = root / name
+    if if_exists == "error" and path.exists():
+        free = free_name(name, root)
+        raise RunExistsError(f"A run called {name!r} already exists in {root}. Give the new run another name "
+                             f"(e.g. {free!r}), or replace the old run (if_exists='replace').", name=name,
+                             root=root, free=free)
+    if if_exists == "replace" and path.exists() and not is_complete(path):
+        raise ConfigError(f"{path} exists but is not a complete run, so it is not replaced. Give the new run "
+                          f"another name (e.g. {free_name(name, root)!r}).")
+    return name
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step (Linux's renameat2 RENAME_EXCHANGE); False where that is not available."""
+    import ctypes
+    import errno
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):  # C library without it (glibc before 2.28, musl)
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # a file system or kernel that cannot swap
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Put the complete run `staging` in place of the complete run `target`, then delete the old one.
+
+    One atomic swap where the system has it: readers see the old run or the new one, never
+    neither. Elsewhere two renames, the old run moved aside first and moved back if the second
+    fails; for the moment between them the name is free.
+    """
+    if _exchange(staging, target):  # staging now holds the old run
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f"{STAGING_PREFIX}replaced-{target.name}-"))
+    os.rmdir(old)
+    os.rename(target, old)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_run(name: str, *, config: dict, history: dict, metrics: dict, model, root: str | Path | None = None,
-              timeline: dict | None = None) -> Run:
+              timeline: dict | None = None, replace: bool = False) -> Run:
     """Write a complete run folder atomically and return it.
 
     Everything goes into a hidden staging folder first; the final rename is
-    the commit. If the name is taken, `-2`, `-3`, … is appended.
+    the commit. If the name is taken, `-2`, `-3`, … is appended; with
+    `replace`, a complete run of that name is replaced instead, only once
+    the new one is complete (`_replace`: an atomic swap; a write that fails
+    leaves the old run as it was). A folder of that name that is not a run
+    is never replaced.
     """
     root = Path(root) if root is not None else default_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -177,6 +268,9 @@ def write_run(name: str, *, config: dict, history: dict, metrics: dict, model, r
             from tal.engine.timeline import FILENAME, save
 
             save(staging / FILENAME, timeline)
+        if replace and is_complete(root / name):
+            _replace(staging, root / name)
+            return Run(root / name)
         for _ in range(3):  # another writer may take the name between _unique and rename
             target = _unique(root, name)
             try:
