@@ -242,3 +242,29 @@ def test_the_users_own_probe_digit_joins_the_timeline_and_a_wrong_shape_is_refus
 def test_a_run_without_timeline(mnist_path, runs_dir):
     result = tal.train(ModelConfig(), _config(mnist_path, timeline=False, epochs=1), name="no-tl")
     assert result.run.timeline() is None and result.metrics["snapshots"] == 0
+
+
+def test_default_run_names_say_what_differs_and_stay_unique(tmp_path):
+    from tal.engine.registry import write_run
+    from tal.engine.training import default_run_name
+
+    small = DataConfig(train_size=300, test_size=200)
+    assert default_run_name(ModelConfig(), TrainConfig(epochs=1, data=small)) == \
+        "mnist-scale_channel_element-n300-e1-s0"
+    assert default_run_name(ModelConfig(scale=False, channel=False, element=False), TrainConfig(seed=3)) == \
+        "mnist-baseline-s3"  # all images and the default epochs: not named
+    assert default_run_name(ModelConfig(scale=False, cbam=True), TrainConfig(
+        epochs=2, data=DataConfig(dataset="multidigit"))) == "multidigit-channel_element_cbam-e2-s0"
+    names = {default_run_name(ModelConfig(element=e), TrainConfig(epochs=n, seed=s, data=DataConfig(train_size=t)))
+             for e in (True, False) for n in (1, 8) for s in (0, 1) for t in (None, 300)}
+    assert len(names) == 16  # every setting it names tells two runs apart
+
+    class Model:
+        def save(self, path):
+            path.write_bytes(b"model")
+
+    name = default_run_name(ModelConfig(), TrainConfig(epochs=1, data=small))
+    first, second = (write_run(name, config={}, history={}, metrics={}, model=Model(), root=tmp_path).name
+                     for _ in range(2))
+    assert (first, second) == (name, f"{name}-2")  # the same settings again: a suffix only where needed
+

@@ -131,8 +131,21 @@ def _inference_copy(model, model_config):
 
 
 def default_run_name(model_config: ModelConfig, train_config: TrainConfig) -> str:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{train_config.data.dataset}-{model_config.label}-s{train_config.seed}-{stamp}"
+    """A name that says what sets the run apart: 'mnist-scale_channel_element-n300-e1-s0'.
+
+    Dataset, the branches (joined by '_', as the shipped demos are named; 'baseline' with none),
+    `n<images>` when the training set is a subset, `e<epochs>` when the epochs are not the default,
+    and the seed. No timestamp: a second run of the same settings gets the same name, which the
+    registry (`write_run`) makes unique with `-2`, `-3`, … — the suffix only where it is needed.
+    """
+    data, defaults = train_config.data, TrainConfig()
+    parts = [data.dataset, "_".join(model_config.branches) or "baseline"]
+    if data.train_size != defaults.data.train_size:
+        parts.append(f"n{data.train_size}")
+    if train_config.epochs != defaults.epochs:
+        parts.append(f"e{train_config.epochs}")
+    parts.append(f"s{train_config.seed}")
+    return "-".join(parts)
 
 
 def _checked_probes(probes, input_shape) -> np.ndarray:
@@ -165,7 +178,7 @@ def train(
         train_config: optimisation, λ, seed and data (default `TrainConfig()`).
         callbacks: `tal.TrainingCallback`s receiving progress.
         control: a `TrainingControl` to stop or change λ from another thread.
-        name: run folder name (default: dataset, branches, seed and time).
+        name: run folder name (default: `default_run_name`, e.g. 'mnist-scale_channel_element-n300-e1-s0').
         runs_dir: registry root (default `$TAL_RUNS_DIR` or `./runs`).
         save: write the run folder (False for throw-away runs in tests).
         dataset: an already loaded `tal.Dataset` (skips loading).

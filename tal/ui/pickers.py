@@ -14,7 +14,8 @@ IMAGE_SOURCES = ("By class", "Misclassified", "Random", "By number", "Upload")
 
 
 def run_label(run) -> str:
-    """'name · scale+channel+element · 97.1% test acc. [demo]' (mean AUC for multi-label runs)."""
+    """'name · scale+channel+element · 97.1% test acc. · 300 training images, 1 epoch [· shipped demo]'
+    (mean AUC for multi-label runs; "2 of 8 epochs" for a run stopped early)."""
     from tal.engine.evaluation import headline
 
     m = run.metrics
@@ -22,9 +23,26 @@ def run_label(run) -> str:
     acc_text = ""
     if value is not None:
         acc_text = f" · {value:.1%} test acc." if label == "test accuracy" else f" · mean AUC {value:.3f}"
+    training = training_text(run)
     status = " · stopped early" if m.get("status") == "stopped" else ""
     shipped = " · shipped demo" if run.shipped else ""
-    return f"{run.name} · {m.get('label') or run.model_config.label}{acc_text}{status}{shipped}"
+    return f"{run.name} · {m.get('label') or run.model_config.label}{acc_text}{training}{status}{shipped}"
+
+
+def training_text(run) -> str:
+    """' · 300 training images, 1 epoch': what the run trained on (its images, validation split included,
+    as the Train form's "Training images" counts them) and for how long; '' when the run does not say."""
+    data, train = run.config.get("data", {}), run.config.get("train", {})
+    images = data["train"] + data.get("val", 0) if isinstance(data.get("train"), int) else \
+        train.get("data", {}).get("train_size")
+    planned, done = train.get("epochs"), run.metrics.get("epochs_completed", train.get("epochs"))
+    parts = []
+    if isinstance(images, int):
+        parts.append(f"{images:,} training images")
+    if isinstance(done, int):
+        unit = "epoch" if (planned or done) == 1 else "epochs"
+        parts.append(f"{done} of {planned} {unit}" if isinstance(planned, int) and done < planned else f"{done} {unit}")
+    return f" · {', '.join(parts)}" if parts else ""
 
 
 def no_runs_message() -> None:
