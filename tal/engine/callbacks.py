@@ -144,9 +144,11 @@ class KerasBridge(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def snapshot(self, model=None) -> None:
-        """Snapshot the probe images' maps now, and tell the callbacks."""
+        """Snapshot the probe images' maps now, and tell the callbacks. The timeline is told the planned
+        steps, over which it spreads its snapshots, and the mean step time, which sizes their number."""
         per_step = self.train_time / self.step if self.step else None
-        snap = self.timeline.snapshot(model or self.model, self.step, step_seconds=per_step)
+        snap = self.timeline.snapshot(model or self.model, self.step, step_seconds=per_step,
+                                      total_steps=self.epochs * self.batches)
         self._emit("on_snapshot", {**snap, "images": self.timeline.images})
 
     def on_test_begin(self, logs=None):
