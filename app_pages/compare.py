@@ -21,11 +21,17 @@ with guard.page_guard("the Compare page"):
         st.stop()
 
     labels = compare.aliases(chosen)
+    names = {label: r.name for label, r in zip(labels, chosen)}
     st.markdown("**Configuration and results**")
+    if shared := compare.shared_parts(chosen):
+        st.caption(f"The labels leave out what all the chosen names share: {shared} (hover a label, or a "
+                   "column's header, for the full name).")
     rows = tables.drop_empty_columns(tables.run_rows(chosen))
     if len(chosen) <= compare.TURN_TABLE_UP_TO:  # a column per run: fits the width
         turned = compare.table(rows, labels)
-        st.dataframe(turned, hide_index=True, key="compare.table", height=compare.table_height(len(turned)))
+        st.dataframe(turned, hide_index=True, key="compare.table", height=compare.table_height(len(turned)),
+                     column_config={label: st.column_config.Column(help=text)
+                                    for label, text in compare.table_help(chosen, labels).items()})
     else:
         percent = st.column_config.NumberColumn(format="percent")
         st.dataframe(
@@ -58,25 +64,12 @@ with guard.page_guard("the Compare page"):
     c1, c2 = st.columns([3, 2])
     with c1:
         st.plotly_chart(
-            viz.accuracy_curves_figure({label: r.history for label, r in zip(labels, chosen)}),
+            viz.accuracy_curves_figure({label: r.history for label, r in zip(labels, chosen)}, names=names),
             key="compare.curves",
         )
     with c2:
-        scores = compare.headline_scores(chosen)
-        st.plotly_chart(
-            viz.bar_figure(
-                [value for _, value in scores],
-                labels=labels,
-                hover=[f"{r.name} · {label}" for r, (label, _) in zip(chosen, scores)],
-                title=compare.score_title([label for label, _ in scores]),
-                xlabel="run",
-                ylabel="score",
-                yrange=viz.zoomed_range([value for _, value in scores]),
-                height=320,
-            ),
-            key="compare.bar",
-        )
-        st.caption("The axis is zoomed to the scores, so close ones stay apart.")
+        st.plotly_chart(viz.scores_figure(compare.headline_scores(chosen, labels), height=320), key="compare.bar")
+        st.caption("Each kind of score has its own axis, zoomed to the scores, so close ones stay apart.")
 
     st.subheader("Confusion matrices")
     st.caption(
@@ -87,7 +80,7 @@ with guard.page_guard("the Compare page"):
     }
     if matrices:
         st.plotly_chart(
-            viz.confusion_figure(matrices, height=320 if len(matrices) < 4 else 260),
+            viz.confusion_figure(matrices, height=320 if len(matrices) < 4 else 260, full_names=names),
             key="compare.confusion",
         )
 

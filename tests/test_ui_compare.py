@@ -12,14 +12,44 @@ def runs(*names):
 
 def test_short_names_are_kept():
     assert compare.aliases(runs("full", "baseline")) == ["full", "baseline"]
+    assert compare.shared_parts(runs("full", "baseline")) == ""
 
 
-def test_long_names_get_a_letter_and_a_cut_name_that_never_repeat():
-    labels = compare.aliases(runs("mnist-scale_channel_element-seed0-20261129", "mnist-scale_channel_element-seed1",
-                                  "short"))
-    assert labels == ["A mnist-scale_cha…", "B mnist-scale_cha…", "C short"]  # 18 characters at most
-    assert all(len(label) <= compare.ALIAS_WIDTH for label in labels) and len(set(labels)) == 3
-    assert len(labels[0]) == compare.ALIAS_WIDTH
+def test_long_names_keep_the_part_that_differs():
+    chosen = runs("mnist-scale_channel_element-n300-e1-s0", "mnist-channel_element-n300-e1-s0",
+                  "mnist-baseline-n300-e1-s0")
+    assert compare.aliases(chosen) == ["scale_channel_element", "channel_element", "baseline"]
+    assert compare.shared_parts(chosen) == "mnist-…-n300-e1-s0"
+    # only the seed differs; a repeat's registry suffix counts as a part of its own
+    chosen = runs("mnist-scale_channel_element-n300-e1-s0", "mnist-scale_channel_element-n300-e1-s1",
+                  "mnist-scale_channel_element-n300-e1-s0-2")
+    assert compare.aliases(chosen) == ["s0", "s1", "s0-2"]
+    assert compare.shared_parts(chosen) == "mnist-scale_channel_element-n300-e1-…"
+    # old names that differ only in their timestamp: the time is what tells them apart
+    assert compare.aliases(runs("mnist-scale-channel-element-s0-20261202-012401",
+                                "mnist-scale-channel-element-s0-20261202-012455")) == ["012401", "012455"]
+
+
+def test_every_name_keeps_a_part_of_its_own_and_labels_never_repeat():
+    chosen = runs("translated-scale_channel_element", "translated-scale_channel_element-n300")
+    assert compare.aliases(chosen) == ["scale_channel_element", "scale_channe…lement-n300"]  # cut in the middle
+    assert compare.shared_parts(chosen) == "translated-…"
+    too_long = compare.aliases(runs("mnist-scale_channel_mhsa-additive_element-n300-e1-s0",
+                                    "mnist-scale_channel_nonlocal_block_element-n300-e1-s0"))
+    assert too_long == ["scale_channe…ive_element", "scale_channe…ock_element"]
+    assert all(len(label) == compare.ALIAS_WIDTH for label in too_long)
+    twins = "mnist-scale_channel_element-n300-e1-s0-and-a-long-tail"  # an own run and a demo of one name
+    assert compare.aliases(runs(twins, twins)) == ["A mnist-scale…-long-tail", "B mnist-scale…-long-tail"]
+    assert compare.aliases(runs(twins, twins, "mnist-baseline-n300-e1-s0-and-a-long-tail")) == [
+        "A scale_channel_element", "B scale_channel_element", "C baseline"]
+    assert compare.aliases(runs("a-much-longer-name-than-twenty-four")) == ["a-much-longe…twenty-four"]
+
+
+def test_the_turned_tables_run_columns_name_their_runs_in_full():
+    chosen = runs("mnist-scale_channel_element-n300-e1-s0", "mnist-baseline-n300-e1-s0")
+    assert compare.table_help(chosen, compare.aliases(chosen)) == {
+        "scale_channel_element": "Run mnist-scale_channel_element-n300-e1-s0",
+        "baseline": "Run mnist-baseline-n300-e1-s0"}
 
 
 def test_the_table_has_a_column_per_run_and_a_row_per_setting():
@@ -30,15 +60,6 @@ def test_the_table_has_a_column_per_run_and_a_row_per_setting():
     assert table[1] == {"": "test accuracy", "A a-long…": "98.16%", "B b": "98.53%"}
     assert table[2] == {"": "params", "A a-long…": "119,123", "B b": "90,000"}
     assert table[3] == {"": "λ", "A a-long…": "–", "B b": "0.5"}
-
-
-def test_the_score_title_keeps_auc_in_capitals_and_says_when_runs_are_scored_differently():
-    from tal.ui.compare import score_title
-
-    assert score_title(["test accuracy", "test accuracy"]) == "Test accuracy"
-    assert score_title(["mean AUC"]) == "Mean AUC"
-    assert score_title(["test accuracy", "mean AUC", "test accuracy"]) == \
-        "Test accuracy, mean AUC (each run's own score)"
 
 
 def test_the_multilabel_study_table_has_short_headers_each_with_help():
@@ -65,3 +86,4 @@ def test_the_multilabel_study_table_has_short_headers_each_with_help():
     assert table[0]["time (s)"] == 88.4
     assert set(table[1]) - {"configuration"} <= set(tables.ablation_help())  # every header explains itself
     assert max(map(len, table[1])) <= 21  # short enough for the ten columns to fit the page (screenshot checked)
+

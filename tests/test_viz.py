@@ -169,6 +169,46 @@ def test_accuracy_curves_and_confusion():
     np.testing.assert_allclose(np.asarray(fig.data[0].z).sum(axis=1), 1.0)
 
 
+def test_accuracy_and_auc_curves_never_share_an_axis_and_hover_names_the_run_in_full():
+    history = {"epochs": [progress(10, val_accuracy=0.9)], "batches": [progress(s) for s in range(1, 11)]}
+    auc = {"epochs": [progress(10, val_accuracy=0.7, metric="auc")],
+           "batches": [progress(s, metric="auc") for s in range(1, 11)]}
+    fig = viz.accuracy_curves_figure({"a": history, "b": auc}, names={"a": "mnist-a-long-name", "b": "md-b"})
+    assert {t.yaxis for t in fig.data if t.legendgroup == "a"} == {"y"}
+    assert {t.yaxis for t in fig.data if t.legendgroup == "b"} == {"y2"}
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("accuracy", "ROC AUC")
+    assert set(fig.data[0].customdata) == {"mnist-a-long-name"} and "%{customdata}" in fig.data[0].hovertemplate
+    one = viz.accuracy_curves_figure({"a": history, "c": history})
+    assert {t.yaxis for t in one.data} == {"y"} and one.layout.title.text == "Accuracy curves"
+    assert set(one.data[0].customdata) == {"a"}  # no full names given: the label
+
+
+def test_scores_get_a_panel_per_kind_with_labels_clear_of_their_titles():
+    scores = [{"label": "scale_channel_element", "name": "mnist-scale_channel_element-n300-e1-s0",
+               "score": "test accuracy", "value": 0.98},
+              {"label": "baseline", "name": "mnist-baseline-n300-e1-s0", "score": "test accuracy", "value": 0.97},
+              {"label": "multidigit", "name": "multidigit-baseline", "score": "mean AUC", "value": 0.73},
+              {"label": "multidigit-2", "name": "multidigit-full", "score": "mean AUC", "value": 0.75}]
+    fig = viz.scores_figure(scores)
+    accuracy, auc = fig.data
+    assert (accuracy.yaxis, auc.yaxis) == ("y", "y2")  # AUCs of 0.73 and accuracies of 0.98 on separate axes
+    assert list(accuracy.x) == ["scale_channel_element", "baseline"]
+    assert list(auc.customdata) == ["multidigit-baseline", "multidigit-full"]
+    assert "%{customdata}" in accuracy.hovertemplate and "mean AUC" in auc.hovertemplate
+    assert fig.layout.yaxis.range[0] > 0.9 and fig.layout.yaxis2.range[1] < 0.8  # each zoomed to its own scores
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2, fig.layout.yaxis, fig.layout.yaxis2):
+        assert axis.automargin and axis.title.standoff  # tick labels push the title away, never under it
+    assert fig.layout.margin.autoexpand is not False
+    assert [a.text for a in fig.layout.annotations] == ["Test accuracy", "Mean AUC"]
+    single = viz.scores_figure(scores[:2])
+    assert len(single.data) == 1 and single.layout.title.text == "Test accuracy" and not single.layout.annotations
+
+
+def test_confusion_hover_names_the_run_in_full():
+    fig = viz.confusion_figure({"A b": np.eye(2)}, full_names={"A b": "mnist-b-%{x}"})
+    assert fig.data[0].hovertemplate.startswith("mnist-b-% {x}<br>true %{y}")  # a name is never a variable
+
+
 def test_viz_is_ui_free():
     import ast
     from pathlib import Path

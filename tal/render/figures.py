@@ -664,16 +664,40 @@ def training_curves_figure(batches: list, epochs: list = (), *, height: int = 30
     return fig
 
 
-def accuracy_curves_figure(histories: dict, *, height: int = 320) -> go.Figure:
+SCORE_TITLES = {"accuracy": "accuracy", "auc": "ROC AUC"}  # what a history's score fields hold, in words
+
+
+def _capital(text: str) -> str:
+    """The first letter in capitals, the rest as it is ("ROC AUC" stays)."""
+    return text[:1].upper() + text[1:]
+
+
+def _history_metric(history: dict) -> str:
+    """"accuracy", or "auc" for a multi-label run (whose history keeps ROC AUC in the accuracy fields)."""
+    last = (history.get("epochs") or history.get("batches") or [{}])[-1]
+    return last.get("metric", "accuracy")
+
+
+def accuracy_curves_figure(histories: dict, *, names: dict | None = None, height: int = 320) -> go.Figure:
     """Several runs' accuracy curves overlaid: validation per epoch (solid), training per step (dotted).
 
-    `histories`: `{run name: history dict}` as stored by the registry
-    (`{"epochs": [...], "batches": [...]}`). The x axis is the epoch
-    (fractional for training steps), so runs of different sizes line up.
+    `histories`: `{label: history dict}` as stored by the registry
+    (`{"epochs": [...], "batches": [...]}`); `names`: `{label: full run name}` for the hover
+    (default: the label). The x axis is the epoch (fractional for training steps), so runs of
+    different sizes line up. Accuracy and ROC AUC (multi-label runs) never share an axis:
+    with both, each has a panel of its own.
     """
-    fig = go.Figure()
-    for i, (name, history) in enumerate(histories.items()):
+    names = names or {}
+    metrics = list(dict.fromkeys(_history_metric(h) for h in histories.values())) or ["accuracy"]
+    metrics.sort(key=list(SCORE_TITLES).index)
+    panels = len(metrics) > 1
+    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.1,
+                        subplot_titles=[_capital(SCORE_TITLES[m]) for m in metrics] if panels else None)
+    for i, (label, history) in enumerate(histories.items()):
         color = PALETTE[i % len(PALETTE)]
+        metric = _history_metric(history)
+        col = metrics.index(metric) + 1
+        full = names.get(label, label)
         batches = _downsample(list(history.get("batches", [])), 300)
         xs = [
             r["epoch"] - 1 + r["batch"] / max(r["batches"], 1) for r in batches if "accuracy" in r
@@ -684,9 +708,14 @@ def accuracy_curves_figure(histories: dict, *, height: int = 320) -> go.Figure:
                 x=xs,
                 y=ys,
                 mode="lines",
-                name=f"{name} · train",
-                legendgroup=name,
+                name=f"{label} · train",
+                legendgroup=label,
                 line=dict(color=color, dash="dot", width=1),
+                customdata=[full] * len(xs),
+                hovertemplate=f"%{{customdata}} · train<br>epoch %{{x:.2f}}: {SCORE_TITLES[metric]} "
+                              "%{y:.3f}<extra></extra>",
+                row=1,
+                col=col,
             )
         ends = [r for r in history.get("epochs", []) if r.get("val_accuracy") is not None]
         if ends:
@@ -694,26 +723,64 @@ def accuracy_curves_figure(histories: dict, *, height: int = 320) -> go.Figure:
                 x=[r["epoch"] for r in ends],
                 y=[r["val_accuracy"] for r in ends],
                 mode="lines+markers",
-                name=f"{name} · validation",
-                legendgroup=name,
+                name=f"{label} · validation",
+                legendgroup=label,
                 line=dict(color=color, width=2),
+                customdata=[full] * len(ends),
+                hovertemplate=f"%{{customdata}} · validation<br>epoch %{{x}}: {SCORE_TITLES[metric]} "
+                              "%{y:.3f}<extra></extra>",
+                row=1,
+                col=col,
             )
-    metrics = {r.get("metric", "accuracy") for h in histories.values() for r in h.get("epochs", [])[-1:]}
-    score = "accuracy"  # multi-label runs record ROC AUC in the same fields
-    if "auc" in metrics:
-        score = "ROC AUC" if metrics == {"auc"} else "accuracy / ROC AUC"
-    fig.update_xaxes(title="epoch")
-    fig.update_yaxes(title=score, range=[0, 1.02])
-    return _layout(
-        fig, height=height, title=f"{score[0].upper()}{score[1:]} curves", legend=dict(orientation="h", y=-0.25)
-    )
+    fig.update_xaxes(title="epoch", automargin=True)
+    for col, metric in enumerate(metrics, start=1):
+        fig.update_yaxes(title=SCORE_TITLES[metric], range=[0, 1.02], automargin=True, row=1, col=col)
+    title = "Accuracy and ROC AUC curves (separate axes)" if panels else f"{_capital(SCORE_TITLES[metrics[0]])} curves"
+    return _layout(fig, height=height, title=title, legend=dict(orientation="h", y=-0.25))
+
+
+def scores_figure(scores: list[dict], *, height: int = 320) -> go.Figure:
+    """Each run's headline score as a bar, one panel per kind of score, each with its own y axis zoomed
+    to its scores: a mean AUC of 0.73 and an accuracy of 0.98 never share an axis.
+
+    `scores`: one dict per run, `{"label": short label, "name": full name (hover), "score": its kind
+    ("test accuracy", "mean AUC"), "value": float}`; bar colours follow the runs' order, as the
+    curves' do. The slanted run labels get the room they need below each panel (automatic
+    margins, the axis title set off from them), so they never run into the title.
+    """
+    kinds = list(dict.fromkeys(s["score"] for s in scores)) or ["score"]
+    panels = len(kinds) > 1
+    widths = [max(sum(s["score"] == k for s in scores), 1) for k in kinds]
+    fig = make_subplots(rows=1, cols=len(kinds), column_widths=widths, horizontal_spacing=0.16,
+                        subplot_titles=[_capital(k) for k in kinds] if panels else None)
+    for col, kind in enumerate(kinds, start=1):
+        mine = [(i, s) for i, s in enumerate(scores) if s["score"] == kind]
+        fig.add_bar(
+            x=[s["label"] for _, s in mine],
+            y=[s["value"] for _, s in mine],
+            marker_color=[PALETTE[i % len(PALETTE)] for i, _ in mine],
+            customdata=[s["name"] for _, s in mine],
+            hovertemplate=f"%{{customdata}}<br>{kind}: %{{y:.4f}}<extra></extra>",
+            showlegend=False,
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title=dict(text="run", standoff=12), type="category", automargin=True, row=1, col=col)
+        fig.update_yaxes(title=dict(text=kind, standoff=8), range=zoomed_range([s["value"] for _, s in mine]),
+                         nticks=4, automargin=True, row=1, col=col)
+    title = "Each run's own score (separate axes)" if panels else _capital(kinds[0])
+    return _layout(fig, height=height, title=title)
 
 
 def confusion_figure(
-    matrices: dict, *, class_names=None, normalise: bool = True, height: int = 300
+    matrices: dict, *, class_names=None, normalise: bool = True, height: int = 300, full_names: dict | None = None
 ) -> go.Figure:
-    """Confusion matrices side by side (rows: true class, columns: prediction), one shared scale."""
+    """Confusion matrices side by side (rows: true class, columns: prediction), one shared scale.
+
+    `matrices`: `{label: matrix}`; the label heads each matrix, `full_names` (`{label: run name}`)
+    opens its hover text."""
     names = list(matrices)
+    full_names = full_names or {}
     fig = make_subplots(rows=1, cols=max(len(names), 1), horizontal_spacing=0.04)
     for i, name in enumerate(names, start=1):
         m = np.asarray(matrices[name], dtype="float64")
@@ -728,9 +795,9 @@ def confusion_figure(
                 y=labels,
                 coloraxis="coloraxis",
                 customdata=counts,
-                hovertemplate="true %{y} → predicted %{x}<br>%{z:.1%} (%{customdata:.0f} images)<extra></extra>"
-                if normalise
-                else "true %{y} → predicted %{x}<br>%{z:.0f} images<extra></extra>",
+                hovertemplate=_hover_text(full_names.get(name, name))
+                + ("true %{y} → predicted %{x}<br>%{z:.1%} (%{customdata:.0f} images)<extra></extra>"
+                   if normalise else "true %{y} → predicted %{x}<br>%{z:.0f} images<extra></extra>"),
             ),
             row=1,
             col=i,
@@ -753,6 +820,11 @@ def confusion_figure(
         )
     )
     return _layout(fig, height=height)
+
+
+def _hover_text(text: str) -> str:
+    """`text` as the first line of a hover template (Plotly would read a "%{" in it as a variable)."""
+    return text.replace("%{", "% {").replace("<", "&lt;") + "<br>"
 
 
 def shared_ranges(map_sets, kinds=("A", "S")) -> dict:

@@ -11,18 +11,13 @@ from tal.ui.guard import guarded_fragment
 from tal.ui.studies import study_chart_and_table
 
 
-def headline_scores(runs) -> list[tuple[str, float]]:
-    """(label, value) each run is ranked by: test accuracy, or mean AUC for multi-label runs (0 when unknown)."""
+def headline_scores(runs, labels) -> list[dict]:
+    """What each run is ranked by, for `tal.render.figures.scores_figure`: its label, full name, kind of
+    score (test accuracy, or mean AUC for multi-label runs) and value (0 when unknown)."""
     from tal.engine.evaluation import headline
 
-    return [(label, value or 0.0) for label, value in (headline(r.metrics) for r in runs)]
-
-
-def score_title(labels: list[str]) -> str:
-    """The bar chart's title from each run's score label ("test accuracy", "mean AUC"), as a sentence."""
-    kinds = list(dict.fromkeys(labels)) or ["score"]
-    text = ", ".join(kinds)
-    return text[:1].upper() + text[1:] + (" (each run's own score)" if len(kinds) > 1 else "")
+    return [{"label": label, "name": r.name, "score": kind, "value": value or 0.0}
+            for label, r, (kind, value) in zip(labels, runs, (headline(r.metrics) for r in runs))]
 
 
 def ablation_studies(root, *, key: str = "compare.study") -> None:
@@ -50,21 +45,67 @@ def ablation_studies(root, *, key: str = "compare.study") -> None:
 
 
 TURN_TABLE_UP_TO = 6  # runs: up to this many, the table has a column per run
-ALIAS_WIDTH = 18  # longer run names get a short alias in charts (the full name on hover and in the table)
+ALIAS_WIDTH = 24  # longer run names get a short alias in charts (the full name on hover and in the table)
+
+
+def _split(names: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(the "-" tokens every name starts with, what is left of each name, the tokens every name ends
+    with); each name keeps at least one token of its own, so no part is ever empty."""
+    tokens = [n.split("-") for n in names]
+    shortest = min(map(len, tokens))
+    head = 0
+    while head < shortest - 1 and len({t[head] for t in tokens}) == 1:
+        head += 1
+    tail = 0
+    while tail < shortest - head - 1 and len({t[-1 - tail] for t in tokens}) == 1:
+        tail += 1
+    middles = ["-".join(t[head:len(t) - tail]) for t in tokens]
+    return tokens[0][:head], middles, tokens[0][len(tokens[0]) - tail:]
+
+
+def _elide(text: str, width: int) -> str:
+    """`text` cut to `width` characters in its middle ("scale_chan…nt-n300"): both ends stay readable."""
+    if len(text) <= width:
+        return text
+    front = width // 2
+    return text[:front] + "…" + text[len(text) - (width - 1 - front):]
 
 
 def aliases(runs: list, width: int = ALIAS_WIDTH) -> list[str]:
-    """Chart labels for `runs`: their names when all fit in `width` characters, else a letter each
-    and the name cut to fit ("A mnist-scale_cha…"), so labels neither overlap nor repeat."""
+    """Chart labels for `runs`: their names when all fit in `width` characters (and differ), else the
+    part of each name that differs from the others.
+
+    Names are split at "-"; the tokens all the chosen names start or end with are dropped
+    (`shared_parts` says which), so 'mnist-scale_channel_element-n300-e1-s0' beside
+    'mnist-baseline-n300-e1-s0' reads 'scale_channel_element' and 'baseline'. A part still longer
+    than `width` is cut in its middle, and only if two labels would then read the same does each
+    get a letter in front ("A …", "B …"). Labels never repeat; the full name is on hover.
+    """
     names = [r.name for r in runs]
-    if all(len(n) <= width for n in names):
+    if all(len(n) <= width for n in names) and len(set(names)) == len(names):
         return names
-    letters = [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(len(names))]
-    out = []
-    for k, n in zip(letters, names):
-        room = width - len(k) - 1  # the letter and a space come first
-        out.append(f"{k} {n if len(n) <= room else n[:room - 1] + '…'}")
+    _, middles, _ = _split(names) if len(set(names)) > 1 else ([], names, [])
+    out = [_elide(m, width) for m in middles]
+    if len(set(out)) < len(out):
+        letters = [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(len(out))]
+        out = [f"{k} {_elide(m, width - len(k) - 1)}" for k, m in zip(letters, middles)]
     return out
+
+
+def shared_parts(runs: list, width: int = ALIAS_WIDTH) -> str:
+    """What `aliases` left out of every name, as 'mnist-…-n300-e1-s0' ('' when it left out nothing)."""
+    names = [r.name for r in runs]
+    if len(set(names)) < 2 or all(len(n) <= width for n in names):
+        return ""
+    head, _, tail = _split(names)
+    if not head and not tail:
+        return ""
+    return "-".join([*head, "…", *tail])
+
+
+def table_help(runs: list, labels: list[str]) -> dict[str, str]:
+    """Each run column's header help in the turned table: the run's full name."""
+    return {label: f"Run {r.name}" for label, r in zip(labels, runs)}
 
 
 def table(rows: list[dict], labels: list[str]) -> list[dict]:
