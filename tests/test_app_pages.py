@@ -724,19 +724,6 @@ def test_studies_offer_the_ray_cluster_when_one_is_configured(env, monkeypatch):
     assert where.value == "here" and "the Ray cluster at ray://head:10001" in where.options
 
 
-def test_compare_selects_a_run_with_maps_by_default():
-    from types import SimpleNamespace
-
-    from tal.ui.compare import default_selection
-
-    def run(name, element):
-        return SimpleNamespace(name=name, model_config=SimpleNamespace(element=element))
-
-    runs = [run("base", False), run("cbam", False), run("channel", False), run("full", True)]
-    assert [r.name for r in default_selection(runs)] == ["base", "cbam", "full"]
-    assert [r.name for r in default_selection(runs[:3])] == ["base", "cbam", "channel"]  # none has maps
-    assert [r.name for r in default_selection([runs[3], *runs[:3]])] == ["full", "base", "cbam"]
-
 
 def test_studies_say_what_changed_from_the_preset(env):
     from tal.ui.studies import _preset_values, changed_from_preset

@@ -93,3 +93,20 @@ def test_predict_says_when_an_input_looks_unlike_the_training_images(shipped):
     noise, seven = views(at)[0], views(at)[2]  # each file: its summary block, then its maps
     assert "looks unlike the training images" in noise
     assert "looks unlike" not in seven  # a drawn 7 is near enough to MNIST's sevens
+
+
+def test_compare_opens_on_runs_of_one_kind_and_replays_two_different_runs(shipped):
+    import json
+
+    at = open_page("app_pages/compare.py")
+    chosen = at.multiselect(key="compare.runs").value
+    assert [Path(p).name for p in chosen] == ["mnist-baseline", "mnist-cbam", "mnist-channel_element"]
+    assert not any("not comparable" in c for c in texts(at, "caption"))
+    (bars,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith("compare.bar")]
+    assert [t["type"] for t in bars["data"]] == ["bar"] and bars["layout"]["title"]["text"] == "Test accuracy"
+    assert bars["layout"]["xaxis"]["automargin"]
+    left, right = at.selectbox(key="compare.timeline.left"), at.selectbox(key="compare.timeline.right")
+    assert left.value != right.value
+    at.multiselect(key="compare.runs").set_value(chosen[1:]).run()  # the left run goes: still two runs
+    left, right = at.selectbox(key="compare.timeline.left"), at.selectbox(key="compare.timeline.right")
+    assert {left.value, right.value} == set(chosen[1:]) and not at.exception, [e.value for e in at.exception]

@@ -1,4 +1,4 @@
-"""Compare's labels and table for long run names (no Streamlit session needed)."""
+"""Compare's labels and table for long run names, and its default selection (no Streamlit session needed)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -87,3 +87,40 @@ def test_the_multilabel_study_table_has_short_headers_each_with_help():
     assert set(table[1]) - {"configuration"} <= set(tables.ablation_help())  # every header explains itself
     assert max(map(len, table[1])) <= 21  # short enough for the ten columns to fit the page (screenshot checked)
 
+
+def run(name, element=True, dataset="mnist", size=28):
+    return SimpleNamespace(name=name, model_config=SimpleNamespace(
+        element=element, multi_label=dataset == "multidigit", input_shape=(size, size, 1)),
+        train_config=SimpleNamespace(data=SimpleNamespace(dataset=dataset)))
+
+
+def names(chosen):
+    return [r.name for r in chosen]
+
+
+def test_compare_selects_a_run_with_maps_by_default():
+    from tal.ui.compare import default_selection
+
+    runs = [run("base", False), run("cbam", False), run("channel", False), run("full", True)]
+    assert names(default_selection(runs)) == ["base", "cbam", "full"]
+    assert names(default_selection(runs[:3])) == ["base", "cbam", "channel"]  # none has maps
+    assert names(default_selection([runs[3], *runs[:3]])) == ["full", "base", "cbam"]
+    assert default_selection([]) == []
+
+
+def test_the_default_selection_compares_one_dataset_and_task():
+    from tal.ui.compare import default_selection
+
+    mixed = [run("md", dataset="multidigit", size=64), run("mnist-a"), run("mnist-b"),
+             run("md-demo", dataset="multidigit", size=64)]
+    assert names(default_selection(mixed)) == ["md", "md-demo"]  # the newest run's kind, never one beside MNIST
+    assert names(default_selection(mixed[:3])) == ["mnist-a", "mnist-b"]  # a lone multidigit run: the pair instead
+    canvases = [run("t48", dataset="translated", size=48), run("t64", dataset="translated", size=64),
+                run("t48-b", dataset="translated", size=48)]
+    assert names(default_selection(canvases)) == ["t48", "t48-b"]  # other input sizes are not comparable here
+    assert names(default_selection([run("alone", dataset="synthetic"), run("only-md", dataset="multidigit")])) == \
+        ["alone"]
+    # the element run that gives the maps comes from the same group
+    group = [run("base", False), run("cbam", False), run("chan", False), run("md", dataset="multidigit"),
+             run("full")]
+    assert names(default_selection(group)) == ["base", "cbam", "full"]

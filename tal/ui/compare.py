@@ -133,12 +133,28 @@ def _cell(key: str, value) -> str:
     return str(value)
 
 
+def comparable(run) -> tuple:
+    """What two runs must share to be compared like with like: dataset, task (single- or
+    multi-label) and input size (the maps below need one)."""
+    return (run.train_config.data.dataset, bool(run.model_config.multi_label), tuple(run.model_config.input_shape))
+
+
 def default_selection(runs: list, n: int = 3) -> list:
-    """The (up to) `n` newest runs, with one that has the element-wise branch among them when any run
-    has it (so that the A and S maps below have something to show)."""
-    chosen = list(runs[:n])
+    """The (up to) `n` newest runs of one dataset and task (`comparable`), with one that has the
+    element-wise branch among them when any of those has it (so that the A and S maps below have
+    something to show).
+
+    The group is that of the newest run, unless it has that run alone: then the first group (newest
+    first) with two runs or more, so that the page opens on a comparison.
+    """
+    groups: dict[tuple, list] = {}
+    for run in runs:
+        groups.setdefault(comparable(run), []).append(run)
+    newest = groups[comparable(runs[0])] if runs else []
+    members = newest if len(newest) > 1 else next((g for g in groups.values() if len(g) > 1), newest)
+    chosen = list(members[:n])
     if chosen and not any(r.model_config.element for r in chosen):
-        element = next((r for r in runs if r.model_config.element), None)
+        element = next((r for r in members if r.model_config.element), None)
         if element is not None:
             chosen[-1] = element
     return chosen
@@ -260,7 +276,8 @@ def _maps_over_training(runs, key) -> None:
     label = lambda p: pickers.run_label(with_timeline[p][0])
     c1, c2, c3 = st.columns([2, 2, 1])
     left = c1.selectbox("Left", options, index=0, format_func=label, key=f"{key}.left")
-    right = c2.selectbox("Right", options, index=1, format_func=label, key=f"{key}.right")
+    others = [p for p in options if p != left]  # never the same run on both sides
+    right = c2.selectbox("Right", others, index=0, format_func=label, key=f"{key}.right")
     by = c3.radio("Align by", ("step", "share"), key=f"{key}.by", horizontal=True,
                   format_func={"step": "training step", "share": "% of training"}.get,
                   help="Training step: both runs at the same step. % of training: each at the same share of its "
