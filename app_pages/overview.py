@@ -1,4 +1,5 @@
-"""Overview: what triple attention is, the data flow, the equations and where each map appears."""
+"""Overview: where to start (every page, from the page table), then what triple attention is, the data
+flow and the equations."""
 
 import streamlit as st
 
@@ -11,6 +12,14 @@ st.caption(
 )
 
 with guard.page_guard("the overview"):
+    st.subheader("Start here")
+    st.markdown(theory.START_HERE)
+    for path, title, icon, text in theory.page_guide():
+        link, what = st.columns([1, 5], vertical_alignment="center")
+        link.page_link(path, label=f"**{title}**", icon=icon)
+        what.markdown(text)
+
+    st.subheader("What triple attention is")
     st.markdown(
         "A CNN backbone turns the image into feature maps at several scales. **Triple attention** then "
         "decides, for each image, **which scales** to trust (scale-wise), **which feature channels** to "
@@ -51,10 +60,6 @@ with guard.page_guard("the overview"):
                 st.latex(line)
             st.markdown(eq.text)
             st.caption(f":material/visibility: In the app — {eq.where}")
-
-    st.subheader("Where to go next")
-    for name, text in theory.WHERE_IN_APP:
-        st.page_link(f"app_pages/{name.lower()}.py", label=f"**{name}** — {text}")
 
     with st.expander("References and badges"):
         for badge, text in theory.REFERENCES:

@@ -126,6 +126,21 @@ def test_overview_explains_with_equations_and_badges(env):
     assert at.get("graphviz_chart")
 
 
+def test_overview_starts_with_every_page_then_the_equations(env):
+    from tal.ui import router, theory
+
+    at = open_page("app_pages/overview.py")
+    headers = texts(at, "subheader")
+    assert headers[0] == "Start here" and headers.index("Start here") < headers.index("The equations")
+    titles = [title for _, title, _ in router.PAGES]
+    assert [link.proto.label for link in at.get("page_link")][:len(titles)] == [f"**{t}**" for t in titles]
+    md = texts(at, "markdown")
+    for title in titles:  # each page's line in full (a link's label would be cut to one line)
+        assert theory.PAGE_GUIDE[title] in md, title
+    assert any("with a sanity check; every hit and miss opens on Inspect." in m for m in md)
+    assert not at.exception
+
+
 # --------------------------------------------------------------------------- empty states
 
 

@@ -1,4 +1,5 @@
-"""Content of the Overview page: the data-flow diagram and the equations with provenance.
+"""Content of the Overview page: where to start (a line on every page), the data-flow diagram and the
+equations with provenance.
 
 The attention modules' equations, papers and badges are declared in
 `tal.core.catalogue`; this module adds the loss (not a module) and the
@@ -96,27 +97,27 @@ def dataflow_dot(config: ModelConfig | None = None) -> str:
     )
 
 
-WHERE_IN_APP = (
-    (
-        "Train",
-        "Switch branches on and off, set λ, watch the losses, accuracies and λ live; change λ mid-run.",
-    ),
-    (
-        "Inspect",
-        "For one image: probabilities, the per-class A, S, A⊙S and U grid, the channel gate, scale "
-        "weights and mask M, and score_c = Σ A⊙S with real numbers.",
-    ),
-    (
-        "Predict",
-        "Drop your own digit images: the 28×28 input the model sees, its prediction and the maps.",
-    ),
-    (
-        "Compare",
-        "Runs side by side: configuration, accuracy, curves, confusion matrices and the same image's maps.",
-    ),
-    (
-        "Localization",
-        "Do the maps point at the right digit? Pointing game and energy in the boxes for A, U, S and "
-        "Grad-CAM, against chance, with a sanity check and every hit and miss one click from Inspect.",
-    ),
-)
+# What each page of the app is for, by its title in the page table (`tal.ui.router.PAGES`).
+PAGE_GUIDE = {
+    "Overview": "This page: what the three branches compute, the data flow and every equation (below).",
+    "Train": "Switch branches on and off, set λ, and watch losses, accuracies and the maps form live; "
+             "change λ mid-run. A 1-epoch run on 2,000 images takes well under a minute.",
+    "Inspect": "One image through a trained model: probabilities, the per-class A, S, A⊙S and U grid, the "
+               "channel gate, scale weights and mask M, and score_c = Σ A⊙S with real numbers.",
+    "Predict": "Your own digit images: the 28×28 input the model sees, its prediction and the maps.",
+    "Localization": "Do the maps point at the right digit? Pointing game and energy in the boxes for A, U, S "
+                    "and Grad-CAM, against chance, with a sanity check; every hit and miss opens on Inspect.",
+    "Compare": "Runs side by side: configuration, scores, curves, confusion matrices and one image's maps.",
+    "Studies": "Ablations: every subset of the branches (or the literature modules) over several seeds, "
+               "mean ± std and whether a difference is beyond the seeds' noise; stop and resume.",
+}
+START_HERE = ("New here? Open **Inspect** first: the shipped demo models show every map at once. Then "
+              "train a small model of your own on **Train** and watch its maps form.")
+
+
+def page_guide() -> list[tuple[str, str, str, str]]:
+    """(script, title, icon, what it is for) for every page of the app, in menu order: taken from
+    the page table, so a new page is never left out (its text is empty until PAGE_GUIDE has one)."""
+    from tal.ui.router import PAGES
+
+    return [(path, title, icon, PAGE_GUIDE.get(title, "")) for path, title, icon in PAGES]
