@@ -110,3 +110,52 @@ def test_compare_opens_on_runs_of_one_kind_and_replays_two_different_runs(shippe
     at.multiselect(key="compare.runs").set_value(chosen[1:]).run()  # the left run goes: still two runs
     left, right = at.selectbox(key="compare.timeline.left"), at.selectbox(key="compare.timeline.right")
     assert {left.value, right.value} == set(chosen[1:]) and not at.exception, [e.value for e in at.exception]
+
+
+def test_the_replay_starts_from_the_last_snapshot_of_each_run(shipped):
+    import tal
+
+    other = MODELS / "mnist-element"
+    steps = {path: tal.runs.load_run(path).timeline()["steps"].tolist() for path in (FULL, other)}
+    at = open_page("app_pages/inspect.py")
+    at.selectbox(key="inspect.run").set_value(str(FULL)).run()
+    slider = lambda: at.select_slider(key="inspect.timeline.step")  # noqa: E731
+    assert slider().value == steps[FULL][-1]
+    # an early step both runs have (the bug: the slider stayed on it), else any early one
+    early = next((s for s in steps[FULL][1:-1] if s in steps[other]), steps[FULL][1])
+    slider().set_value(early).run()
+    t = steps[FULL].index(early) + 1
+    assert any(c.startswith(f"Snapshot {t} of {len(steps[FULL])} at step {early}") for c in _captions(at))
+    at.selectbox(key="inspect.run").set_value(str(other)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert slider().value == steps[other][-1]
+    n = len(steps[other])
+    assert any(c.startswith(f"Snapshot {n} of {n} at step {steps[other][-1]}") for c in _captions(at))
+    # the slider stays where it is moved while the run stays
+    slider().set_value(steps[other][1]).run()
+    assert slider().value == steps[other][1]
+
+
+def _captions(at) -> list[str]:
+    return [c for image in at.get("image") for c in image.captions]
+
+
+def test_the_maps_over_training_say_what_their_columns_are_for_both_kinds_of_data(shipped):
+    from tal.engine.registry import load_run
+    from tal.engine.timeline import snapshot_at
+    from tal.ui.train_panel import columns_text
+
+    at = open_page("app_pages/compare.py")
+    pair = [str(MODELS / "multidigit-baseline"), str(MULTIDIGIT)]
+    at.multiselect(key="compare.runs").set_value(pair).run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c for image in at.get("image") for c in image.captions if c.startswith("Snapshot")]
+    columns = len(load_run(MULTIDIGIT).timeline()["images"])
+    (caption,) = captions  # the baseline has no maps to follow
+    assert f"{columns} canvases for 10 classes" in caption and "one validation image per class" not in caption
+    assert any("no spatial attention maps" in c for c in texts(at, "caption"))
+    # told by the probabilities where a caller does not say (sigmoids for multidigit, a softmax for MNIST)
+    for path, words in ((MULTIDIGIT, "canvases for 10 classes"), (FULL, "one validation image per class")):
+        snapshot = snapshot_at(load_run(path).timeline(), 0)
+        assert words in columns_text(snapshot) and words in columns_text(snapshot, own=1)
+    assert columns_text(snapshot, own=1).endswith(", then your own digit")

@@ -33,6 +33,7 @@ FOLLOWED = ".followed"  # suffix: "<saved-studies key>.followed", (job id, statu
 SELECTED_RUN = "selected_run"  # path of the run chosen on Inspect / Predict; run pickers start from it (owner: pickers)
 RANDOM_INDEX = "inspect_random_index"  # the test image drawn by "Random" (owner: pickers)
 VIEW_UPDATES = "_tal_view_updates"  # how many image-view updates this session has seen (owner: views)
+REPLAY_RUN = ".replay_run"  # suffix: "<replay key>.replay_run", the run the replay slider is on (owner: views)
 
 # every run
 RUN_STARTED = "_tal_run_started"  # time.perf_counter() when this script run began in app.py (owner: router)

@@ -167,7 +167,13 @@ def _timeline(run, key) -> None:
     if len(steps) == 1:
         chosen = steps[0]
     else:
-        chosen = st.select_slider("Training step", steps, value=steps[-1], key=f"{key}.step",
+        slider, shown = f"{key}.step", f"{key}{state.REPLAY_RUN}"
+        # another run (or a step it lacks): start from its last snapshot, the saved model. Seeded here,
+        # never as value= too; the slider's key stays the same, so the position must be reset by hand
+        if st.session_state.get(shown) != str(run.path) or st.session_state.get(slider) not in steps:
+            st.session_state[slider] = steps[-1]
+        st.session_state[shown] = str(run.path)
+        chosen = st.select_slider("Training step", steps, key=slider,
                                   help="Each snapshot of the probe images; the last one is the saved model.")
     t = steps.index(chosen)
     live_maps(snapshot_at(timeline, t), caption_prefix=f"Snapshot {t + 1} of {len(steps)}")
