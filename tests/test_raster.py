@@ -105,9 +105,22 @@ def test_probe_sheet_has_a_row_per_map_and_a_column_per_image():
     }
     png, rows = probe_sheet(snapshot, tile=84, gap=4)
     assert rows == ["input", "A", "S", "M"]
-    assert Image.open(io.BytesIO(png)).size == (3 * 88 - 4, 4 * 88 - 4)
+    label_w = raster.PROBE_LABEL_W  # the row labels, left of the first column
+    assert Image.open(io.BytesIO(png)).size == (label_w + 3 * 88 - 4, 4 * 88 - 4)
+    rgb = decode(png)
+    for r in range(4):  # every row has its label written beside it, in dark ink on the white margin
+        assert (rgb[r * 88:r * 88 + 84, :label_w] < 128).any(), rows[r]
+    assert (rgb[:, :label_w - 4] >= 40).all()  # text only: no tile reaches into the label column
     _, only = probe_sheet({"images": snapshot["images"], "probabilities": snapshot["probabilities"]})
     assert only == ["input"]
+
+
+def test_probe_rows_are_labelled_by_what_they_show():
+    assert raster.probe_row_label("input") == ["input"]
+    assert raster.probe_row_label("A") == ["A", "top class"] and raster.probe_row_label("S") == ["S", "top class"]
+    assert raster.probe_row_label("M") == ["M"]
+    assert raster.probe_row_label("cbam_spatial") == ["CBAM", "spatial gate"]
+    assert raster.probe_row_label("sw_weights") == ["Spatial", "weights W"]
 
 
 def test_class_grid_png_places_each_class_tile_with_its_rows_colour_range_frame_and_box():

@@ -219,7 +219,8 @@ def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes,
     `S` (when the model has the element-wise branch), then every spatial map
     drawn as a picture (`M`, CBAM's spatial gate, spatial weights). Each map
     row shares one colour range over all images (so a sharpening `A` shows as
-    a brighter peak). Returns the PNG and the row names, top to bottom.
+    a brighter peak), and its label is written left of it (`probe_row_label`).
+    Returns the PNG and the row names, top to bottom.
 
     `snapshot`: `{"images": (P, H, W, 1), "probabilities": (P, C), map: (P, …)}`,
     as `tal.engine.timeline` records it.
@@ -244,14 +245,76 @@ def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes,
         rows.append((key, [colorize(upsample(v, *img.shape), scale=scale, lo=lo, hi=hi)
                            for v, img in zip(values, images)]))
     side = tile
-    sheet = np.full((len(rows) * (side + gap) - gap, len(images) * (side + gap) - gap, 3), 255, np.uint8)
+    sheet = np.full((len(rows) * (side + gap) - gap, PROBE_LABEL_W + len(images) * (side + gap) - gap, 3), 255,
+                    np.uint8)
     for r, (_, tiles) in enumerate(rows):
         for c, rgb in enumerate(tiles):
             factor = max(1, side // rgb.shape[0])
             big = upscale(rgb, factor)[:side, :side]
-            y, x = r * (side + gap), c * (side + gap)
+            y, x = r * (side + gap), PROBE_LABEL_W + c * (side + gap)
             sheet[y : y + big.shape[0], x : x + big.shape[1]] = big
-    return to_png(sheet), [name for name, _ in rows]
+    image = _row_labels(sheet, [name for name, _ in rows], side, gap)
+    return to_png(image), [name for name, _ in rows]
+
+
+PROBE_LABEL_W = 72  # px of the probe sheet's row labels, left of the first column
+
+
+def probe_row_label(key: str) -> list[str]:
+    """What a probe-sheet row is, as the lines drawn beside it: its symbol first, then a few words.
+
+    `A` and `S` are shown for the class the model rates highest for each image (its prediction;
+    for a multi-label model, its likeliest class): "top class". A picture row is named by its
+    catalogue title up to the first ':', '=' or '(' ("CBAM spatial gate", "Spatial weights W"),
+    its symbol first unless the title has it."""
+    if key == "input":
+        return ["input"]
+    from tal.core import catalogue
+
+    spec = catalogue.map_spec(key)
+    if key in ("A", "S"):
+        return [spec.symbol, "top class"]
+    short = spec.title
+    for stop in (":", "=", "("):
+        short = short.split(stop)[0]
+    short = short.strip() or spec.symbol
+    if short == spec.symbol:
+        return [short]
+    if spec.symbol in short.split():  # "Spatial weights W": the title names the symbol already
+        return _wrap(short, PROBE_LABEL_W - 8, 11)
+    return [spec.symbol, *_wrap(short, PROBE_LABEL_W - 8, 11)]
+
+
+def _wrap(text: str, width: int, size: int) -> list[str]:
+    """`text` in lines of at most `width` px in the bundled font of `size` px (a long word keeps a line)."""
+    from PIL import Image, ImageDraw
+
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines: list[str] = []
+    for word in text.split():
+        if lines and measure.textlength(f"{lines[-1]} {word}", font=_font(size)) <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def _row_labels(sheet: np.ndarray, rows: list[str], side: int, gap: int) -> np.ndarray:
+    """The sheet with each row's label (`probe_row_label`) written left of it, centred on the row."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(sheet)
+    draw = ImageDraw.Draw(image)
+    for r, key in enumerate(rows):
+        first, *rest = probe_row_label(key)
+        sizes = [15] + [11] * len(rest)
+        height = sum(size + 2 for size in sizes)
+        y = r * (side + gap) + max((side - height) // 2, 0)
+        for text, size in zip([first, *rest], sizes):
+            draw.text((4, y), text.replace("⊙", "·"), fill=(40, 40, 40) if size == 15 else (90, 90, 90),
+                      font=_font(size))  # the bundled font has no ⊙
+            y += size + 2
+    return np.asarray(image)
 
 
 def _is_picture(key: str) -> bool:

@@ -297,4 +297,5 @@ def _maps_over_training(runs, key) -> None:
     for column, (run, timeline), t in zip(st.columns(2), pair, indices):
         with column:
             st.markdown(f"**{run.name}**")
-            live_maps(snapshot_at(timeline, t), caption_prefix=f"Snapshot {t + 1} of {len(timeline['steps'])}")
+            live_maps(snapshot_at(timeline, t), caption_prefix=f"Snapshot {t + 1} of {len(timeline['steps'])}",
+                      multi_label=run.train_config.data.multi_label)

@@ -196,7 +196,8 @@ def _charts() -> None:
         key="train.curves",
         config={"displayModeBar": False},
     )
-    live_maps(job.snapshot, own=0 if job.probes is None else len(job.probes))
+    live_maps(job.snapshot, own=0 if job.probes is None else len(job.probes),
+              multi_label=job.train_config.data.multi_label)
     score = "ROC AUC" if job.batches[-1].get("metric") == "auc" else "accuracies"
     st.caption(
         f"Losses and training {score} are running means within each epoch (as Keras reports them); "
@@ -205,10 +206,11 @@ def _charts() -> None:
     )
 
 
-# The probe sheet's first rows say what they show of each image; its pictures take their catalogue title.
+# The probe sheet's rows are labelled in the picture (tal.render.raster.probe_row_label); the caption says
+# more about the first rows, and its pictures take their catalogue title.
 ROW_TEXT = {
     "input": "the probe image",
-    "A": "A for the class it predicts (one colour range per row)",
+    "A": "A for the class the model rates highest (top class; one colour range per row)",
     "S": "S for that class (red +, blue −)",
 }
 
@@ -217,8 +219,33 @@ def _row_text(row: str) -> str:
     return ROW_TEXT.get(row) or catalogue.map_spec(row).title
 
 
-def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: int = 0) -> None:
-    """The probe images' maps of the newest snapshot, as one picture (cheap to refresh)."""
+def _looks_multi_label(probabilities) -> bool:
+    """Whether a snapshot's probabilities are per-class sigmoids (rows not summing to 1) rather than a softmax."""
+    import numpy as np
+
+    sums = np.asarray(probabilities, dtype="float64").sum(axis=-1)
+    return bool(sums.size) and not np.allclose(sums, 1.0, atol=0.02)
+
+
+def columns_text(snapshot: dict, *, own: int = 0, multi_label: bool | None = None) -> str:
+    """What the probe sheet's columns are: one validation image per class, or for multi-label data
+    the first validation canvas showing each class (a canvas shows several, so fewer columns than
+    classes); then the user's own digits. `multi_label` None: told by the snapshot's probabilities."""
+    probabilities = snapshot["probabilities"]
+    if multi_label is None:
+        multi_label = _looks_multi_label(probabilities)
+    images, classes = len(snapshot["images"]) - own, len(probabilities[0]) if len(probabilities) else 0
+    if multi_label:
+        text = (f"the first validation canvas to show each digit (columns): {images} canvases for {classes} "
+                "classes, as a canvas holds several digits")
+    else:
+        text = "one validation image per class (columns)"
+    return text + (", then your own digit" if own == 1 else f", then your own {own} digits" if own else "")
+
+
+def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: int = 0,
+              multi_label: bool | None = None) -> None:
+    """The probe images' maps of the newest snapshot, as one picture with its rows labelled (cheap to refresh)."""
     from tal.render import raster
 
     if snapshot is None:
@@ -229,8 +256,8 @@ def live_maps(snapshot: dict | None, *, caption_prefix: str = "Live maps", own: 
                    "(the element-wise branch and the spatial modules are off).")
         return
     st.image(png, output_format="PNG",
-             caption=f"{caption_prefix} at step {snapshot['step']}: one validation image per class (columns)"
-             f"{', then your own digit' if own else ''}; "
+             caption=f"{caption_prefix} at step {snapshot['step']}: "
+             f"{columns_text(snapshot, own=own, multi_label=multi_label)}; "
              f"rows: {'; '.join(_row_text(r) for r in rows)}. Snapshots take at most 5 % of the training "
              "time, so they come every few steps.")
 
