@@ -138,3 +138,24 @@ def test_the_replay_starts_from_the_last_snapshot_of_each_run(shipped):
 
 def _captions(at) -> list[str]:
     return [c for image in at.get("image") for c in image.captions]
+
+
+def test_the_maps_over_training_say_what_their_columns_are_for_both_kinds_of_data(shipped):
+    from tal.engine.registry import load_run
+    from tal.engine.timeline import snapshot_at
+    from tal.ui.train_panel import columns_text
+
+    at = open_page("app_pages/compare.py")
+    pair = [str(MODELS / "multidigit-baseline"), str(MULTIDIGIT)]
+    at.multiselect(key="compare.runs").set_value(pair).run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c for image in at.get("image") for c in image.captions if c.startswith("Snapshot")]
+    columns = len(load_run(MULTIDIGIT).timeline()["images"])
+    (caption,) = captions  # the baseline has no maps to follow
+    assert f"{columns} canvases for 10 classes" in caption and "one validation image per class" not in caption
+    assert any("no spatial attention maps" in c for c in texts(at, "caption"))
+    # told by the probabilities where a caller does not say (sigmoids for multidigit, a softmax for MNIST)
+    for path, words in ((MULTIDIGIT, "canvases for 10 classes"), (FULL, "one validation image per class")):
+        snapshot = snapshot_at(load_run(path).timeline(), 0)
+        assert words in columns_text(snapshot) and words in columns_text(snapshot, own=1)
+    assert columns_text(snapshot, own=1).endswith(", then your own digit")
