@@ -30,6 +30,16 @@ def test_long_names_keep_the_part_that_differs():
                                 "mnist-scale-channel-element-s0-20261202-012455")) == ["012401", "012455"]
 
 
+def test_tokens_every_name_has_go_wherever_they_stand():
+    chosen = runs("mnist-scale_channel_element-n300-e1-s0", "mnist-scale_channel_element-n300-e1-s1",
+                  "mnist-channel_element-n300-e1-s0")
+    assert compare.aliases(chosen) == ["scale_channel_element-s0", "scale_channel_element-s1", "channel_element-s0"]
+    assert compare.shared_parts(chosen) == "mnist-…-n300-e1-…"
+    # the same tokens in another order: dropping them all would leave nothing, so only the common end goes
+    swapped = runs("a-b-" + "c" * 24, "b-a-" + "c" * 24)
+    assert compare.aliases(swapped) == ["a-b", "b-a"] and compare.shared_parts(swapped) == "…-" + "c" * 24
+
+
 def test_every_name_keeps_a_part_of_its_own_and_labels_never_repeat():
     chosen = runs("translated-scale_channel_element", "translated-scale_channel_element-n300")
     assert compare.aliases(chosen) == ["scale_channel_element", "scale_channe…lement-n300"]  # cut in the middle

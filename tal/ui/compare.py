@@ -48,19 +48,27 @@ TURN_TABLE_UP_TO = 6  # runs: up to this many, the table has a column per run
 ALIAS_WIDTH = 24  # longer run names get a short alias in charts (the full name on hover and in the table)
 
 
-def _split(names: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """(the "-" tokens every name starts with, what is left of each name, the tokens every name ends
-    with); each name keeps at least one token of its own, so no part is ever empty."""
+def _split(names: list[str]) -> tuple[list[str], str]:
+    """(what is left of each name, the first name with what it keeps shown as '…'), dropping the "-"
+    tokens that every name has ('mnist', 'n300', 'e1' wherever they stand). Where that would leave a
+    name nothing, or two different names the same, only the tokens all names start or end with go;
+    each name keeps at least one token of its own, so no part is ever empty."""
     tokens = [n.split("-") for n in names]
-    shortest = min(map(len, tokens))
-    head = 0
-    while head < shortest - 1 and len({t[head] for t in tokens}) == 1:
-        head += 1
-    tail = 0
-    while tail < shortest - head - 1 and len({t[-1 - tail] for t in tokens}) == 1:
-        tail += 1
-    middles = ["-".join(t[head:len(t) - tail]) for t in tokens]
-    return tokens[0][:head], middles, tokens[0][len(tokens[0]) - tail:]
+    common = set(tokens[0]).intersection(*map(set, tokens[1:]))
+    own = [[t for t in ts if t not in common] for ts in tokens]
+    if all(own) and len({tuple(o) for o in own}) == len(set(names)):
+        kept = [t not in common for t in tokens[0]]
+    else:
+        shortest, head, tail = min(map(len, tokens)), 0, 0
+        while head < shortest - 1 and len({t[head] for t in tokens}) == 1:
+            head += 1
+        while tail < shortest - head - 1 and len({t[-1 - tail] for t in tokens}) == 1:
+            tail += 1
+        own = [t[head:len(t) - tail] for t in tokens]
+        kept = [head <= i < len(tokens[0]) - tail for i in range(len(tokens[0]))]
+    pattern = [t if not k else "…" for t, k in zip(tokens[0], kept)]
+    pattern = [t for i, t in enumerate(pattern) if t != "…" or i == 0 or pattern[i - 1] != "…"]
+    return ["-".join(o) for o in own], "-".join(pattern) if not all(kept) else ""
 
 
 def _elide(text: str, width: int) -> str:
@@ -75,16 +83,16 @@ def aliases(runs: list, width: int = ALIAS_WIDTH) -> list[str]:
     """Chart labels for `runs`: their names when all fit in `width` characters (and differ), else the
     part of each name that differs from the others.
 
-    Names are split at "-"; the tokens all the chosen names start or end with are dropped
-    (`shared_parts` says which), so 'mnist-scale_channel_element-n300-e1-s0' beside
-    'mnist-baseline-n300-e1-s0' reads 'scale_channel_element' and 'baseline'. A part still longer
+    Names are split at "-"; the tokens all the chosen names have are dropped (`shared_parts` says
+    which), so 'mnist-scale_channel_element-n300-e1-s0' beside 'mnist-baseline-n300-e1-s1' reads
+    'scale_channel_element-s0' and 'baseline-s1'. A part still longer
     than `width` is cut in its middle, and only if two labels would then read the same does each
     get a letter in front ("A …", "B …"). Labels never repeat; the full name is on hover.
     """
     names = [r.name for r in runs]
     if all(len(n) <= width for n in names) and len(set(names)) == len(names):
         return names
-    _, middles, _ = _split(names) if len(set(names)) > 1 else ([], names, [])
+    middles = _split(names)[0] if len(set(names)) > 1 else names
     out = [_elide(m, width) for m in middles]
     if len(set(out)) < len(out):
         letters = [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(len(out))]
@@ -93,14 +101,12 @@ def aliases(runs: list, width: int = ALIAS_WIDTH) -> list[str]:
 
 
 def shared_parts(runs: list, width: int = ALIAS_WIDTH) -> str:
-    """What `aliases` left out of every name, as 'mnist-…-n300-e1-s0' ('' when it left out nothing)."""
+    """What `aliases` left out of every name, as 'mnist-…-n300-e1-…' (the first name, with what it
+    keeps as '…'; '' when nothing was left out)."""
     names = [r.name for r in runs]
     if len(set(names)) < 2 or all(len(n) <= width for n in names):
         return ""
-    head, _, tail = _split(names)
-    if not head and not tail:
-        return ""
-    return "-".join([*head, "…", *tail])
+    return _split(names)[1]
 
 
 def table_help(runs: list, labels: list[str]) -> dict[str, str]:
