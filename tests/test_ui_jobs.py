@@ -119,3 +119,168 @@ def test_a_study_job_runs_its_plan_in_the_slot_and_collects_its_records(monkeypa
     assert study.wait(5) and study.status == "completed"
     assert [r["variant"] for r in study.results] == ["baseline", "scale+channel+element"] and seen == [1, 1]
     assert study.current is None and manager.running == 0
+
+
+# --------------------------------------------------------------------------- finding a job again
+
+MINE, THEIRS = "m" * 32, "t" * 32  # two browsers' tokens (tal.ui.browser)
+
+
+def owned(name, owner):
+    return TrainingJob(tal.ModelConfig(), tal.TrainConfig(), name=name, owner=owner)
+
+
+def batch(step=3, total=10, aux_weight=0.75, eta_s=42.0):
+    """One batch event as tal.Progress.to_dict() sends it (written out: tal.engine.callbacks imports Keras)."""
+    return {"epoch": 1, "epochs": 1, "batch": step, "batches": total, "step": step, "total_steps": total,
+            "loss": 0.5, "main_loss": 0.4, "aux_loss": 0.1, "accuracy": 0.9, "aux_accuracy": 0.8,
+            "val_accuracy": None, "val_loss": None, "aux_weight": aux_weight, "images_per_s": 100.0,
+            "elapsed_s": 5.0, "eta_s": eta_s, "phase": "training", "metric": "accuracy"}
+
+
+def test_a_browser_finds_its_newest_job_and_no_other_browser_does(fake_train):
+    from tal.ui.jobs import StudyJob
+
+    manager = JobManager(slots=1)
+    first = manager.submit(owned("first", MINE))
+    assert wait_until(lambda: first.status == "training")
+    assert manager.newest(MINE) is first
+    assert manager.newest(THEIRS) is None and manager.newest(None) is None and manager.newest("") is None
+    assert manager.newest(MINE, StudyJob) is None  # each kind on its own: a study is not a Train-page job
+    theirs = manager.submit(owned("theirs", THEIRS))  # queued behind mine
+    assert manager.newest(THEIRS) is theirs and manager.newest(MINE) is first
+    first.stop()
+    assert first.wait(2) and first.status == "stopped"
+    assert manager.newest(MINE) is first  # ended, still offered to its browser
+    assert wait_until(lambda: theirs.status == "training")
+    second = manager.submit(owned("second", MINE))
+    assert manager.newest(MINE) is second and first not in manager.known()  # the newer one replaces it
+    for job in (theirs, second):
+        job.stop()
+        assert job.wait(2)
+
+
+def test_ended_jobs_are_forgotten_after_a_while_active_ones_never(fake_train):
+    from tal.ui import jobs
+
+    manager = JobManager(slots=1)
+    nobodys = manager.submit(job("nobody's"))  # no browser can look for it
+    assert wait_until(lambda: nobodys.status == "training")
+    mine = manager.submit(owned("mine", MINE))
+    mine.created -= 2 * jobs.RETAIN_S  # an old job, still waiting: kept
+    assert mine in manager.known() and nobodys in manager.known()
+    nobodys.stop()
+    assert nobodys.wait(2) and nobodys not in manager.known()  # ended with no owner: forgotten at once
+    assert wait_until(lambda: mine.status == "training")
+    mine.started -= 2 * jobs.RETAIN_S  # trained for a long time: still kept while it trains
+    assert manager.newest(MINE) is mine
+    mine.stop()
+    assert mine.wait(2) and manager.newest(MINE) is mine
+    mine.finished -= jobs.RETAIN_S + 1  # ended long ago
+    assert manager.newest(MINE) is None and manager.known() == []
+    again = manager.submit(owned("again", MINE))
+    again.stop()
+    assert again.wait(2) and manager.newest(MINE) is again
+    manager.forget(again)  # dismissed (e.g. a failed run the page answered)
+    assert manager.newest(MINE) is None
+
+
+def test_busy_says_for_how_long_and_how_long_is_left_but_not_whose_or_which(fake_train):
+    manager = JobManager(slots=1)
+    assert manager.busy() is None
+    a = manager.submit(owned("secret-name", MINE))
+    assert wait_until(lambda: a.status == "training")
+    a.started -= 65
+    busy = manager.busy()
+    assert busy.left_s is None and busy.waiting == 0 and 65 <= busy.for_s < 70  # no batch yet: no estimate
+    a.apply("batch", batch(eta_s=42.0))
+    b = manager.submit(owned("queued", THEIRS))
+    busy = manager.busy()
+    assert busy.left_s == 42.0 and busy.waiting == 1
+    assert set(vars(busy)) == {"for_s", "left_s", "waiting"}  # nothing else of the run
+    for j in (a, b):
+        j.stop()
+        assert j.wait(2)
+    assert manager.busy() is None
+
+
+# AppTest: the Train panel and the sidebar of two browsers' sessions, with the manager above and the fake engine
+
+def _train_page():
+    import streamlit as st
+
+    from tal.ui import sidebar, train_panel
+
+    sidebar.render(st.query_params.get("page", "train"))
+    if st.query_params.get("page", "train") == "train":
+        train_panel.buttons()
+        train_panel.live()
+
+
+def session(token, page="train"):
+    from streamlit.testing.v1 import AppTest
+
+    from tal.ui import state
+
+    at = AppTest.from_function(_train_page, default_timeout=60)
+    at.session_state[state.BROWSER] = token  # what the browser's cookie would have sent
+    at.query_params["page"] = page
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def app_manager(fake_train, monkeypatch, runs_dir):
+    from tal.ui import jobs
+
+    manager = JobManager(slots=1)
+    monkeypatch.setattr(jobs, "training_manager", lambda: manager)  # AppTest runs the script in this process
+    yield manager
+    for j in manager.known():
+        j.stop()
+        j.wait(2)
+
+
+def test_a_new_session_of_the_browser_finds_its_running_job_another_browser_sees_only_busy(app_manager):
+    from tal.ui import state
+
+    job = app_manager.submit(owned("my-secret-run", MINE))
+    assert wait_until(lambda: job.status == "training")
+    job.apply("batch", batch(aux_weight=0.75))
+    again = session(MINE)  # a reload: a new session, the same browser
+    assert again.session_state[state.JOB] is job
+    assert again.button(key="train.start").disabled and not again.button(key="train.stop").disabled
+    assert "step 3/10" in again.get("progress")[0].proto.text
+    assert again.slider(key=state.LIVE_LAMBDA + job.id).value == 0.75  # λ as it is now, not as it started
+    assert not any("Busy:" in c.value for c in again.caption)  # its own run, not "someone's"
+
+    other = session(THEIRS)
+    assert state.JOB not in other.session_state and not other.get("progress")
+    assert not other.button(key="train.start").disabled and other.button(key="train.stop").disabled
+    busy = [c.value for c in other.caption if "Busy:" in c.value]
+    assert len(busy) == 1 and "waits its turn" in busy[0]
+    everything = " ".join(str(e.proto) for e in other.main) + " ".join(str(e.proto) for e in other.sidebar)
+    assert "my-secret-run" not in everything and job.model_config.label not in everything
+
+    again.button(key="train.stop").click().run()  # Stop works from the found page
+    assert job.wait(2) and job.status == "stopped"
+
+
+def test_a_run_that_ended_while_the_browser_was_away_is_offered_once(app_manager, tmp_path):
+    job = app_manager.submit(owned("away", MINE))
+    assert wait_until(lambda: job.status == "training")
+    job.stop()  # it ends with no page of its browser watching
+    assert job.wait(2)
+    job.run_path = tmp_path / "away-run"  # the fake engine saves nothing
+
+    elsewhere = session(MINE, page="inspect")  # back on another page: the sidebar offers it
+    assert any("Your run **away-run** was stopped early while you were away" in s.value for s in elsewhere.success)
+    assert elsewhere.button(key="sidebar.inspect_away")
+    assert not job.seen
+    back = session(MINE)  # the Train page says it once, above the result
+    assert any("while you were away" in i.value and "its result is below" in i.value for i in back.info)
+    assert job.seen
+    assert not any("while you were away" in i.value for i in session(MINE).info)  # said once
+    assert not session(MINE, page="inspect").success
+    assert not session(THEIRS, page="inspect").success  # never to another browser

@@ -234,6 +234,12 @@ def _panel_script():
         def prewarm(self):
             pass
 
+        def newest(self, owner, kind=None):  # no other page of this browser started a job
+            return None
+
+        def forget(self, job):
+            pass
+
     jobs.training_manager = Manager  # this test's process only (AppTest runs the script in it)
     if st.query_params.get("step") == "start" and state.JOB not in st.session_state:
         train_panel._replace_job(training(1.0))

@@ -1,9 +1,8 @@
-"""Background training jobs: one per browser session, a server-wide cap on concurrent runs.
+"""Background training jobs: one per browser, a server-wide cap on concurrent runs.
 
 Training never runs in the script thread (any widget click reruns the script
-and would kill `fit()`). A `TrainingJob` is created by the Train
-page, kept in that session's `st.session_state` (so other sessions never see
-it), and run by the process-wide `JobManager`: in the app, in a worker process
+and would kill `fit()`). A `TrainingJob` is created by the Train page and run
+by the process-wide `JobManager`: in the app, in a worker process
 (`tal.engine.worker`) whose events a daemon thread here applies to the job, so
 a training never competes with the pages for the server's interpreter.
 
@@ -11,6 +10,15 @@ The manager holds `slots` training slots (default 1: every fit uses all
 cores, two at once would only slow both). A job that finds no free slot waits
 in a first-come-first-served queue, reports its position, and starts by
 itself when the slot frees; Stop while waiting cancels it.
+
+The manager is also the one place that remembers jobs: each carries the
+token of the browser that started it (`owner`, see `tal.ui.browser`), and a
+new session of that browser (a reload, another tab) finds it again with
+`newest(owner)`. Every active job is kept; of the ended ones, only the newest
+of each browser and kind, and only for `RETAIN_S` (its run is in the registry
+anyway), so the jobs of closed sessions never pile up. Other sessions learn
+only that the slot is busy and for how long (`busy()`), never whose run or
+which settings.
 
 Nothing here touches Streamlit widgets; pages poll the job's fields.
 """
@@ -22,6 +30,7 @@ import threading
 import time
 import traceback
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from tal.engine.training import TrainingControl
@@ -29,6 +38,16 @@ from tal.engine.worker import friendly_error
 
 ACTIVE = ("queued", "loading", "training", "finishing")
 DONE = ("completed", "stopped", "cancelled", "failed")
+RETAIN_S = 6 * 3600.0  # an ended job is forgotten this long after it ended (or when its browser starts another)
+
+
+@dataclass(frozen=True)
+class Busy:
+    """What any session may know of the training slot: how long it has been busy, not whose run or which."""
+
+    for_s: float  # seconds since the oldest running job took the slot
+    left_s: float | None  # the running training's estimated seconds left (None: a study, or not known yet)
+    waiting: int  # jobs queued behind it
 
 
 class TrainingJob:
@@ -40,8 +59,11 @@ class TrainingJob:
     `error_details` the traceback).
     """
 
-    def __init__(self, model_config, train_config, *, name: str | None = None, runs_dir=None, probes=None):
+    def __init__(self, model_config, train_config, *, name: str | None = None, runs_dir=None, probes=None,
+                 owner: str | None = None):
         self.id = uuid.uuid4().hex[:8]
+        self.owner = owner  # the token of the browser that started it (tal.ui.browser), or None: nobody finds it
+        self.seen = False  # a page of its browser has shown how it ended (else: "finished while you were away")
         self.probes = probes  # the user's own probe images for the live maps, or None
         self.model_config = model_config
         self.train_config = train_config
@@ -135,9 +157,9 @@ class StudyJob(TrainingJob):
     its summary and `tal.engine.study` resumes it later.
     """
 
-    def __init__(self, plan, *, runs_dir=None, ray_address: str | None = None):
+    def __init__(self, plan, *, runs_dir=None, ray_address: str | None = None, owner: str | None = None):
         first = plan.trials[0]
-        super().__init__(first.model_config, first.train_config, name=plan.study, runs_dir=runs_dir)
+        super().__init__(first.model_config, first.train_config, name=plan.study, runs_dir=runs_dir, owner=owner)
         self.plan = plan
         self.ray_address = ray_address  # train on this Ray cluster instead of here
         self.results: list[dict] = []
@@ -181,6 +203,7 @@ class JobManager:
         self._queue: list[TrainingJob] = []
         self._running: list[TrainingJob] = []
         self._idle_workers: list = []  # started workers waiting for a job
+        self._known: list[TrainingJob] = []  # the jobs sessions can find again, oldest first (see _forget_old)
         self.finished_jobs = 0  # how many jobs have ended: pages refresh their run lists when it moves
 
     @property
@@ -210,9 +233,59 @@ class JobManager:
             workers = self._idle_workers + [j.worker for j in self._running if j.worker is not None]
             return [w.pid for w in workers if w.alive()]
 
+    def newest(self, owner: str | None, kind: type = TrainingJob) -> TrainingJob | None:
+        """The newest job of exactly `kind` that the browser with token `owner` started, if still known."""
+        if not owner:
+            return None
+        with self._cond:
+            self._forget_old()
+            mine = [job for job in self._known if job.owner == owner and type(job) is kind]
+        return mine[-1] if mine else None
+
+    def forget(self, job: TrainingJob) -> None:
+        """Stop offering an ended `job` to its browser (an active one stays: it still holds or awaits the slot)."""
+        with self._cond:
+            if not job.active and job in self._known:
+                self._known.remove(job)
+
+    def known(self) -> list[TrainingJob]:
+        """Every job sessions can still find, oldest first (for tests)."""
+        with self._cond:
+            self._forget_old()
+            return list(self._known)
+
+    def busy(self) -> Busy | None:
+        """How long the slot has been busy and how long the running training has left; None while idle."""
+        with self._cond:
+            running, waiting = list(self._running), len(self._queue)
+        if not running:
+            return None
+        now = time.time()
+        since = min(job.started or now for job in running)
+        left = None
+        if len(running) == 1 and type(running[0]) is TrainingJob and running[0].status == "training" \
+                and running[0].latest is not None:
+            left = float(running[0].latest["eta_s"])
+        return Busy(max(now - since, 0.0), left, waiting)
+
+    def _forget_old(self, now: float | None = None) -> None:
+        """Drop the ended jobs nobody will look for: those without an owner, those ended RETAIN_S ago,
+        and those whose browser has started a newer job of the same kind. Call with the lock held."""
+        now = time.time() if now is None else now
+        newest = {}
+        for job in self._known:
+            newest[(job.owner, type(job))] = job
+        self._known = [
+            job for job in self._known
+            if job.active or (job.owner is not None and newest[(job.owner, type(job))] is job
+                              and now - (job.finished or now) < RETAIN_S)
+        ]
+
     def submit(self, job: TrainingJob) -> TrainingJob:
         """Queue `job` and start its thread; it trains as soon as a slot is free."""
         with self._cond:
+            self._known.append(job)
+            self._forget_old()
             self._queue.append(job)
             busy = len(self._running) >= self.slots or len(self._queue) > 1
             job.queue_position = len(self._queue) if busy else 0
@@ -244,6 +317,7 @@ class JobManager:
             if job in self._running:
                 self._running.remove(job)
             self.finished_jobs += 1
+            self._forget_old()
             self._cond.notify_all()
 
     def _take_worker(self):

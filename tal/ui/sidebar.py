@@ -1,10 +1,15 @@
-"""The sidebar shared by every page: data source, run registry, this session's training."""
+"""The sidebar shared by every page: data source, run registry, this browser's training, a busy slot.
+
+Every session sees whether the machine is training and for how long (`JobManager.busy`), never whose run
+or which settings; only the browser that started a run sees it (found again after a reload, see
+`tal.ui.browser`), and is told when it ended while no page of the browser watched.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from tal.ui import loaders, state
+from tal.ui import browser, loaders, state
 from tal.ui.guard import guarded_fragment
 
 TRAIN_PAGE = "train"  # the Train page's URL path
@@ -25,6 +30,7 @@ def render(page: str = "") -> None:
             )
         # the fragment keeps `page` for its own re-runs, which do not run app.py
         guarded_fragment(_live_part, "the training status", run_every=poll_interval(page))(page)
+        browser.remember()  # the browser keeps its token, so a reload finds its runs again
 
 
 def poll_interval(page: str = "") -> float | None:
@@ -34,8 +40,9 @@ def poll_interval(page: str = "") -> float | None:
     refresh costs the browser time the training could use); every 2 s while someone else trains (their
     run may land in the registry); never when nothing trains."""
     from tal.ui.jobs import training_manager
+    from tal.ui.train_panel import current_job
 
-    train, study = (st.session_state.get(key) for key in (state.JOB, state.STUDY_JOB))
+    train, study = current_job(), st.session_state.get(state.STUDY_JOB)
     if any(job is not None and job.status == "queued" for job in (train, study)):
         return 0.5
     if study is not None and study.active:
@@ -59,9 +66,18 @@ def _run_counts() -> None:
 
 
 def _job_status(page: str) -> None:
+    from tal.ui.train_panel import current_job
+
     _study_status()
-    job = st.session_state.get(state.JOB)
-    if job is None or not job.active:
+    job = current_job()
+    if job is not None and not job.active:
+        if page != TRAIN_PAGE:  # the Train page says it above the result
+            _away(job)
+        job = None
+    study = st.session_state.get(state.STUDY_JOB)
+    if not any(j is not None and j.active and j.status != "queued" for j in (job, study)):
+        _busy()  # someone else's run holds the slot (no name, no settings)
+    if job is None:
         return
     if job.status == "queued":
         text = "Waiting for a free training slot…"
@@ -75,6 +91,41 @@ def _job_status(page: str) -> None:
     st.info(text, icon=":material/model_training:")
     if page != TRAIN_PAGE:
         st.page_link("app_pages/train.py", label="Open the Train page")
+
+
+def _busy() -> None:
+    """Whether the machine is training, for how long, and how long it has left: nobody's name or settings."""
+    from tal.engine.study import duration_text
+    from tal.ui.jobs import training_manager
+
+    busy = training_manager().busy()
+    if busy is None:
+        return
+    left = "" if busy.left_s is None else f", about {duration_text(busy.left_s)} left"
+    queue = f"; {busy.waiting} waiting" if busy.waiting else ""
+    st.caption(f":material/hourglass_top: **Busy:** the machine has been training for "
+               f"{duration_text(busy.for_s)}{left}{queue}. A run started now waits its turn.")
+
+
+def _away(job) -> None:
+    """A run of this browser that ended while no page watched it: say so, and offer it."""
+    from tal.ui.train_panel import away_text
+
+    text = away_text(job)
+    if text is None:
+        return
+    if job.status == "failed":
+        st.warning(text, icon=":material/error:")
+        st.page_link("app_pages/train.py", label="See why on the Train page")
+        return
+    st.success(text, icon=":material/notifications:")
+    if job.run_path is not None and st.button("Inspect it", key="sidebar.inspect_away", icon=":material/visibility:"):
+        from tal.ui.pickers import select_run
+
+        job.seen = True
+        select_run(job.run_path)
+        st.switch_page("app_pages/inspect.py")
+    st.page_link("app_pages/train.py", label="See its result on the Train page")
 
 
 def _study_status() -> None:

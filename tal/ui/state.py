@@ -14,7 +14,7 @@ FORM_NOTE = "train_form_note"  # why the form is on the synthetic digits (no MNI
 WIDGET_PREFIX = "train."  # prefix of the Train form's widget keys: "train.<field>" (owner: train_form)
 
 # the Train page's live panel
-JOB = "train_job"  # this session's tal.ui.jobs.TrainingJob, never shared between sessions (owner: train_panel)
+JOB = "train_job"  # the TrainingJob this session shows: the newest its browser started (owner: train_panel)
 START_ERROR = "train_start_error"  # why the last Start did not start, shown under the buttons (owner: train_panel)
 REDRAW_FORM = "train_redraw_form"  # True: a panel button changed the form, the whole page reruns (owner: train_panel)
 TRAIN_SEEN_ACTIVE = "train_panel_seen_active"  # the last full run of the panel saw an active job (owner: train_panel)
@@ -37,3 +37,6 @@ REPLAY_RUN = ".replay_run"  # suffix: "<replay key>.replay_run", the run the rep
 
 # every run
 RUN_STARTED = "_tal_run_started"  # time.perf_counter() when this script run began in app.py (owner: router)
+
+# this browser
+BROWSER = "tal_browser_token"  # its token, from its cookie or new: the jobs this session finds again (owner: browser)

@@ -6,18 +6,24 @@ and maps every 4 s. Only they are redrawn, the form keeps its state, and the
 page never blocks. The intervals are measured choices: with the browser on
 the training's machine, each redraw's CPU is taken from the training
 (`bench/app_throughput.py` prints the browser's share).
+
+The job shown is the newest one started from this browser (`current_job`):
+a reload or another tab finds it again through the manager, with its live
+panel, λ slider and Stop; one that ended while no page of the browser
+watched is reported once as having ended while you were away.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import streamlit as st
 
 from tal.core import catalogue
 from tal.render import figures as viz
-from tal.ui import downloads, jobs, query, state
+from tal.ui import browser, downloads, jobs, query, state
 from tal.ui.guard import guarded_fragment, show_error
 
 POLL_S = 2.0  # progress and numbers (each refresh costs the browser ~0.1 s of CPU)
@@ -35,14 +41,25 @@ MISSING_DATA = ("The dataset you chose needs MNIST, which is not on this machine
 
 
 def current_job():
-    return st.session_state.get(state.JOB)
+    """The job this session shows: the newest one its browser started, found again in the server's
+    `JobManager` after a reload or in another tab (and followed when another tab starts one); else the
+    one this session last showed, or None."""
+    job = st.session_state.get(state.JOB)
+    mine = jobs.training_manager().newest(browser.token())
+    if mine is not None and mine is not job and (job is None or mine.created >= job.created):
+        _replace_job(mine)
+        job = mine
+    return job
 
 
 def _replace_job(job) -> None:
-    """This session's job becomes `job` (None: no job); the λ slider of the job it replaces goes with it."""
-    old = current_job()
+    """This session's job becomes `job` (None: no job, and its browser is not offered the old one again);
+    the λ slider of the job it replaces goes with it."""
+    old = st.session_state.get(state.JOB)
     if old is not None:
         st.session_state.pop(_lambda_key(old), None)
+        if job is None:
+            jobs.training_manager().forget(old)
     if job is None:
         st.session_state.pop(state.JOB, None)
     else:
@@ -62,7 +79,8 @@ def start() -> None:
         if problem:
             st.session_state[state.START_ERROR] = problem
             return
-        job = jobs.TrainingJob(model_config, train_config, name=name, runs_dir=runs_root(), probes=probes)
+        job = jobs.TrainingJob(model_config, train_config, name=name, runs_dir=runs_root(), probes=probes,
+                               owner=browser.token())
         _replace_job(jobs.training_manager().submit(job))
     except (ConfigError, ValueError) as exc:  # the library's validation message
         st.session_state[state.START_ERROR] = str(exc)
@@ -139,8 +157,8 @@ def buttons() -> None:
     )
     if active:
         c3.caption(
-            "A run is in progress for this browser session. You can change the form meanwhile; "
-            "it applies to the next run."
+            "A run is in progress for this browser (a reload or another tab finds it again). You can change "
+            "the form meanwhile; it applies to the next run."
         )
     if st.session_state.get(state.START_ERROR):
         st.error(st.session_state[state.START_ERROR], icon=":material/error:")
@@ -162,11 +180,37 @@ def live() -> None:
     job = current_job()
     active = job is not None and job.active
     st.session_state[state.TRAIN_SEEN_ACTIVE] = active
+    if job is not None and not active and not job.seen:
+        away_note(job)
+        job.seen = True
     guarded_fragment(_panel, "the training panel", run_every=POLL_S if active else None, no_fade="train-panel")()
     guarded_fragment(_charts, "the training curves", run_every=CHARTS_S if active else None,
                      no_fade="train-charts")()
     if job is not None and not active:
         result(job)
+
+
+# How a job ended, in the words of "Your run … while you were away" (a cancelled job was the user's own Stop)
+ENDED = {"completed": "finished", "stopped": "was stopped early", "failed": "failed"}
+
+
+def away_text(job, then: str = ".") -> str | None:
+    """"Your run X finished while you were away (N min ago)" and `then`, for a job that ended while no page
+    of its browser watched; None for any other job."""
+    from tal.engine.study import duration_text
+
+    if job is None or job.active or job.seen or job.status not in ENDED:
+        return None
+    name = f" **{job.run_path.name}**" if job.run_path is not None else ""
+    ago = f" ({duration_text(time.time() - job.finished)} ago)" if job.finished else ""
+    return f"Your run{name} {ENDED[job.status]} while you were away{ago}{then}"
+
+
+def away_note(job) -> None:
+    """On the Train page, above the ended job's result: that it ended while no page of this browser watched."""
+    text = away_text(job, "; why is below." if job.status == "failed" else "; its result is below.")
+    if text:
+        st.info(text, icon=":material/notifications:")
 
 
 def _panel() -> None:
@@ -181,6 +225,7 @@ def _panel() -> None:
         return
     if not job.active and st.session_state.get(state.TRAIN_SEEN_ACTIVE):
         st.session_state[state.TRAIN_SEEN_ACTIVE] = False
+        job.seen = True  # this page watched it end: no "while you were away"
         st.rerun(scope="app")  # refresh the buttons, the sidebar and the result once the job ends
     _status(job)
     if job.batches:
@@ -347,8 +392,9 @@ def _live_lambda(job) -> None:
     if not job.model_config.element or not job.active:
         st.session_state.pop(key, None)  # its job is done: the slider's state goes with it
         return
-    if key not in st.session_state:
-        st.session_state[key] = float(job.train_config.aux_weight)
+    if key not in st.session_state:  # λ as it is now (another page of this browser may have moved it)
+        now = job.latest["aux_weight"] if job.latest else job.train_config.aux_weight
+        st.session_state[key] = round(float(now), 2)
 
     def apply():
         job.set_aux_weight(st.session_state[key])
