@@ -4,7 +4,9 @@ Starts `streamlit run app.py` on a free loopback port with a throw-away run
 registry, then: open the app, train briefly from a shared link, watch the
 progress and curves move, change λ, stop; check a second browser session sees
 none of it; inspect the maps; upload a good and a corrupt file on Predict;
-compare two runs. Screenshots go to artifacts/screenshots/. Timings
+compare two runs. A reload and a second tab find a run again (another browser
+sees only that the machine is busy); a run that ended with no tab open is
+offered on the next visit. Screenshots go to artifacts/screenshots/. Timings
 (start-up, Inspect and Predict response) are printed and written to
 artifacts/browser_timings.json.
 """
@@ -400,6 +402,130 @@ def journey(page, browser, url, runs, started):
     settle(page)
     shot(page, "01-overview")
     no_exceptions(page)
+
+
+def progress_moves(page) -> str:
+    """Wait until the progress bar shows a training step and then a later one; returns the later text."""
+    page.locator('[data-testid="stProgress"]').filter(has_text="images/s").first.wait_for(timeout=120_000)
+    first = page.locator('[data-testid="stProgress"]').first.inner_text()
+    return page.wait_for_function(
+        "([first]) => { const b = document.querySelector('[data-testid=\"stProgress\"]');"
+        " return b && b.innerText.includes('images/s') && b.innerText !== first ? b.innerText : false; }",
+        arg=[first],
+        timeout=60_000,
+    ).json_value()
+
+
+def test_a_reload_or_a_second_tab_finds_the_run_another_browser_sees_only_busy(server, browser):
+    """Reload the Train page mid-run: the same run's progress, curves, λ slider and a working Stop come back;
+    a second tab of the same browser shows it too; another browser learns only that the machine is busy."""
+    url, runs, _ = server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 2200})
+    elsewhere = browser.new_context(viewport={"width": 1400, "height": 1200})  # another browser
+    page = ctx.new_page()
+    pages = [page]
+    try:
+        # 12,500 steps: far longer than the reloads and checks below take on any machine
+        page.goto(f"{url}/train?train_size=2000&test_size=200&epochs=100&batch_size=16&name=reload-run")
+        page.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
+        settle(page)
+        page.get_by_role("button", name="Start training").click()
+        progress_moves(page)
+        assert [c["name"] for c in ctx.cookies()].count("tal_browser") == 1  # the browser keeps its token
+        assert "tal_browser" not in page.url  # never in the link one shares
+
+        page.reload()  # a new Streamlit session: the page finds its run again
+        page.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
+        progress_moves(page)
+        page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stSlider"]').filter(has_text="λ while training").wait_for(timeout=30_000)
+        sync_api.expect(page.get_by_role("button", name="Stop")).to_be_enabled(timeout=30_000)
+        sync_api.expect(page.get_by_role("button", name="Start training")).to_be_disabled()
+        assert "reload-run" in page.url  # the form's settings came back from the link
+        shot(page, "13-train-reloaded")
+        no_exceptions(page)
+
+        tab = ctx.new_page()  # a second tab of the same browser, same link
+        pages.append(tab)
+        tab.goto(page.url)
+        tab.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
+        progress_moves(tab)
+        sync_api.expect(tab.get_by_role("button", name="Stop")).to_be_enabled(timeout=30_000)
+        shot(tab, "13b-train-second-tab")
+
+        other = elsewhere.new_page()
+        pages.append(other)
+        other.goto(page.url)  # even with the same link
+        other.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
+        busy = other.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]').filter(has_text="Busy:")
+        busy.wait_for(timeout=30_000)
+        settle(other)
+        assert "has been training for" in busy.inner_text() and "waits its turn" in busy.inner_text()
+        assert other.locator('[data-testid="stProgress"]').count() == 0
+        assert other.get_by_role("button", name="Start training").is_enabled()
+        assert other.get_by_role("button", name="Stop").is_disabled()
+        sidebar = other.locator('[data-testid="stSidebar"]').inner_text()
+        assert "reload-run" not in sidebar and "Training " not in sidebar  # no name, no settings of the run
+        shot(other, "13c-other-browser-busy")
+
+        page.get_by_role("button", name="Stop").click()  # Stop from the reloaded page ends the run
+        page.get_by_text("Stopped early").wait_for(timeout=120_000)
+        tab.get_by_text("Stopped early").wait_for(timeout=60_000)  # the other tab follows
+        busy.wait_for(state="detached", timeout=30_000)  # the machine is free again
+        settle(page)
+        assert (runs / "reload-run" / "model.keras").is_file()
+        shot(page, "13d-train-reloaded-stopped")
+        for p in pages:
+            no_exceptions(p)
+    except BaseException:
+        for n, p in enumerate(pages):
+            shot(p, f"zz-failure-reload-{n}")
+        raise
+    finally:
+        elsewhere.close()
+        ctx.close()
+
+
+def test_a_run_that_ended_while_the_browser_was_away_is_offered_on_its_return(server, browser):
+    """Start a short run and close the tab; back on another page later, the sidebar says the run finished
+    while you were away, and "Inspect it" opens it on Inspect."""
+    url, runs, _ = server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = ctx.new_page()
+    try:
+        # on the synthetic digits, which Inspect never opens first by itself: only "Inspect it" selects it
+        page.goto(f"{url}/train?dataset=synthetic&train_size=1000&test_size=100&epochs=2&name=away-run")
+        page.get_by_role("heading", name="Train a model").wait_for(timeout=60_000)
+        settle(page)
+        page.get_by_role("button", name="Start training").click()
+        sync_api.expect(page.get_by_role("button", name="Stop")).to_be_enabled(timeout=30_000)
+        page.close()  # nobody of this browser watches it end
+        deadline = time.time() + 300
+        while not (runs / "away-run" / "model.keras").is_file():  # saved: the run ended
+            assert time.time() < deadline, "the run was not saved"
+            time.sleep(0.5)
+        page = ctx.new_page()
+        page.goto(f"{url}/predict")
+        note = page.locator('[data-testid="stSidebar"] [data-testid="stAlertContentSuccess"]')
+        note.filter(has_text="while you were away").wait_for(timeout=60_000)
+        assert "Your run away-run finished while you were away" in note.inner_text()
+        settle(page)
+        shot(page, "14-finished-while-away")
+        page.get_by_role("button", name="Inspect it").click()
+        page.get_by_role("heading", name="Inspect the attention maps").wait_for(timeout=60_000)
+        settle(page)
+        chosen = page.evaluate(
+            "() => [...document.querySelector('[data-testid=\"stSelectbox\"]').querySelectorAll('input')]"
+            ".map(i => i.value).join(' ') + document.querySelector('[data-testid=\"stSelectbox\"]').innerText"
+        )
+        assert "away-run" in chosen, chosen
+        assert page.locator('[data-testid="stSidebar"]').get_by_text("while you were away").count() == 0
+        no_exceptions(page)
+    except BaseException:
+        shot(page, "zz-failure-away")
+        raise
+    finally:
+        ctx.close()
 
 
 def test_multilabel_journey(server, browser):
