@@ -6,7 +6,8 @@ One concept per module:
 * `guard`      friendly errors instead of tracebacks; `guarded_fragment`, a fragment with its own guard
 * `router`     the app's page table and per-run timing helpers
 * `loaders`    cached loaders: runs, models (per path + mtime), test sets
-* `jobs`       the background training job manager (server-wide slot, FIFO queue)
+* `jobs`       the background training job manager (server-wide slot, FIFO queue; finds a browser's jobs again)
+* `browser`    which browser a session belongs to: an unguessable token kept in a cookie
 * `query`      the Train form's fields, defaults and URL (de)serialisation
 * `train_form` the Train form widgets; `train_panel` the live training panel
 * `pickers`    run and image pickers; `maps` the attention-map views
