@@ -181,6 +181,7 @@ def test_accuracy_and_auc_curves_never_share_an_axis_and_hover_names_the_run_in_
     one = viz.accuracy_curves_figure({"a": history, "c": history})
     assert {t.yaxis for t in one.data} == {"y"} and one.layout.title.text == "Accuracy curves"
     assert set(one.data[0].customdata) == {"a"}  # no full names given: the label
+    assert one.layout.legend.yref == "container" and one.layout.legend.yanchor == "bottom"  # clear of "epoch"
 
 
 def test_scores_get_a_panel_per_kind_with_labels_clear_of_their_titles():

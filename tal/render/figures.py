@@ -736,7 +736,10 @@ def accuracy_curves_figure(histories: dict, *, names: dict | None = None, height
     for col, metric in enumerate(metrics, start=1):
         fig.update_yaxes(title=SCORE_TITLES[metric], range=[0, 1.02], automargin=True, row=1, col=col)
     title = "Accuracy and ROC AUC curves (separate axes)" if panels else f"{_capital(SCORE_TITLES[metrics[0]])} curves"
-    return _layout(fig, height=height, title=title, legend=dict(orientation="h", y=-0.25))
+    # the legend at the figure's foot (container coordinates), below the margin the axis title takes: at a
+    # fixed share of the plot's height under it, a legend of several rows ran into the "epoch" title
+    return _layout(fig, height=height, title=title,
+                   legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0))
 
 
 def scores_figure(scores: list[dict], *, height: int = 320) -> go.Figure:

@@ -257,7 +257,8 @@ def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes,
     return to_png(image), [name for name, _ in rows]
 
 
-PROBE_LABEL_W = 72  # px of the probe sheet's row labels, left of the first column
+PROBE_LABEL_W = 96  # px of the probe sheet's row labels, left of the first column (large type: pages
+# show the sheet scaled down, Compare two of them side by side)
 
 
 def probe_row_label(key: str) -> list[str]:
@@ -281,17 +282,19 @@ def probe_row_label(key: str) -> list[str]:
     if short == spec.symbol:
         return [short]
     if spec.symbol in short.split():  # "Spatial weights W": the title names the symbol already
-        return _wrap(short, PROBE_LABEL_W - 8, 11)
-    return [spec.symbol, *_wrap(short, PROBE_LABEL_W - 8, 11)]
+        return _wrap(short, PROBE_LABEL_W - 8, first=20, rest=14)
+    return [spec.symbol, *_wrap(short, PROBE_LABEL_W - 8, first=14, rest=14)]
 
 
-def _wrap(text: str, width: int, size: int) -> list[str]:
-    """`text` in lines of at most `width` px in the bundled font of `size` px (a long word keeps a line)."""
+def _wrap(text: str, width: int, *, first: int, rest: int) -> list[str]:
+    """`text` in lines of at most `width` px in the bundled font, the first line `first` px high and the
+    others `rest` (a long word keeps a line of its own)."""
     from PIL import Image, ImageDraw
 
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     lines: list[str] = []
     for word in text.split():
+        size = first if len(lines) == 1 else rest
         if lines and measure.textlength(f"{lines[-1]} {word}", font=_font(size)) <= width:
             lines[-1] += f" {word}"
         else:
@@ -307,11 +310,11 @@ def _row_labels(sheet: np.ndarray, rows: list[str], side: int, gap: int) -> np.n
     draw = ImageDraw.Draw(image)
     for r, key in enumerate(rows):
         first, *rest = probe_row_label(key)
-        sizes = [15] + [11] * len(rest)
+        sizes = [20] + [14] * len(rest)
         height = sum(size + 2 for size in sizes)
         y = r * (side + gap) + max((side - height) // 2, 0)
         for text, size in zip([first, *rest], sizes):
-            draw.text((4, y), text.replace("⊙", "·"), fill=(40, 40, 40) if size == 15 else (90, 90, 90),
+            draw.text((4, y), text.replace("⊙", "·"), fill=(40, 40, 40) if size == 20 else (90, 90, 90),
                       font=_font(size))  # the bundled font has no ⊙
             y += size + 2
     return np.asarray(image)
