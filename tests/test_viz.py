@@ -177,6 +177,7 @@ def test_accuracy_and_auc_curves_never_share_an_axis_and_hover_names_the_run_in_
     assert {t.yaxis for t in fig.data if t.legendgroup == "a"} == {"y"}
     assert {t.yaxis for t in fig.data if t.legendgroup == "b"} == {"y2"}
     assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("accuracy", "ROC AUC")
+    assert not fig.layout.annotations  # the y titles name the panels; panel titles ran into the figure's
     assert set(fig.data[0].customdata) == {"mnist-a-long-name"} and "%{customdata}" in fig.data[0].hovertemplate
     one = viz.accuracy_curves_figure({"a": history, "c": history})
     assert {t.yaxis for t in one.data} == {"y"} and one.layout.title.text == "Accuracy curves"
@@ -200,7 +201,8 @@ def test_scores_get_a_panel_per_kind_with_labels_clear_of_their_titles():
     for axis in (fig.layout.xaxis, fig.layout.xaxis2, fig.layout.yaxis, fig.layout.yaxis2):
         assert axis.automargin and axis.title.standoff  # tick labels push the title away, never under it
     assert fig.layout.margin.autoexpand is not False
-    assert [a.text for a in fig.layout.annotations] == ["Test accuracy", "Mean AUC"]
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("test accuracy", "mean AUC")
+    assert not fig.layout.annotations  # no panel titles under the figure's own (they ran into it)
     single = viz.scores_figure(scores[:2])
     assert len(single.data) == 1 and single.layout.title.text == "Test accuracy" and not single.layout.annotations
 

@@ -691,8 +691,7 @@ def accuracy_curves_figure(histories: dict, *, names: dict | None = None, height
     metrics = list(dict.fromkeys(_history_metric(h) for h in histories.values())) or ["accuracy"]
     metrics.sort(key=list(SCORE_TITLES).index)
     panels = len(metrics) > 1
-    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.1,
-                        subplot_titles=[_capital(SCORE_TITLES[m]) for m in metrics] if panels else None)
+    fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.12)  # each panel's y title names it
     for i, (label, history) in enumerate(histories.items()):
         color = PALETTE[i % len(PALETTE)]
         metric = _history_metric(history)
@@ -754,8 +753,7 @@ def scores_figure(scores: list[dict], *, height: int = 320) -> go.Figure:
     kinds = list(dict.fromkeys(s["score"] for s in scores)) or ["score"]
     panels = len(kinds) > 1
     widths = [max(sum(s["score"] == k for s in scores), 1) for k in kinds]
-    fig = make_subplots(rows=1, cols=len(kinds), column_widths=widths, horizontal_spacing=0.16,
-                        subplot_titles=[_capital(k) for k in kinds] if panels else None)
+    fig = make_subplots(rows=1, cols=len(kinds), column_widths=widths, horizontal_spacing=0.24)  # y titles name them
     for col, kind in enumerate(kinds, start=1):
         mine = [(i, s) for i, s in enumerate(scores) if s["score"] == kind]
         fig.add_bar(
