@@ -189,11 +189,18 @@ class ProgressPrinter:
 def cmd_train(args) -> int:
     from tal.engine.training import TrainingControl, train
 
-    model_config, train_config = configs_from_args(args)
-    if args.name is not None:
-        from tal.engine.registry import safe_name
+    from tal.engine.registry import RunExistsError, check_name
 
-        safe_name(args.name)  # reject an unusable name before training
+    model_config, train_config = configs_from_args(args)
+    if args.replace and args.name is None:
+        raise UsageError("--replace needs --name, the run to replace")
+    if_exists = "replace" if args.replace else "error"
+    try:  # an unusable or taken name is refused before the data is loaded (tal.train checks again)
+        name = check_name(args.name, args.runs_dir, if_exists=if_exists)
+    except RunExistsError as exc:
+        raise UsageError(f"a run called {exc.name!r} already exists in {exc.root}; choose another --name "
+                         f"(e.g. --name {exc.free}), or add --replace to replace that run once the new one "
+                         "is saved") from None
     callbacks = [] if args.quiet else [ProgressPrinter()]
     control = TrainingControl()
 
@@ -205,9 +212,13 @@ def cmd_train(args) -> int:
     previous = signal.signal(signal.SIGINT, first_interrupt_stops)
     try:
         result = train(model_config, train_config, callbacks=callbacks, control=control,
-                       name=args.name, runs_dir=args.runs_dir)
+                       name=name, if_exists=if_exists, runs_dir=args.runs_dir)
     finally:
         signal.signal(signal.SIGINT, previous)
+    if name is not None and result.run.name != name:
+        why = ("the training was stopped, so it did not replace the run" if args.replace
+               else "while it trained, another run took the name")
+        print(f"tal: note: {why} {name!r}; this run is saved as {result.run.name!r}", file=sys.stderr)
     print(json.dumps({"run": str(result.run.path), **_headline(result.metrics)}, indent=2))
     return 0
 
@@ -530,7 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model and save it as a run",
                            description="Train, evaluate on the test set and save a run folder.")
     train.add_argument("--config", help="JSON file with 'model' and 'train' objects (flags override it)")
-    train.add_argument("--name", help="run name (default: dataset, branches, seed and time)")
+    train.add_argument("--name", help="run name (default: dataset, branches, seed and time); a name that is "
+                                      "taken is refused before training, unless --replace")
+    train.add_argument("--replace", action="store_true",
+                       help="replace the run called --name once the new run is saved complete (a stopped or "
+                            "failed training leaves it as it was)")
     train.add_argument("--runs-dir", help="registry folder (default: $TAL_RUNS_DIR or ./runs)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     _add_config_flags(train, ModelConfig, "model")
@@ -648,7 +663,7 @@ _INPUT_ERRORS = {
     "tal.core.config": ("ConfigError",),
     "tal.data.mnist_files": ("DataNotFoundError", "DataFormatError"),
     "tal.data.preprocess": ("ImageError",),
-    "tal.engine.registry": ("RunNotFoundError",),
+    "tal.engine.registry": ("RunNotFoundError", "RunExistsError"),
     "tal.engine.study": ("StudyError",),
     "tal.engine.localization": ("LocalizationError",),
     "tal.core.keras_code": ("ExportError",),

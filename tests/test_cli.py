@@ -366,6 +366,57 @@ def test_train_removes_stale_staging_folders_before_training(tmp_path, monkeypat
     assert json.loads(capsys.readouterr().out)["status"] == "completed"
 
 
+def _fake_run(runs: Path, name: str, mark: str = "old") -> Path:
+    """A complete run folder (no real model: nothing here loads it)."""
+    from tal.engine import registry
+
+    class Model:
+        def save(self, path):
+            Path(path).write_bytes(mark.encode())
+
+    return registry.write_run(name, config={"mark": mark}, history={}, metrics={"status": "completed"},
+                              model=Model(), root=runs).path
+
+
+def test_train_refuses_a_taken_name_before_loading_data(tmp_path, monkeypatch, capsys):
+    from tal import cli
+    from tal.engine import startup, training
+
+    runs = tmp_path / "runs"
+    _fake_run(runs, "cli1")
+    _fake_run(runs, "cli1")  # cli1-2: the suggestion is a free name
+    called = []
+    monkeypatch.setattr(startup, "import_tensorflow_quietly", lambda: None)
+    monkeypatch.setattr(training, "train", lambda *a, **k: called.append(1))
+    code, err = _main_in_process(["train", "--name", "cli1", "--runs-dir", runs, "--data-dir", "/nonexistent"],
+                                 capsys)
+    assert code == 2 and not called
+    assert err == (f"tal: error: a run called 'cli1' already exists in {runs}; choose another --name "
+                   "(e.g. --name cli1-3), or add --replace to replace that run once the new one is saved\n")
+    code, err = _main_in_process(["train", "--replace", "--runs-dir", runs], capsys)
+    assert code == 2 and err == "tal: error: --replace needs --name, the run to replace\n" and not called
+    (runs / "notes").mkdir()
+    code, err = _main_in_process(["train", "--name", "notes", "--replace", "--runs-dir", runs], capsys)
+    assert code == 2 and "is not a complete run, so it is not replaced" in err and not called
+    assert sorted(p.name for p in runs.iterdir()) == ["cli1", "cli1-2", "notes"]
+
+
+@pytest.mark.slow
+def test_train_replace_replaces_the_run_once_the_new_one_is_saved(mnist_dir_module, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    _fake_run(runs, "cli1")
+    tiny = ["--train-size", "200", "--test-size", "100", "--epochs", "1", "--batch-size", "32"]
+    code, err = _main_in_process(["train", *tiny, "--data-dir", mnist_dir_module, "--name", "cli1", "--replace",
+                                  "--runs-dir", runs, "--quiet"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in runs.iterdir()) == ["cli1"]  # replaced in place: no cli1-2, no staging left
+    config = json.loads((runs / "cli1" / "config.json").read_text())
+    assert "mark" not in config and config["train"]["data"]["train_size"] == 200
+    from tal.engine.registry import load_run
+
+    assert load_run("cli1", runs).load_model() is not None
+
+
 def test_demos_prune_their_output_folder_and_listing_prunes_nothing(tmp_path, monkeypatch):
     from tal import cli
     from tal.engine import startup

@@ -268,3 +268,46 @@ def test_default_run_names_say_what_differs_and_stay_unique(tmp_path):
                      for _ in range(2))
     assert (first, second) == (name, f"{name}-2")  # the same settings again: a suffix only where needed
 
+
+def _old_run(root, name="kept"):
+    from tal.engine.registry import write_run
+
+    class Model:
+        def save(self, path):
+            path.write_bytes(b"old model")
+
+    return write_run(name, config={"mark": "old"}, history={}, metrics={"status": "completed"}, model=Model(),
+                     root=root).path
+
+
+def test_a_taken_name_is_refused_before_any_data_is_loaded(tmp_path):
+    from tal.engine.registry import RunExistsError
+
+    _old_run(tmp_path, "kept")
+    nowhere = TrainConfig(data=DataConfig(data_dir=str(tmp_path / "no-mnist"), allow_download=False))
+    with pytest.raises(RunExistsError, match="'kept' already exists.*'kept-2'"):  # not the missing data
+        tal.train(SMALL_MODEL, nowhere, name="kept", if_exists="error", runs_dir=tmp_path)
+    with pytest.raises(tal.ConfigError, match="if_exists"):
+        tal.train(SMALL_MODEL, nowhere, name="new", if_exists="overwrite", runs_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+
+
+@pytest.mark.slow
+def test_a_stopped_or_failed_replacement_leaves_the_old_run(mnist_path, tmp_path):
+    old = _old_run(tmp_path, "kept")
+    tiny = TrainConfig(epochs=1, batch_size=32, data=DataConfig(data_dir=str(mnist_path), train_size=200,
+                                                                test_size=100))
+    control = tal.TrainingControl()
+    control.stop()  # stopped before its first batch: saved, but not in place of the old run
+    result = tal.train(SMALL_MODEL, tiny, control=control, name="kept", if_exists="replace", runs_dir=tmp_path)
+    assert result.stopped and result.run.name == "kept-2"
+    assert json.loads((old / "config.json").read_text()) == {"mark": "old"}
+
+    class Fails(tal.TrainingCallback):
+        def on_epoch_end(self, progress):
+            raise RuntimeError("the training broke")
+
+    with pytest.raises(RuntimeError, match="the training broke"):
+        tal.train(SMALL_MODEL, tiny, callbacks=[Fails()], name="kept", if_exists="replace", runs_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "kept-2"]
+    assert (old / "model.keras").read_bytes() == b"old model"

@@ -165,6 +165,7 @@ def train(
     callbacks=(),
     control: TrainingControl | None = None,
     name: str | None = None,
+    if_exists: str = "rename",
     runs_dir=None,
     save: bool = True,
     dataset=None,
@@ -179,6 +180,12 @@ def train(
         callbacks: `tal.TrainingCallback`s receiving progress.
         control: a `TrainingControl` to stop or change λ from another thread.
         name: run folder name (default: `default_run_name`, e.g. 'mnist-scale_channel_element-n300-e1-s0').
+        if_exists: what happens when `runs_dir` holds a run called `name` already: "rename" (the
+            default: this run is saved as name-2, name-3, …; studies and the app rely on it),
+            "error" (`tal.engine.registry.RunExistsError` before any data is loaded; a run that takes
+            the name while this one trains makes it name-2), or "replace" (the old run is replaced
+            only once this one is saved complete, in one swap; a stopped run does not replace it and
+            is saved as name-2). Automatic names are always renamed.
         runs_dir: registry root (default `$TAL_RUNS_DIR` or `./runs`).
         save: write the run folder (False for throw-away runs in tests).
         dataset: an already loaded `tal.Dataset` (skips loading).
@@ -196,6 +203,10 @@ def train(
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     control = control or TrainingControl()
+    if save:  # a taken or unusable name fails now, not after the training
+        from tal.engine.registry import check_name
+
+        name = check_name(name, runs_dir, if_exists=if_exists)
     started = time.perf_counter()
     import keras
 
@@ -227,7 +238,8 @@ def train(
 
         run = write_run(name or default_run_name(model_config, train_config), config=config,
                         history=history, metrics=metrics, model=_inference_copy(model, model_config), root=runs_dir,
-                        timeline=None if timeline is None else timeline.arrays())
+                        timeline=None if timeline is None else timeline.arrays(),
+                        replace=if_exists == "replace" and not stopped)
     result = RunResult(run=run, model=model, metrics=metrics, history=history, config=config)
     _notify(callbacks, "on_train_end", result)
     return result

@@ -165,11 +165,33 @@ def render() -> dict:
             draw(name, container=col)
     draw_rest("train")
     draw("name")
+    name_note(st.session_state[_key("name")])
 
     values = {name: st.session_state[_key(name)] for name in spec}
     st.session_state[state.FORM] = values
     st.query_params.from_dict(query.encode(values))
     return values
+
+
+def name_note(name) -> None:
+    """Say under the name field, before Start, what the run will be saved as (the app never replaces a run)."""
+    from tal.core.config import ConfigError
+    from tal.engine.registry import free_name, safe_name
+    from tal.ui.loaders import runs_root
+
+    name = str(name or "").strip()
+    if not name:
+        return
+    try:
+        cleaned, free = safe_name(name), free_name(name, runs_root())
+    except ConfigError as exc:
+        st.warning(str(exc), icon=":material/edit_off:")
+        return
+    if free != cleaned:
+        st.info(f"A run called **{cleaned}** exists already: Start keeps it and saves this run as **{free}**.",
+                icon=":material/file_copy:")
+    elif cleaned != name:
+        st.caption(f"Saved as **{cleaned}** (a folder name: letters, digits, '.', '_' and '-').")
 
 
 def current_values() -> dict:
