@@ -3,7 +3,7 @@
 import streamlit as st
 
 import tal
-from tal.ui import downloads, guard, loaders, pickers, views
+from tal.ui import downloads, guard, inspect_url, loaders, pickers, views
 
 st.title("Inspect the attention maps")
 st.caption(
@@ -13,7 +13,9 @@ st.caption(
 
 with guard.page_guard("the Inspect page"):
     runs = pickers.runs_or_stop()
+    inspect_url.open_run(runs, key="inspect.run")  # a shared link's run, on the first load
     run = pickers.run_picker(runs, key="inspect.run")
+    inspect_url.keep_run(run)  # the URL names the run shown (tal.ui.inspect_url: run, image, switches)
     model = loaders.load_model_or_stop(run)
     files = st.columns([1, 1, 2])
     downloads.model_file(files[0], run, key="inspect.dl_model")

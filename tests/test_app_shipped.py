@@ -159,3 +159,55 @@ def test_the_maps_over_training_say_what_their_columns_are_for_both_kinds_of_dat
         snapshot = snapshot_at(load_run(path).timeline(), 0)
         assert words in columns_text(snapshot) and words in columns_text(snapshot, own=1)
     assert columns_text(snapshot, own=1).endswith(", then your own digit")
+
+
+def _url(at) -> dict:
+    """The page URL's query parameters (AppTest may hold a value as a one-item list)."""
+    return {k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def test_a_link_opens_inspect_on_its_run_image_and_switches_and_the_url_follows_the_view(shipped):
+    other = MODELS / "mnist-element"
+    at = open_page("app_pages/inspect.py", {"run": other.name, "image": "class", "class": "7", "nth": "3",
+                                            "whatif": "A", "overlay": "1"})
+    assert at.selectbox(key="inspect.run").value == str(other) and not texts(at, "warning")
+    assert at.segmented_control(key="inspect.source").value == "By class"
+    assert at.segmented_control(key="inspect.class").value == "7" and at.number_input(key="inspect.k").value == 3
+    assert at.toggle(key="inspect.whatif.A").value and at.toggle(key="inspect.overlay").value
+    assert not at.toggle(key="inspect.whatif.M").value and not at.toggle(key="inspect.interactive").value
+    assert "A uniform" in view(at) and "number 3 among the images of class 7" in view(at)
+    # the URL follows each change: the image (a fragment re-run), a switch, the source, the run
+    at.number_input(key="inspect.k").set_value(5).run()
+    assert _url(at) == {"run": other.name, "image": "class", "class": "7", "nth": "5", "whatif": "A", "overlay": "1"}
+    at.toggle(key="inspect.whatif.A").set_value(False).run()
+    at.toggle(key="inspect.interactive").set_value(True).run()
+    assert "whatif" not in _url(at) and _url(at)["hover"] == "1"
+    at.segmented_control(key="inspect.source").set_value("By number").run()
+    at.number_input(key="inspect.number").set_value(42).run()
+    assert {k: _url(at).get(k) for k in ("image", "number", "class", "nth")} == {
+        "image": "number", "number": "42", "class": None, "nth": None}
+    at.selectbox(key="inspect.run").set_value(str(FULL)).run()
+    assert _url(at)["run"] == FULL.name and not at.exception, [e.value for e in at.exception]
+    # a link to a random draw shows that draw again
+    again = open_page("app_pages/inspect.py", {"run": FULL.name, "image": "random", "number": "123"})
+    assert "random test image #123" in view(again) and _url(again)["number"] == "123"
+
+
+def test_a_bad_link_warns_and_falls_back_to_the_defaults(shipped):
+    at = open_page("app_pages/inspect.py", {"run": "no-such-run", "image": "class", "class": "x", "nth": "99999",
+                                            "whatif": "Z,A", "overlay": "maybe"})
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = " ".join(texts(at, "warning"))
+    for bad in ("`run=no-such-run`", "`class=x`", "`nth=99999`", "`whatif=Z`", "`overlay=maybe`"):
+        assert bad in warnings, (bad, warnings)
+    assert "expected 1 or 0" in warnings and "expected one of 0, 1, 2" in warnings
+    assert at.selectbox(key="inspect.run").value == str(FULL)  # the default run
+    assert at.segmented_control(key="inspect.class").value == "0" and at.number_input(key="inspect.k").value == 1
+    assert at.toggle(key="inspect.whatif.A").value and not at.toggle(key="inspect.overlay").value  # A was fine
+    assert _url(at) == {"run": FULL.name, "image": "class", "class": "0", "nth": "1", "whatif": "A"}
+    at.number_input(key="inspect.k").set_value(2).run()  # the warnings were for the link: shown once
+    at.toggle(key="inspect.overlay").set_value(True).run()
+    assert not texts(at, "warning") and not at.exception
+    bad_image = open_page("app_pages/inspect.py", {"image": "banana", "number": "-4"})
+    assert any("`image=banana`" in w for w in texts(bad_image, "warning"))
+    assert bad_image.segmented_control(key="inspect.source").value == "By class"

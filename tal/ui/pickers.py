@@ -11,6 +11,9 @@ from tal.ui import state
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
 IMAGE_SOURCES = ("By class", "Misclassified", "Random", "By number", "Upload")
+# each source as a link names it (`image=…`, tal.ui.inspect_url)
+SOURCE_NAMES = {"By class": "class", "Misclassified": "misclassified", "Random": "random",
+                "By number": "number", "Upload": "upload"}
 
 
 def run_label(run) -> str:
@@ -143,9 +146,9 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
 
     Returns an `ImageChoice`, or None when nothing is chosen yet.
     """
-    sources = [s for s in sources if test is not None or s == "Upload"]
+    sources = _offered(test, sources)
     if st.session_state.get(f"{key}.source") not in sources:  # seeded here, never as default= too:
-        st.session_state[f"{key}.source"] = sources[0]  # another page may have set it (Localization)
+        st.session_state[f"{key}.source"] = sources[0]  # another page or a link may have set it
     source = (
         st.segmented_control(
             "Image",
@@ -160,33 +163,28 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
     names = list(test.class_names)
     if source == "By class":
         c1, c2 = st.columns([3, 2])
-        digit = (
-            c1.segmented_control("Class", names, default=names[0], key=f"{key}.class") or names[0]
-        )
+        _seed(f"{key}.class", names[0], lambda v: v in names)  # a link may have set these
+        digit = c1.segmented_control("Class", names, key=f"{key}.class") or names[0]
         candidates = np.flatnonzero(test.has_class(names.index(digit)))
         if len(candidates) == 0:
             st.info(f"The test subset has no images of class {digit}.")
             return None
-        k = c2.number_input(
-            f"Which one (of {len(candidates)})", 1, len(candidates), 1, key=f"{key}.k"
-        )
+        _seed(f"{key}.k", 1, lambda v: 1 <= v <= len(candidates))
+        k = c2.number_input(f"Which one (of {len(candidates)})", 1, len(candidates), key=f"{key}.k")
         index = int(candidates[int(k) - 1])
         what = f"test image #{index} (number {int(k)} among the images {_showing(test, digit)})"
     elif source == "Misclassified":
         with st.spinner("Classifying the test set to find the mistakes…"):
             predicted = predictions()
-        if test.multi_label:  # wrong: the set of classes said present is not the true set
-            wrong = np.flatnonzero((predicted != (test.y > 0)).any(axis=1))
-        else:
-            wrong = np.flatnonzero(predicted != test.y)
+        wrong = _mistakes(test, predicted)
         if len(wrong) == 0:
             st.success(f"This model classifies all {len(test.y)} test images correctly.")
             return None
+        _seed(f"{key}.wrong", 1, lambda v: 1 <= v <= len(wrong))
         k = st.number_input(
             f"Misclassified image (of {len(wrong)} among {len(test.y)} test images)",
             1,
             len(wrong),
-            1,
             key=f"{key}.wrong",
         )
         index = int(wrong[int(k) - 1])
@@ -224,6 +222,96 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
         tuple(test.boxes[index]),
         objects=None if test.objects is None or not test.multi_label else test.objects[index],
     )
+
+
+def _offered(test, sources) -> list:
+    """The image sources there are: only "Upload" without the test images."""
+    return [s for s in sources if test is not None or s == "Upload"]
+
+
+def _mistakes(test, predicted) -> np.ndarray:
+    """The test images the model gets wrong (multi-label: the set of classes said present is not the true set)."""
+    if test.multi_label:
+        return np.flatnonzero((predicted != (test.y > 0)).any(axis=1))
+    return np.flatnonzero(predicted != test.y)
+
+
+def _seed(widget: str, default, valid) -> None:
+    """Give widget key `widget` the value `default` unless it holds one that `valid` accepts (set by a link,
+    another page or the user); the widget is then drawn without default= or value=."""
+    value = st.session_state.get(widget)
+    try:
+        ok = value is not None and bool(valid(value))
+    except TypeError:
+        ok = False
+    if not ok:
+        st.session_state[widget] = default
+
+
+def image_link(test, *, key: str, sources=IMAGE_SOURCES) -> dict[str, str]:
+    """The link parameters that choose the test-image picker `key`'s current image again (after it is drawn):
+    `image` (its source) and, by source, `class` and `nth` (which of that class's images, from 1), `nth`
+    (which mistake), `number` (the test image's position, also the random draw's)."""
+    sources = _offered(test, sources)
+    source = st.session_state.get(f"{key}.source") or sources[0]
+    out = {"image": SOURCE_NAMES[source]}
+    if source == "By class":
+        out.update({"class": st.session_state.get(f"{key}.class") or test.class_names[0],
+                    "nth": str(st.session_state.get(f"{key}.k", 1))})
+    elif source == "Misclassified":
+        out["nth"] = str(st.session_state.get(f"{key}.wrong", 1))
+    elif source == "By number":
+        out["number"] = str(st.session_state.get(f"{key}.number", 0))
+    elif source == "Random" and state.RANDOM_INDEX in st.session_state:
+        out["number"] = str(st.session_state[state.RANDOM_INDEX])
+    return out
+
+
+def open_image_link(test, predictions, params, *, key: str, sources=IMAGE_SOURCES) -> list[str]:
+    """Start the test-image picker `key` from a link's parameters (`image_link`'s), when it has no state
+    yet (the page's first load); returns a warning for each value that cannot be used (its default is
+    used instead). `predictions` is only called for a link to a mistake (to check its `nth`)."""
+    from tal.ui.query import Field, ignored, parse
+
+    if f"{key}.source" in st.session_state or "image" not in params:
+        return []
+    sources, warnings = _offered(test, sources), []
+
+    def value(name, kind, default, says=None, **bounds):
+        raw = params.get(name)
+        if raw is None:
+            return default
+        try:
+            return parse(Field(name, kind, default, name, **bounds), raw)
+        except ValueError as exc:
+            warnings.append(ignored(name, raw, exc, default if says is None else says))
+            return default
+
+    by_name = {SOURCE_NAMES[s]: s for s in sources}
+    if params["image"] not in by_name:
+        reason = (f"expected one of {', '.join(by_name)}" if test is not None or params["image"] not in
+                  SOURCE_NAMES.values() else "the test images are not on this machine")
+        return [ignored("image", params["image"], reason, SOURCE_NAMES[sources[0]])]
+    source = by_name[params["image"]]
+    st.session_state[f"{key}.source"] = source
+    if source == "By class":
+        names = list(test.class_names)
+        digit = value("class", "choice", names[0], choices=tuple(names))
+        st.session_state[f"{key}.class"] = digit
+        count = int(np.count_nonzero(test.has_class(names.index(digit))))
+        if count:
+            st.session_state[f"{key}.k"] = value("nth", "int", 1, min=1, max=count)
+    elif source == "Misclassified" and "nth" in params:
+        count = len(_mistakes(test, predictions()))
+        if count:
+            st.session_state[f"{key}.wrong"] = value("nth", "int", 1, min=1, max=count)
+    elif source == "By number":
+        st.session_state[f"{key}.number"] = value("number", "int", 0, min=0, max=len(test.y) - 1)
+    elif source == "Random" and "number" in params:
+        drawn = value("number", "int", None, "a new random draw", min=0, max=len(test.y) - 1)
+        if drawn is not None:
+            st.session_state[state.RANDOM_INDEX] = drawn
+    return warnings
 
 
 def _showing(test, digit: str) -> str:

@@ -86,8 +86,9 @@ def defaults() -> dict:
     return {f.name: f.default for f in fields()}
 
 
-def _parse(field: Field, raw: str):
-    """The typed value of one URL string; raises ValueError with a short reason."""
+def parse(field: Field, raw: str):
+    """The typed value of one URL string; raises ValueError with a short reason (also for Inspect's
+    parameters, `tal.ui.inspect_url`)."""
     raw = raw.strip()
     if field.kind == "bool":
         if raw.lower() in _TRUE:
@@ -140,12 +141,15 @@ def decode(params: Mapping[str, object]) -> tuple[dict, list[str]]:
         if isinstance(raw, (list, tuple)):
             raw = raw[-1] if raw else ""
         try:
-            values[key] = _parse(field, str(raw))
+            values[key] = parse(field, str(raw))
         except ValueError as exc:
-            warnings.append(
-                f"Ignored `{key}={str(raw)[:40]}` in the link ({exc}); using {_fmt(field.default)!s}."
-            )
+            warnings.append(ignored(key, raw, exc, _fmt(field.default)))
     return values, warnings
+
+
+def ignored(name: str, raw, reason, default) -> str:
+    """The warning for a link's parameter that cannot be used: what, why, and what is used instead."""
+    return f"Ignored `{name}={str(raw)[:40]}` in the link ({reason}); using {default!s}."
 
 
 def encode(values: Mapping[str, object]) -> dict[str, str]:

@@ -14,7 +14,7 @@ import time
 import streamlit as st
 
 from tal.render import templates, view_html
-from tal.ui import html_view, maps, pickers, router, state, whatif
+from tal.ui import html_view, inspect_url, maps, pickers, router, state, whatif
 from tal.ui.guard import guarded_fragment, show_error
 
 
@@ -34,11 +34,14 @@ def timing_caption(parts: str, started: float) -> None:
 def inspect_view(run, model, test, *, key: str = "inspect") -> None:
     """The switches (what-ifs, display, the test-set table), then the image picker and the view (a fragment).
 
+    Switches and image start from a shared link and are kept in the URL (`tal.ui.inspect_url`).
     The switches stay outside the fragment: changing one re-runs the page, while a new image re-runs only
     the picker and the view, which keeps the browser's work per image small (see `tal.ui.html_view`).
     """
+    inspect_url.open_switches(model, run.model_config, key=key)  # a link's switches, on the first load
     chosen = whatif.controls(model, key=key)
     overlay, interactive = maps.display_toggles(run.model_config, key=key)
+    inspect_url.keep_switches(chosen, overlay, interactive)
     if test is not None and whatif.available(model):
         whatif.score_table(run, key=key)
     guarded_fragment(_inspect, "the Inspect page", no_fade=key)(run, model, test, key, chosen, overlay, interactive)
@@ -50,9 +53,10 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
 
     side = run.model_config.input_shape[0]
     data_config = loaders.data_config_of(run)
-    choice = pickers.test_image_picker(
-        test, lambda: loaders.test_predictions(run, data_config), key=key, upload_size=side
-    )
+    predictions = lambda: loaders.test_predictions(run, data_config)  # noqa: E731
+    inspect_url.open_image(test, predictions, key=key)  # a link's image, on the first load
+    choice = pickers.test_image_picker(test, predictions, key=key, upload_size=side)
+    inspect_url.keep_image(test, key=key)
     if choice is None:
         return
     started = time.perf_counter()
