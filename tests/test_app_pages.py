@@ -183,6 +183,27 @@ def test_train_form_reads_and_writes_the_url(env):
     assert not at.exception
 
 
+def test_train_form_says_before_start_when_the_name_is_taken(env):
+    from tal.engine import registry
+
+    class Model:
+        def save(self, path):
+            path.write_bytes(b"model")
+
+    registry.write_run("cli1", config={}, history={}, metrics={}, model=Model(), root=env)
+    at = open_page("app_pages/train.py")
+    assert not any("exists already" in t for t in texts(at, "info"))
+    at.text_input(key="train.name").set_value("cli1").run()
+    assert "A run called **cli1** exists already: Start keeps it and saves this run as **cli1-2**." in \
+        texts(at, "info")
+    at.text_input(key="train.name").set_value("my run").run()
+    assert not any("exists already" in t for t in texts(at, "info"))
+    assert any("Saved as **my-run**" in t for t in texts(at, "caption"))
+    at.text_input(key="train.name").set_value("///").run()
+    assert any("needs at least one letter or digit" in t for t in texts(at, "warning"))
+    assert not at.exception
+
+
 def test_train_invalid_combination_shows_error_not_traceback(env):
     at = open_page("app_pages/train.py", {"backbone": "dense"})
     at.number_input(key="train.train_size").set_value(5).run()  # below DataConfig's minimum of 10
