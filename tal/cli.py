@@ -541,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model and save it as a run",
                            description="Train, evaluate on the test set and save a run folder.")
     train.add_argument("--config", help="JSON file with 'model' and 'train' objects (flags override it)")
-    train.add_argument("--name", help="run name (default: dataset, branches, seed and time); a name that is "
+    train.add_argument("--name", help="run name (default: dataset, branches, size and epochs when not the default, seed); a name that is "
                                       "taken is refused before training, unless --replace")
     train.add_argument("--replace", action="store_true",
                        help="replace the run called --name once the new run is saved complete (a stopped or "
