@@ -397,7 +397,9 @@ def _live_lambda(job) -> None:
         st.session_state[key] = round(float(now), 2)
 
     def apply():
-        job.set_aux_weight(st.session_state[key])
+        # a change that arrives after the job ended (its key already dropped) has nothing left to steer
+        if key in st.session_state and job.active:
+            job.set_aux_weight(st.session_state[key])
 
     bounds = query.field_map()["aux_weight"]  # the Train form's λ range, from the config's metadata
     st.slider(
