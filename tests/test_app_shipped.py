@@ -112,6 +112,21 @@ def test_compare_opens_on_runs_of_one_kind_and_replays_two_different_runs(shippe
     assert {left.value, right.value} == set(chosen[1:]) and not at.exception, [e.value for e in at.exception]
 
 
+def test_compares_step_slider_starts_from_the_end_when_the_pair_changes(shipped):
+    at = open_page("app_pages/compare.py")
+    slider = lambda: at.select_slider(key="compare.timeline.step")  # noqa: E731
+    last = lambda: int(slider().options[-1])  # noqa: E731  (the options as the slider shows them)
+    assert slider().value == last()
+    early = int(slider().options[1])
+    slider().set_value(early).run()
+    assert slider().value == early  # it stays while the pair stays
+    left, right = at.selectbox(key="compare.timeline.left").value, at.selectbox(key="compare.timeline.right").value
+    third = next(p for p in at.multiselect(key="compare.runs").value if p not in (left, right))
+    at.selectbox(key="compare.timeline.right").set_value(third).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert slider().value == last() != early  # another pair: from its last snapshot, the saved models'
+
+
 def test_the_replay_starts_from_the_last_snapshot_of_each_run(shipped):
     import tal
 

@@ -284,3 +284,46 @@ def test_a_run_that_ended_while_the_browser_was_away_is_offered_once(app_manager
     assert not any("while you were away" in i.value for i in session(MINE).info)  # said once
     assert not session(MINE, page="inspect").success
     assert not session(THEIRS, page="inspect").success  # never to another browser
+
+
+def _studies_page():
+    from tal.ui import sidebar, studies
+
+    sidebar.render("studies")
+    studies.live()
+
+
+def test_a_new_session_of_the_browser_finds_its_running_study_another_browser_does_not(app_manager, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    import tal.engine.study
+    from tal.engine.ablation import build_trials
+    from tal.engine.study import Plan
+    from tal.ui import state
+    from tal.ui.jobs import StudyJob
+
+    def run_study(plan, *, runs_dir, control, on_trial_start, callbacks_for, on_trial_end):
+        on_trial_start(0, plan.trials[0], None)
+        control.stop_event.wait(10)
+
+    monkeypatch.setattr(tal.engine.study, "run_study", run_study)
+    trials = build_trials("demo", seeds=1, study="my-study")
+    study = app_manager.submit(StudyJob(Plan("my-study", "demo", trials, [None, None]), owner=MINE))
+    assert wait_until(lambda: study.current is not None)
+
+    def studies_session(token):
+        at = AppTest.from_function(_studies_page, default_timeout=60)
+        at.session_state[state.BROWSER] = token
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    again = studies_session(MINE)  # a reload of the Studies page
+    assert again.session_state[state.STUDY_JOB] is study
+    assert any("Study my-study" in h.value for h in again.subheader)
+    assert "Run 1 of 2: baseline, seed 0" in again.get("progress")[0].proto.text
+    other = studies_session(THEIRS)
+    assert state.STUDY_JOB not in other.session_state and not other.subheader
+    assert app_manager.newest(MINE) is None  # a study is not offered as the browser's Train-page run
+    again.button(key="study.stop").click().run()  # Stop works from the found page
+    assert study.wait(2) and study.status == "stopped"

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from tal.render import figures as viz
-from tal.ui import loaders, pickers
+from tal.ui import loaders, pickers, state
 from tal.ui.guard import guarded_fragment
 from tal.ui.studies import study_chart_and_table
 
@@ -291,7 +291,13 @@ def _maps_over_training(runs, key) -> None:
     pair = [with_timeline[left], with_timeline[right]]
     if by == "step":
         steps = sorted({int(s) for _, t in pair for s in t["steps"]})
-        at = st.select_slider("Training step", steps, value=steps[-1], key=f"{key}.step",
+        slider, shown = f"{key}.step", f"{key}{state.COMPARE_PAIR}"
+        # another pair (or a step it lacks) starts from the end; seeded here, never as value= too (the
+        # slider's key stays the same, so Streamlit would keep the old position)
+        if st.session_state.get(shown) != (left, right) or st.session_state.get(slider) not in steps:
+            st.session_state[slider] = steps[-1]
+        st.session_state[shown] = (left, right)
+        at = st.select_slider("Training step", steps, key=slider,
                               help="Each run shows its last snapshot at or before this step.")
     else:
         at = st.slider("Share of training (%)", 0, 100, 100, key=f"{key}.share",

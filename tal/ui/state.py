@@ -34,6 +34,7 @@ SELECTED_RUN = "selected_run"  # path of the run chosen on Inspect / Predict; ru
 RANDOM_INDEX = "inspect_random_index"  # the test image drawn by "Random" (owner: pickers)
 VIEW_UPDATES = "_tal_view_updates"  # how many image-view updates this session has seen (owner: views)
 REPLAY_RUN = ".replay_run"  # suffix: "<replay key>.replay_run", the run the replay slider is on (owner: views)
+COMPARE_PAIR = ".pair"  # suffix: "<maps-over-training key>.pair", the two runs its step slider is on (owner: compare)
 
 # every run
 RUN_STARTED = "_tal_run_started"  # time.perf_counter() when this script run began in app.py (owner: router)

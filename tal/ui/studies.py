@@ -14,7 +14,7 @@ from datetime import datetime
 import streamlit as st
 
 from tal.render import figures as viz
-from tal.ui import jobs, loaders, state, tables
+from tal.ui import browser, jobs, loaders, state, tables
 from tal.engine.study import duration_text
 from tal.ui.guard import guarded_fragment, show_error
 
@@ -26,7 +26,13 @@ DATASETS = ("mnist", "translated", "multidigit", "synthetic")
 
 
 def current_job():
-    return st.session_state.get(JOB)
+    """This session's study: the newest one its browser started, found again in the server's `JobManager`
+    after a reload or in another tab; else the one this session last showed, or None."""
+    job = st.session_state.get(JOB)
+    mine = jobs.training_manager().newest(browser.token(), jobs.StudyJob)
+    if mine is not None and mine is not job and (job is None or mine.created >= job.created):
+        st.session_state[JOB] = job = mine
+    return job
 
 
 def take_error() -> str | None:
@@ -213,7 +219,7 @@ def start(plan, address: str | None = None) -> None:
     from tal.engine.study import study_folder
 
     try:
-        job = jobs.StudyJob(plan, runs_dir=loaders.runs_root(), ray_address=address)
+        job = jobs.StudyJob(plan, runs_dir=loaders.runs_root(), ray_address=address, owner=browser.token())
         st.session_state[JOB] = jobs.training_manager().submit(job)
         n = 2
         while study_folder(f"{plan.study}-{n}", loaders.runs_root()).exists():
@@ -236,7 +242,8 @@ def resume(study: str) -> None:
     try:
         preset, trials = load_design(study, loaders.runs_root())
         plan = make_plan(study, preset, trials, runs_dir=loaders.runs_root())
-        st.session_state[JOB] = jobs.training_manager().submit(jobs.StudyJob(plan, runs_dir=loaders.runs_root()))
+        job = jobs.StudyJob(plan, runs_dir=loaders.runs_root(), owner=browser.token())
+        st.session_state[JOB] = jobs.training_manager().submit(job)
     except Exception as exc:  # noqa: BLE001
         st.session_state[state.STUDY_ERROR] = f"Could not resume {study!r}: {exc}"
 
