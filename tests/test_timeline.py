@@ -271,8 +271,6 @@ def _shipped_spread() -> dict[str, list[str]]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped demos' timelines were made with the old schedule, which kept "
-                   "the newest snapshots only; remake them with `python -m tal demos`, then remove this marker")
 def test_the_shipped_demos_timelines_show_the_maps_forming():
     assert list(MODELS.glob("*/timeline.npz")), "no shipped timelines found"
     failing = _shipped_spread()
