@@ -335,6 +335,7 @@ def cmd_predict(args) -> int:
               f"{' and ' + str(args.maps) + ' was not written' if args.maps else ''}", file=sys.stderr)
         return EXIT_USAGE
     out = inspect(run.load_model(), np.stack(images), prediction=args.prediction)
+    novel = _novelty(run, np.stack(images), files, args) if args.novelty else [None] * len(files)
     results = [
         {
             "file": str(path),
@@ -342,6 +343,7 @@ def cmd_predict(args) -> int:
             "confidence": round(float(out["probabilities"][i].max()), 6),
             "probabilities": [round(float(p), 6) for p in out["probabilities"][i]],
             **({"present": [int(c) for c in np.flatnonzero(out["present"][i])]} if "present" in out else {}),
+            **({"novelty": novel[i]} if args.novelty else {}),
         }
         for i, path in enumerate(files)
     ]
@@ -355,6 +357,29 @@ def cmd_predict(args) -> int:
     print(json.dumps({"run": run.name, "results": results,
                       "errors": [{"file": file, "error": reason} for file, reason in problems]}, indent=2))
     return EXIT_SOME_FAILED if problems else 0
+
+
+def _novelty(run, images, files, args) -> list[dict | None]:
+    """Each image's distance to the run's training images (`tal.engine.novelty`), rounded for the JSON;
+    a `tal: note:` line on stderr for each unusual one, and one when the training images are not here."""
+    from tal.engine import novelty
+
+    data_config = run.train_config.data
+    if args.data_dir is not None:
+        data_config = data_config.replace(data_dir=args.data_dir)
+    reference = novelty.reference_for(data_config)
+    if reference is None:
+        print(f"tal: note: the {data_config.dataset} images this run was trained on are not here, so no input "
+              "is compared with them (give --data-dir, or --no-novelty)", file=sys.stderr)
+        return [None] * len(files)
+    scored = reference.score(images)
+    for path, entry in zip(files, scored):
+        if entry["unusual"]:
+            print(f"tal: note: {path}: looks unlike the training images: it is farther (in pixels) from its "
+                  f"nearest of {reference.train_images:,} training images than {entry['share_closer']:.1%} of "
+                  "the test images are; the prediction may say little", file=sys.stderr)
+    return [{"distance": round(e["distance"], 4), "share_closer": round(e["share_closer"], 4),
+             "unusual": e["unusual"]} for e in scored]
 
 
 def cmd_localize(args) -> int:
@@ -578,6 +603,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--maps", help="also save the inputs and every attention map of the readable files to "
                                         "this .npz")
     predict.add_argument("--prediction", choices=("main", "mean"), default="main")
+    predict.add_argument("--data-dir", help="folder with the run's training images (MNIST), for the novelty hint "
+                                            "(default: as the run was trained, then $TAL_DATA_DIR)")
+    predict.add_argument("--no-novelty", dest="novelty", action="store_false",
+                         help="skip comparing each input with the training images (each result's 'novelty': "
+                              "its pixel distance to the nearest of a sample of them, the share of test images "
+                              "that are closer, and 'unusual' beyond 99 %%; a note on stderr for an unusual one)")
     predict.add_argument("--runs-dir")
     predict.set_defaults(func=cmd_predict)
 

@@ -466,3 +466,31 @@ def test_python_dash_m_tal_runs_the_cli(monkeypatch, capsys):
     with pytest.raises(SystemExit) as done:
         runpy.run_module("tal", run_name="__main__")
     assert done.value.code == 0 and "train" in capsys.readouterr().out
+
+
+def _noise_png(path: Path) -> Path:
+    pixels = (np.random.default_rng(0).random((56, 56)) * 255).astype("uint8")
+    Image.fromarray(pixels, "L").save(path)
+    return path
+
+
+def test_predict_says_which_inputs_look_unlike_the_training_images(tmp_path, capsys, mnist_dir_module, monkeypatch):
+    """On a shipped demo (no training): noise is flagged, a drawn 7 is not; --no-novelty leaves it out."""
+    monkeypatch.setenv("TAL_DATA_DIR", str(mnist_dir_module))
+    noise, seven = _noise_png(tmp_path / "noise.png"), _digit_png(tmp_path / "seven.png")
+    code, out, err = _predict_in_process(["mnist-scale_channel_element", noise, seven], capsys)
+    assert code == 0, err
+    flagged, usual = json.loads(out)["results"]
+    assert flagged["novelty"]["unusual"] and flagged["novelty"]["share_closer"] >= 0.99
+    assert not usual["novelty"]["unusual"] and usual["novelty"]["distance"] < flagged["novelty"]["distance"]
+    notes = [line for line in err.splitlines() if line.startswith("tal: note:")]
+    assert len(notes) == 1 and notes[0].startswith(f"tal: note: {noise}: looks unlike the training images")
+
+    code, out, err = _predict_in_process(["mnist-scale_channel_element", seven, "--no-novelty"], capsys)
+    assert code == 0 and "novelty" not in json.loads(out)["results"][0] and "tal: note" not in err
+
+    monkeypatch.setenv("TAL_DATA_DIR", str(tmp_path / "nothing-here"))  # and no Keras cache, no download (demos)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code, out, err = _predict_in_process(["mnist-scale_channel_element", seven], capsys)
+    assert code == 0 and json.loads(out)["results"][0]["novelty"] is None
+    assert "are not here, so no input is compared with them" in err

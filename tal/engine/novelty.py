@@ -85,6 +85,24 @@ def fit_reference(x_train, x_test, *, train_sample: int = TRAIN_SAMPLE, test_sam
     return NoveltyReference(neighbours, np.sort(test_d), len(train))
 
 
+def reference_config(data_config):
+    """The `DataConfig` whose images make a run's reference: the run's data, with seeded samples of
+    `TRAIN_SAMPLE` training and `TEST_SAMPLE` test images and no validation split."""
+    return data_config.replace(train_size=TRAIN_SAMPLE, test_size=TEST_SAMPLE, val_fraction=0.0)
+
+
+def reference_for(data_config) -> NoveltyReference | None:
+    """`fit_reference` on the images of `reference_config(data_config)`, or None when those images are
+    not on this machine (then no input can be placed, and callers say so)."""
+    from tal.data.datasets import DataFormatError, DataNotFoundError, load_dataset
+
+    try:
+        data = load_dataset(reference_config(data_config))
+    except (DataNotFoundError, DataFormatError):
+        return None
+    return fit_reference(data.x_train, data.x_test)
+
+
 def hint(entry: dict, train_images: int) -> str | None:
     """The sentence shown beside a prediction for an unusual input (None for a usual one)."""
     if not entry["unusual"]:

@@ -268,24 +268,15 @@ def warm_up() -> threading.Thread:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _novelty(config_json: str):
-    from tal.data.datasets import load_dataset
     from tal.engine import novelty
 
-    data = load_dataset(DataConfig.from_json(config_json))
-    return novelty.fit_reference(data.x_train, data.x_test)
+    return novelty.reference_for(DataConfig.from_json(config_json))
 
 
 def novelty_reference(run):
-    """`tal.engine.novelty.fit_reference` on a seeded sample of the run's training and test images
-    (made once per data setting), or None when those images are not on this machine."""
-    from tal.data.datasets import DataFormatError, DataNotFoundError
-    from tal.engine.novelty import TEST_SAMPLE, TRAIN_SAMPLE
-
-    config = data_config_of(run).replace(train_size=TRAIN_SAMPLE, test_size=TEST_SAMPLE, val_fraction=0.0)
-    try:
-        return _novelty(config.to_json(indent=None))
-    except (DataNotFoundError, DataFormatError):
-        return None
+    """`tal.engine.novelty.reference_for` the run's data (made once per data setting), or None when
+    those images are not on this machine."""
+    return _novelty(data_config_of(run).to_json(indent=None))
 
 
 def wait_for_warm_up() -> None:
