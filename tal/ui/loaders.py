@@ -266,17 +266,27 @@ def warm_up() -> threading.Thread:
     return thread
 
 
+class _NoReference(Exception):
+    """The run's images are not here: raised, not returned, so the cache keeps no None (they may come)."""
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _novelty(config_json: str):
     from tal.engine import novelty
 
-    return novelty.reference_for(DataConfig.from_json(config_json))
+    reference = novelty.reference_for(DataConfig.from_json(config_json))
+    if reference is None:
+        raise _NoReference
+    return reference
 
 
 def novelty_reference(run):
     """`tal.engine.novelty.reference_for` the run's data (made once per data setting), or None when
-    those images are not on this machine."""
-    return _novelty(data_config_of(run).to_json(indent=None))
+    those images are not on this machine (asked again next time: they may have arrived)."""
+    try:
+        return _novelty(data_config_of(run).to_json(indent=None))
+    except _NoReference:
+        return None
 
 
 def wait_for_warm_up() -> None:
