@@ -334,8 +334,9 @@ def cmd_predict(args) -> int:
         print(f"tal: error: no image could be read, so nothing was predicted"
               f"{' and ' + str(args.maps) + ' was not written' if args.maps else ''}", file=sys.stderr)
         return EXIT_USAGE
-    out = inspect(run.load_model(), np.stack(images), prediction=args.prediction)
-    novel = _novelty(run, np.stack(images), files, args) if args.novelty else [None] * len(files)
+    batch = np.stack(images)
+    out = inspect(run.load_model(), batch, prediction=args.prediction)
+    novel = _novelty(run, batch, files, args) if args.novelty else [None] * len(files)
     results = [
         {
             "file": str(path),
@@ -350,7 +351,7 @@ def cmd_predict(args) -> int:
     if args.maps:
         from tal.engine.files import save_npz_atomic
 
-        save_npz_atomic(args.maps, files=np.array([str(p) for p in files]), images=np.stack(images), **out)
+        save_npz_atomic(args.maps, files=np.array([str(p) for p in files]), images=batch, **out)
         if problems:
             print(f"tal: note: {args.maps} holds the maps of the {len(files)} image(s) that could be read "
                   "(its 'files' array names them)", file=sys.stderr)
@@ -375,9 +376,8 @@ def _novelty(run, images, files, args) -> list[dict | None]:
     scored = reference.score(images)
     for path, entry in zip(files, scored):
         if entry["unusual"]:
-            print(f"tal: note: {path}: looks unlike the training images: it is farther (in pixels) from its "
-                  f"nearest of {reference.train_images:,} training images than {entry['share_closer']:.1%} of "
-                  "the test images are; the prediction may say little", file=sys.stderr)
+            print(f"tal: note: {path}: looks unlike the training images: "
+                  f"{novelty.reason(entry, reference.train_images)}; the prediction may say little", file=sys.stderr)
     return [{"distance": round(e["distance"], 4), "share_closer": round(e["share_closer"], 4),
              "unusual": e["unusual"]} for e in scored]
 

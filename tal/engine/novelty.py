@@ -107,9 +107,14 @@ def hint(entry: dict, train_images: int) -> str | None:
     """The sentence shown beside a prediction for an unusual input (None for a usual one)."""
     if not entry["unusual"]:
         return None
-    return (f"**This input looks unlike the training images**: it is farther (in pixels) from its nearest "
-            f"of {train_images:,} training images than {entry['share_closer']:.1%} of the test images are. "
+    return (f"**This input looks unlike the training images**: {reason(entry, train_images)}. "
             "The prediction may say little: the model answers for any input, however confident it looks.")
+
+
+def reason(entry: dict, train_images: int) -> str:
+    """Why an input counts as unusual, as a clause: how far it is against the test images."""
+    return (f"it is farther (in pixels) from its nearest of {train_images:,} training images than "
+            f"{entry['share_closer']:.1%} of the test images are")
 
 
 def _flatten(images) -> np.ndarray:

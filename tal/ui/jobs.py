@@ -242,6 +242,14 @@ class JobManager:
             mine = [job for job in self._known if job.owner == owner and type(job) is kind]
         return mine[-1] if mine else None
 
+    def follow(self, shown: TrainingJob | None, owner: str | None, kind: type = TrainingJob) -> TrainingJob | None:
+        """The job a page of the browser `owner` shows: its newest of `kind` when that is not older than
+        `shown` (found after a reload, or started in another tab), else `shown`."""
+        mine = self.newest(owner, kind)
+        if mine is not None and (shown is None or mine.created >= shown.created):
+            return mine
+        return shown
+
     def forget(self, job: TrainingJob) -> None:
         """Stop offering an ended `job` to its browser (an active one stays: it still holds or awaits the slot)."""
         with self._cond:

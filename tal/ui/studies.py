@@ -28,10 +28,9 @@ DATASETS = ("mnist", "translated", "multidigit", "synthetic")
 def current_job():
     """This session's study: the newest one its browser started, found again in the server's `JobManager`
     after a reload or in another tab; else the one this session last showed, or None."""
-    job = st.session_state.get(JOB)
-    mine = jobs.training_manager().newest(browser.token(), jobs.StudyJob)
-    if mine is not None and mine is not job and (job is None or mine.created >= job.created):
-        st.session_state[JOB] = job = mine
+    job = jobs.training_manager().follow(st.session_state.get(JOB), browser.token(), jobs.StudyJob)
+    if job is not None:
+        st.session_state[JOB] = job
     return job
 
 

@@ -45,11 +45,10 @@ def current_job():
     `JobManager` after a reload or in another tab (and followed when another tab starts one); else the
     one this session last showed, or None."""
     job = st.session_state.get(state.JOB)
-    mine = jobs.training_manager().newest(browser.token())
-    if mine is not None and mine is not job and (job is None or mine.created >= job.created):
+    mine = jobs.training_manager().follow(job, browser.token())
+    if mine is not job:
         _replace_job(mine)
-        job = mine
-    return job
+    return mine
 
 
 def _replace_job(job) -> None:
