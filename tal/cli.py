@@ -55,6 +55,8 @@ def _parse_value(hint, text: str):
         return None
     base = args[0] if optional and args else hint
     if typing.get_origin(base) is tuple:
+        if typing.get_args(base)[0] is str:  # names, such as class names: commas part them, spaces stay
+            return tuple(t.strip() for t in text.split(",") if t.strip())
         items = [t for t in text.replace(" ", "").split(",") if t]
         try:
             return tuple(int(t) for t in items)
@@ -87,7 +89,7 @@ def _flag_help(spec) -> str:
     elif spec.optional:
         parts.append(f"Or {none}.")
     if spec.kind == "tuple":
-        parts.append("Comma-separated integers.")
+        parts.append("Comma-separated names." if typing.get_args(spec.base)[0] is str else "Comma-separated integers.")
     parts.append(f"(default: {shown})")
     return " ".join(p for p in parts if p).replace("%", "%%")  # argparse formats help with %
 
@@ -153,6 +155,8 @@ class ProgressPrinter:
             f"{info['params']:,} parameters on {data['train']:,} {data['name']} images "
             f"({data['source']}), {info['total_steps']} steps\n"
         )
+        for note in data.get("notes", ()):  # what the data loading skipped or changed, never silently
+            self.stream.write(f"tal: note: {note}\n")
 
     def _line(self, p) -> str:
         filled = int(self.width * p.fraction)
@@ -517,6 +521,27 @@ def cmd_demos(args) -> int:
     return 0
 
 
+def cmd_example_data(args) -> int:
+    from tal.data.examples import write_examples
+
+    try:
+        paths = write_examples(args.folder)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    table = paths["csv"]
+    commands = {
+        "folder": f"python -m tal train --dataset folder --data-dir {paths['folder']}",
+        "csv": (f"python -m tal train --dataset csv --data-dir {table / 'images'} --labels-file "
+                f"{table / 'Data_Entry.csv'} --boxes-file {table / 'BBox_List.csv'} --test-list "
+                f"{table / 'test_list.txt'} --box-aliases Round=Circle"),
+        "npz": f"python -m tal train --dataset npz --data-dir {paths['npz']} --class-names circle,square,triangle",
+    }
+    for layout, command in commands.items():
+        print(f"tal: {layout}: {command}", file=sys.stderr)
+    print(json.dumps({"written": {k: str(v) for k, v in paths.items()}, "train": commands}, indent=2))
+    return 0
+
+
 def cmd_runs(args) -> int:
     from tal.engine.registry import list_runs
 
@@ -671,6 +696,15 @@ def build_parser() -> argparse.ArgumentParser:
     demos.add_argument("--quiet", action="store_true")
     demos.set_defaults(func=cmd_demos)
 
+    examples = sub.add_parser(
+        "example-data", help="write small example datasets of your-own-images layouts (drawn shapes)",
+        description="Write three small datasets of drawn shapes, made offline, one per layout of your own "
+                    "images: FOLDER/shapes (class folders), FOLDER/xray-like (an image folder with a label table, "
+                    "a box table and a test list in ChestX-ray14's layout) and FOLDER/shapes.npz (MedMNIST's "
+                    "layout). Prints the command that trains on each.")
+    examples.add_argument("folder", help="a new (or empty) folder to write them into")
+    examples.set_defaults(func=cmd_example_data)
+
     runs = sub.add_parser("runs", help="list saved runs")
     runs.add_argument("--runs-dir")
     runs.add_argument("--json", action="store_true")
@@ -694,6 +728,7 @@ _INPUT_ERRORS = {
     "tal.core.config": ("ConfigError",),
     "tal.data.mnist_files": ("DataNotFoundError", "DataFormatError"),
     "tal.data.preprocess": ("ImageError",),
+    "tal.data.sources.listing": ("SourceError",),
     "tal.engine.registry": ("RunNotFoundError", "RunExistsError"),
     "tal.engine.study": ("StudyError",),
     "tal.engine.localization": ("LocalizationError",),
@@ -727,7 +762,7 @@ def main(argv=None) -> int:
             return EXIT_USAGE
         if args.func in (cmd_train, cmd_ablate, cmd_demos) and not getattr(args, "list", False):
             _prune_staging(args)  # before TensorFlow: it needs none
-        if args.func not in (cmd_runs, cmd_ablate, cmd_export) and not getattr(args, "list", False):
+        if args.func not in (cmd_runs, cmd_ablate, cmd_export, cmd_example_data) and not getattr(args, "list", False):
             import_tensorflow_quietly()  # (ablate imports it only when something is to train)
         return args.func(args)
     except KeyboardInterrupt:

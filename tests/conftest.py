@@ -5,6 +5,10 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The decoded-image cache of one's own images goes to a throw-away folder, never the user's ~/.cache.
+import tempfile  # noqa: E402
+
+os.environ.setdefault("TAL_CACHE_DIR", tempfile.mkdtemp(prefix="tal-test-cache-"))
 
 import pytest
 

@@ -16,7 +16,15 @@ from tal.core import catalogue
 from tal.core.catalogue import FEATURE_MODES, MHSA_SCORES  # noqa: F401  (choices named by module options)
 
 BACKBONES = ("plain", "dense", "densenet121")
-DATASETS = ("mnist", "translated", "multidigit", "synthetic")
+DIGIT_DATASETS = ("mnist", "translated", "multidigit", "synthetic")
+# Users' own images: class folders, an image folder with a label table, a MedMNIST-style .npz.
+OWN_DATASETS = ("folder", "csv", "npz")
+DATASETS = (*DIGIT_DATASETS, *OWN_DATASETS)
+# Side the own images are resized to (keeping the aspect, padded) when image_size is None.
+OWN_IMAGE_SIZE = 64
+COLOR_MODES = ("auto", "gray", "rgb")
+# What a label table's "uncertain" entry (-1, CheXpert's layout) becomes.
+UNCERTAIN_POLICIES = ("zeros", "ones", "skip")
 # Canvas side of the datasets that place digits on a canvas, when canvas_size is None.
 CANVAS_DEFAULTS = {"translated": 48, "multidigit": 64}
 PREDICTION_MODES = ("main", "mean")
@@ -397,10 +405,44 @@ class DataConfig(_JsonMixin):
         "Dataset",
         "mnist: 28×28 digits; translated: each digit at a random place on a larger canvas; "
         "multidigit: 1–3 digits per canvas, several labels per image (A3Net's multi-label task); "
-        "synthetic: font-rendered digits (no download needed).",
+        "synthetic: font-rendered digits (no download needed); folder, csv, npz: your own images.",
         choices="DATASETS", form="data"))
     data_dir: str | None = field(default=None, metadata=setting(
-        "MNIST folder", "Folder (or .npz file) with MNIST.", none="$TAL_DATA_DIR, then the Keras cache"))
+        "Data folder or file",
+        "The digit datasets: a folder (or mnist.npz) with MNIST. folder: a folder with one subfolder of images "
+        "per class (optionally inside train/, val/, test/); csv: the folder the label table's images are in; "
+        "npz: a MedMNIST-style .npz file.", none="MNIST from $TAL_DATA_DIR, then the Keras cache"))
+    labels_file: str | None = field(default=None, metadata=setting(
+        "Label table",
+        "csv only: a CSV with an 'Image Index' and a 'Finding Labels' column (ChestX-ray14's layout, classes "
+        "joined by |, 'No Finding' for none), or a 'Path' column and one 0/1 column per class (CheXpert's).",
+        none="none"))
+    boxes_file: str | None = field(default=None, metadata=setting(
+        "Box table",
+        "csv only: boxes in ChestX-ray14's BBox_List_2017.csv layout (Image Index, Finding Label, x, y, w, h "
+        "in the original image's pixels); Inspect draws them and localize scores the maps against them.",
+        none="none"))
+    test_list: str | None = field(default=None, metadata=setting(
+        "Test list", "csv only: a text file naming the test images, one per line (e.g. test_list.txt); "
+        "otherwise a seeded split, by patient when the table has a 'Patient ID' column.", none="none"))
+    image_size: int | None = field(default=None, metadata=setting(
+        "Image size", "Your own images are resized to this side, keeping the aspect and padding.",
+        min=8, max=1024, ui_max=256, none=f"{OWN_IMAGE_SIZE} (npz: the file's own size)"))
+    color: str = field(default="auto", metadata=setting(
+        "Colour", "Your own images: auto keeps colour when any image has it, else gray.",
+        choices="COLOR_MODES"))
+    class_names: tuple[str, ...] = field(default=(), metadata=setting(
+        "Class names", "Your own images: the classes, in order (npz: names for its label columns; folder and "
+        "csv: only these classes, in this order). Empty: from the data."))
+    uncertain: str = field(default="zeros", metadata=setting(
+        "Uncertain labels", "csv with one column per class: what -1 (uncertain) means. zeros: absent; ones: "
+        "present; skip: leave those images out. A blank entry is absent.", choices="UNCERTAIN_POLICIES"))
+    box_aliases: tuple[str, ...] = field(default=(), metadata=setting(
+        "Box label aliases", "Box labels spelt differently from the class names, as BOX=CLASS "
+        "(ChestX-ray14's box file says Infiltrate for Infiltration)."))
+    test_fraction: float = field(default=0.2, metadata=setting(
+        "Test fraction", "Your own images without a test split: the seeded share held out for testing.",
+        min=0.0, min_open=True, max=0.9))
     train_size: int | None = field(default=None, metadata=setting(
         "Training images", "A seeded random subset of the training images; small subsets train in seconds.",
         min=10, ui_max=60000, none="all", form="data"))
@@ -433,16 +475,42 @@ class DataConfig(_JsonMixin):
         return self.canvas_size or CANVAS_DEFAULTS[self.dataset]
 
     @property
+    def own(self) -> bool:
+        """Whether these are the user's own images (not one of the digit datasets)."""
+        return self.dataset in OWN_DATASETS
+
+    @property
     def multi_label(self) -> bool:
-        """Whether this dataset has several labels per image."""
-        return self.dataset == "multidigit"
+        """Whether this dataset has several labels per image (an npz file says so in its labels)."""
+        if self.dataset == "npz" and self.data_dir:
+            from tal.data.sources.medmnist import is_multi_label
+
+            return is_multi_label(self.data_dir)
+        return self.dataset in ("multidigit", "csv")
 
     def __post_init__(self):
         _check_settings(self)  # kinds, choices and bounds from each field's metadata
-        if not all(isinstance(c, int) and 0 <= c <= 9 for c in self.imbalance_classes):
-            raise ConfigError(
-                f"Expected imbalance_classes to be digits 0-9. Received: {self.imbalance_classes!r}"
-            )
+        top = None if self.own else 9
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 and (top is None or c <= top)
+                   for c in self.imbalance_classes):
+            wanted = "class indices (0, 1, …)" if self.own else "digits 0-9"
+            raise ConfigError(f"Expected imbalance_classes to be {wanted}. Received: {self.imbalance_classes!r}")
+        if self.own and not self.data_dir:
+            where = {"folder": "the folder with one subfolder of images per class",
+                     "csv": "the folder of images the label table names",
+                     "npz": "the .npz file"}[self.dataset]
+            raise ConfigError(f"dataset={self.dataset!r} needs data_dir: {where}.")
+        if self.dataset == "csv" and not self.labels_file:
+            raise ConfigError("dataset='csv' needs labels_file: the CSV table of the images' labels.")
+        for name in ("labels_file", "boxes_file", "test_list"):
+            if getattr(self, name) and self.dataset != "csv":
+                raise ConfigError(f"{name} belongs to dataset='csv'. Received: dataset={self.dataset!r}")
+        for alias in self.box_aliases:
+            if not isinstance(alias, str) or alias.count("=") != 1 or not all(alias.split("=")):
+                raise ConfigError(f"Expected box_aliases as BOX=CLASS. Received: {alias!r}")
+        if not all(isinstance(n, str) and n.strip() for n in self.class_names) or (
+                len(set(self.class_names)) != len(self.class_names)):
+            raise ConfigError(f"Expected class_names to be distinct, non-empty names. Received: {self.class_names!r}")
 
 
 @dataclass(frozen=True)

@@ -17,20 +17,29 @@ _PROBES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def as_batch(images, input_shape=None) -> np.ndarray:
-    """Images as float32 `(N, H, W, 1)` in [0, 1].
+    """Images as float32 `(N, H, W, C)` in [0, 1], C = 1 (gray) or 3 (colour).
 
-    Accepts one image `(H, W)` or `(H, W, 1)`, or a batch `(N, H, W)` /
-    `(N, H, W, 1)`; uint8 input is scaled by 1/255.
+    Accepts one image `(H, W)`, `(H, W, 1)` or `(H, W, 3)`, or a batch
+    `(N, H, W)` / `(N, H, W, C)`; uint8 input is scaled by 1/255. With
+    `input_shape`, a gray image for a colour model is repeated into 3 channels.
     """
     x = np.asarray(images)
     scale = 255.0 if x.dtype == np.uint8 else 1.0
     x = x.astype("float32") / scale
-    if x.ndim == 2 or (x.ndim == 3 and x.shape[-1] == 1 and input_shape is not None and x.shape == tuple(input_shape)):
+    channels = None if input_shape is None else int(input_shape[-1])
+    one = x.ndim == 3 and x.shape[-1] in (1, 3) and (
+        input_shape is None and x.shape[-1] == 3 or input_shape is not None and x.shape[:2] == tuple(input_shape[:2]))
+    if x.ndim == 2 or one:
         x = x[None]
     if x.ndim == 3:
         x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] != 1:
-        raise ValueError(f"Expected grayscale images (N, H, W) or (N, H, W, 1). Received shape {np.shape(images)}")
+    if x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise ValueError(f"Expected images (N, H, W) or (N, H, W, C) with C = 1 or 3. Received shape {np.shape(images)}")
+    if channels == 3 and x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    if channels is not None and x.shape[-1] != channels:
+        raise ValueError(f"The model expects {'gray' if channels == 1 else 'colour'} images ({channels} channel(s)). "
+                         f"Received {x.shape[-1]} channels")
     if input_shape is not None and tuple(x.shape[1:3]) != tuple(input_shape[:2]):
         raise ValueError(
             f"The model expects {input_shape[0]}x{input_shape[1]} images. Received {x.shape[1]}x{x.shape[2]}"

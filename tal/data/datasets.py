@@ -61,7 +61,8 @@ _STREAMS = {
 class Dataset:
     """Images, labels and ink boxes of one experiment, split train / val / test.
 
-    Images are float32 (N, H, W, 1) in [0, 1]. Labels are int32 (N,) class
+    Images are float32 (N, H, W, C) in [0, 1], C = 1 (gray) or 3 (colour,
+    one's own images only). Labels are int32 (N,) class
     indices, or float32 (N, C) multi-hot rows for multi-label data
     (`multidigit`). Boxes are int32 (N, 4) as (y0, x0, y1, x1), the bounding
     box of all the ink in image coordinates with y1 and x1 exclusive (all
@@ -131,6 +132,7 @@ class Dataset:
             "test": int(len(self.y_test)),
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
             "multi_label": self.multi_label,
             "class_counts": self.class_counts.tolist(),
             "notes": list(self.notes),
@@ -300,7 +302,7 @@ def _clip_note(split: str, requested, available: int) -> list[str]:
 
 
 def load_dataset(
-    config: DataConfig | None = None, *, fallback_to_synthetic: bool = False
+    config: DataConfig | None = None, *, fallback_to_synthetic: bool = False, progress=None
 ) -> Dataset:
     """Builds the dataset a `DataConfig` describes.
 
@@ -316,6 +318,8 @@ def load_dataset(
         config: a `tal.core.config.DataConfig`; None uses the defaults.
         fallback_to_synthetic: when MNIST cannot be found, return synthetic
             digits (with a note saying so) instead of raising.
+        progress: for one's own images (`dataset` folder or csv), called as
+            `progress(done, total)` while pictures are decoded.
 
     Returns:
         A `Dataset`. Sizes larger than available are clipped, with a note.
@@ -323,6 +327,7 @@ def load_dataset(
     Raises:
         DataNotFoundError: when MNIST is needed, not found, and
             `fallback_to_synthetic` is False.
+        SourceError: when one's own images cannot be used as they are.
         DataFormatError: when a found MNIST file is corrupt.
 
     Example:
@@ -333,6 +338,10 @@ def load_dataset(
     (48, 48, 1)
     """
     config = config or DataConfig()
+    if config.own:  # the user's own images: tal.data.sources
+        from tal.data.sources import load_own
+
+        return load_own(config, progress=progress)
     notes: list[str] = []
     name = config.dataset
     try:

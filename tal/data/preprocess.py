@@ -80,7 +80,8 @@ def _no_digit(reason):
     return ImageError(f"No digit found: {reason}")
 
 
-def _check_pixels(width, height):
+def check_pixels(width, height):
+    """Refuse an empty image or one over MAX_PIXELS (from its header, before decoding)."""
     if width <= 0 or height <= 0:
         raise ImageError(f"The image is empty ({width} x {height} pixels).")
     if width * height > MAX_PIXELS:
@@ -144,7 +145,7 @@ def decode(source, label="The file"):
         owned = True
     try:
         facts = {"original_size": img.size, "original_mode": img.mode}
-        _check_pixels(*img.size)  # header only: nothing decoded yet
+        check_pixels(*img.size)  # header only: nothing decoded yet
         facts["frames"] = int(getattr(img, "n_frames", 1) or 1)
         img.seek(0)
         img.load()  # raises OSError on truncated data (LOAD_TRUNCATED_IMAGES unset)
@@ -225,7 +226,7 @@ def _array_to_gray(arr, label, notes):
     else:
         raise ImageError(f"{label} has shape {arr.shape}; expected (height, width) "
                          "or (height, width, channels) with 1 to 4 channels.")
-    _check_pixels(arr.shape[1], arr.shape[0])
+    check_pixels(arr.shape[1], arr.shape[0])
     x = _to_unit(arr, label, notes)
     if channels == 0:
         return x, None

@@ -4,7 +4,8 @@ Why: a study retrains what the registry already holds (the zoo preset's
 baseline and full model are the branch study's), and an interrupted study
 would start from nothing. Two trainings are the same experiment when their
 model, training and data settings and their seed are equal, whatever the
-run is called, where the data lies, or whether the map timeline was kept.
+run is called, where the digit data lies, or whether the map timeline was kept
+(for users' own images, the folder or file is part of the identity).
 
 The identity is a hash of those settings (written to `config.json` as
 `"identity"`); for older runs it is computed from their `config.json`, so
@@ -16,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from tal.core.config import OWN_DATASETS
+
 # Settings that do not change what is trained: where files are, what is recorded on the side,
 # and the input shape, class count and task, which follow from the data settings.
 IGNORED = {
@@ -23,13 +26,21 @@ IGNORED = {
     "train": ("timeline",),
     "data": ("data_dir", "allow_download"),
 }
+# Data settings added after runs were first stored: left out while at their default, so an older
+# run keeps the identity it was given.
+ADDED_LATER = {"labels_file": None, "boxes_file": None, "test_list": None, "image_size": None, "color": "auto",
+               "class_names": [], "uncertain": "zeros", "box_aliases": [], "test_fraction": 0.2}
 LENGTH = 16  # hex digits: 64 bits, no collision among a registry's runs in practice
 
 
 def identity_of(model: dict, train: dict) -> str:
     """The identity of a configuration given as `config.json` dicts (`"model"`, `"train"` with `"data"`)."""
     model = {k: v for k, v in model.items() if k not in IGNORED["model"]}
-    data = {k: v for k, v in train.get("data", {}).items() if k not in IGNORED["data"]}
+    raw = train.get("data", {})
+    # Your own images are the folder or file they are in: there, where the data lies is what it is.
+    ignored = ("allow_download",) if raw.get("dataset") in OWN_DATASETS else IGNORED["data"]
+    data = {k: (list(v) if isinstance(v, tuple) else v) for k, v in raw.items() if k not in ignored}
+    data = {k: v for k, v in data.items() if not (k in ADDED_LATER and v == ADDED_LATER[k])}
     train = {k: v for k, v in train.items() if k not in IGNORED["train"] and k != "data"}
     text = json.dumps({"model": model, "train": train, "data": data}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:LENGTH]
