@@ -314,7 +314,8 @@ def _image_reason(exc) -> str:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from tal.data.preprocess import ImageError, preprocess_image
+    from tal.data.inputs import prepare_input
+    from tal.data.preprocess import ImageError
     from tal.engine.registry import load_run
 
     run = load_run(args.run, args.runs_dir)
@@ -322,12 +323,12 @@ def cmd_predict(args) -> int:
         raise UsageError(f"--maps needs a .npz file name, got {args.maps}")
     from tal.core.inspection import inspect  # imports TensorFlow: only once the run exists
 
-    size = run.model_config.input_shape[0]
+    data, shape = run.train_config.data, run.model_config.input_shape  # inputs prepared as its training images
     files, images, problems = [], [], []
     for path, reason in _predict_inputs(args.images):
         if reason is None:
             try:
-                images.append(preprocess_image(path, size=size, name=""))  # "": the message says "The file"
+                images.append(prepare_input(path, data, shape, name="")[0])  # "": the message says "The file"
                 files.append(path)
                 continue
             except ImageError as exc:
@@ -345,9 +346,12 @@ def cmd_predict(args) -> int:
         {
             "file": str(path),
             "prediction": int(out["prediction"][i]),
+            "class": run.class_names[int(out["prediction"][i])],
             "confidence": round(float(out["probabilities"][i].max()), 6),
             "probabilities": [round(float(p), 6) for p in out["probabilities"][i]],
-            **({"present": [int(c) for c in np.flatnonzero(out["present"][i])]} if "present" in out else {}),
+            **({"present": [int(c) for c in np.flatnonzero(out["present"][i])],
+                "present_classes": [run.class_names[c] for c in np.flatnonzero(out["present"][i])]}
+               if "present" in out else {}),
             **({"novelty": novel[i]} if args.novelty else {}),
         }
         for i, path in enumerate(files)
@@ -613,8 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser(
-        "predict", help="predict digits in image files (JSON out)",
-        description="Predict the digit in each image: JSON on stdout with a result per readable file and an "
+        "predict", help="predict the classes of image files (JSON out)",
+        description="Predict the class of each image (prepared as the run's training images were: MNIST-style for "
+                    "digit models, fitted into the model's square for your own images): JSON on stdout with a result per readable file and an "
                     "'errors' list; a file that cannot be read gets one line on stderr (tal: error: FILE: reason) "
                     "and the others are still predicted.",
         epilog=f"Exit codes: 0 every file predicted; {EXIT_SOME_FAILED} some files could not be read (the others "
@@ -628,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--maps", help="also save the inputs and every attention map of the readable files to "
                                         "this .npz")
     predict.add_argument("--prediction", choices=("main", "mean"), default="main")
-    predict.add_argument("--data-dir", help="folder with the run's training images (MNIST), for the novelty hint "
+    predict.add_argument("--data-dir", help="folder (or file) with the run's training images, for the novelty hint "
                                             "(default: as the run was trained, then $TAL_DATA_DIR)")
     predict.add_argument("--no-novelty", dest="novelty", action="store_false",
                          help="skip comparing each input with the training images (each result's 'novelty': "

@@ -170,7 +170,7 @@ def test_train_form_reads_and_writes_the_url(env):
     )
     assert at.number_input(key="train.epochs").value == 7
     assert at.toggle(key="train.element").value is False
-    assert at.radio(key="train.dataset").value == "translated"
+    assert at.selectbox(key="train.dataset").value == "translated"
     warnings = " ".join(texts(at, "warning"))
     assert "learning_rate=banana" in warnings and "batch_size=99999" in warnings
     import tal
@@ -217,7 +217,7 @@ def test_missing_data_reports_the_library_message(env, monkeypatch, tmp_path):
     switches to the synthetic digits, clears the error and says to press Start again."""
     monkeypatch.setenv("TAL_DATA_DIR", str(tmp_path / "nowhere"))
     at = open_page("app_pages/train.py", {"dataset": "mnist"})
-    assert at.radio(key="train.dataset").value == "mnist"  # the link's choice is kept
+    assert at.selectbox(key="train.dataset").value == "mnist"  # the link's choice is kept
     at.number_input(key="train.train_size").set_value(100).run()
     at.button(key="train.start").click().run()
     job = at.session_state["train_job"]
@@ -227,7 +227,7 @@ def test_missing_data_reports_the_library_message(env, monkeypatch, tmp_path):
     assert "not on this machine" in errors and "synthetic" in errors and "TAL_DATA_DIR" in errors
     assert "allow_download" not in errors and "data_dir=" not in errors  # no Python argument syntax
     at.button(key="train.use_synthetic").click().run()
-    assert at.radio(key="train.dataset").value == "synthetic"
+    assert at.selectbox(key="train.dataset").value == "synthetic"
     assert not texts(at, "error") and any("Press **Start training**" in t for t in texts(at, "info"))
     assert not at.exception
 
@@ -236,7 +236,7 @@ def test_missing_data_reports_the_library_message(env, monkeypatch, tmp_path):
 def test_without_mnist_the_form_starts_on_synthetic_digits_and_the_first_start_trains(env, monkeypatch, tmp_path):
     monkeypatch.setenv("TAL_DATA_DIR", str(tmp_path / "nowhere"))
     at = open_page("app_pages/train.py")
-    assert at.radio(key="train.dataset").value == "synthetic"
+    assert at.selectbox(key="train.dataset").value == "synthetic"
     assert any("MNIST is not on this machine" in t for t in texts(at, "info"))
     at.number_input(key="train.train_size").set_value(200).run()
     at.number_input(key="train.test_size").set_value(50).run()

@@ -104,7 +104,9 @@ def test_form_fields_are_the_metadatas_form_fields_in_declared_order():
         "backbone", "scale", "channel", "element", "cbam", "extra_attention",
         "element_width", "feature_mode", "mhsa_score", "num_heads",  # the modules' own options, catalogue order
         "reduction_ratio",  # model group: ModelConfig field order
-        "dataset", "train_size", "test_size", "val_fraction", "canvas_size",  # data group
+        "dataset", "data_dir", "labels_file", "boxes_file", "test_list", "image_size", "color",  # data group
+        "class_names", "uncertain", "box_aliases", "test_fraction", "train_size", "test_size", "val_fraction",
+        "canvas_size",
         "epochs", "batch_size", "learning_rate", "optimizer", "lr_schedule", "aux_weight",
         "class_weighting", "seed", "timeline",  # train group
         "name",  # form-only
@@ -123,8 +125,13 @@ def test_form_labels_help_bounds_and_choices_equal_the_metadata():
             continue
         spec = specs[f.name]
         assert f.help == spec.help and f.choices == spec.choices and f.group == spec.form, f.name
+        if spec.kind == "tuple":  # names: typed comma-separated
+            assert f.kind == "str" and f.names and f.default == ", ".join(spec.default), f.name
+            continue
         assert f.kind == spec.kind, f.name
-        if spec.optional:  # 0 stands for None on the form
+        if spec.optional and spec.kind == "str":  # empty text stands for None
+            assert f.label == spec.label and f.default == "" and f.placeholder == f"empty: {spec.none}", f.name
+        elif spec.optional:  # 0 stands for None on the form
             assert f.label == f"{spec.label} (0 = {spec.none})" and f.min == 0 and f.default == 0
         else:
             assert f.label == spec.label and f.default == spec.default, f.name

@@ -411,38 +411,38 @@ class DataConfig(_JsonMixin):
         "Data folder or file",
         "The digit datasets: a folder (or mnist.npz) with MNIST. folder: a folder with one subfolder of images "
         "per class (optionally inside train/, val/, test/); csv: the folder the label table's images are in; "
-        "npz: a MedMNIST-style .npz file.", none="MNIST from $TAL_DATA_DIR, then the Keras cache"))
+        "npz: a MedMNIST-style .npz file.", none="MNIST from $TAL_DATA_DIR, then the Keras cache", form="data"))
     labels_file: str | None = field(default=None, metadata=setting(
         "Label table",
         "csv only: a CSV with an 'Image Index' and a 'Finding Labels' column (ChestX-ray14's layout, classes "
         "joined by |, 'No Finding' for none), or a 'Path' column and one 0/1 column per class (CheXpert's).",
-        none="none"))
+        none="none", form="data"))
     boxes_file: str | None = field(default=None, metadata=setting(
         "Box table",
         "csv only: boxes in ChestX-ray14's BBox_List_2017.csv layout (Image Index, Finding Label, x, y, w, h "
         "in the original image's pixels); Inspect draws them and localize scores the maps against them.",
-        none="none"))
+        none="none", form="data"))
     test_list: str | None = field(default=None, metadata=setting(
         "Test list", "csv only: a text file naming the test images, one per line (e.g. test_list.txt); "
-        "otherwise a seeded split, by patient when the table has a 'Patient ID' column.", none="none"))
+        "otherwise a seeded split, by patient when the table has a 'Patient ID' column.", none="none", form="data"))
     image_size: int | None = field(default=None, metadata=setting(
         "Image size", "Your own images are resized to this side, keeping the aspect and padding.",
-        min=8, max=1024, ui_max=256, none=f"{OWN_IMAGE_SIZE} (npz: the file's own size)"))
+        min=8, max=1024, ui_max=256, none=f"{OWN_IMAGE_SIZE} (npz: the file's own size)", form="data"))
     color: str = field(default="auto", metadata=setting(
         "Colour", "Your own images: auto keeps colour when any image has it, else gray.",
-        choices="COLOR_MODES"))
+        choices="COLOR_MODES", form="data"))
     class_names: tuple[str, ...] = field(default=(), metadata=setting(
         "Class names", "Your own images: the classes, in order (npz: names for its label columns; folder and "
-        "csv: only these classes, in this order). Empty: from the data."))
+        "csv: only these classes, in this order). Empty: from the data.", form="data"))
     uncertain: str = field(default="zeros", metadata=setting(
         "Uncertain labels", "csv with one column per class: what -1 (uncertain) means. zeros: absent; ones: "
-        "present; skip: leave those images out. A blank entry is absent.", choices="UNCERTAIN_POLICIES"))
+        "present; skip: leave those images out. A blank entry is absent.", choices="UNCERTAIN_POLICIES", form="data"))
     box_aliases: tuple[str, ...] = field(default=(), metadata=setting(
         "Box label aliases", "Box labels spelt differently from the class names, as BOX=CLASS "
-        "(ChestX-ray14's box file says Infiltrate for Infiltration)."))
+        "(ChestX-ray14's box file says Infiltrate for Infiltration).", form="data"))
     test_fraction: float = field(default=0.2, metadata=setting(
         "Test fraction", "Your own images without a test split: the seeded share held out for testing.",
-        min=0.0, min_open=True, max=0.9))
+        min=0.0, min_open=True, max=0.9, form="data"))
     train_size: int | None = field(default=None, metadata=setting(
         "Training images", "A seeded random subset of the training images; small subsets train in seconds.",
         min=10, ui_max=60000, none="all", form="data"))

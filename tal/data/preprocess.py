@@ -315,7 +315,7 @@ def fit_and_centre(crop, size=MNIST_SIZE, *, jitter=(0, 0)):
     return out
 
 
-def _label(source, name):
+def source_label(source, name):
     """How error messages refer to the input: its quoted name, or a generic noun."""
     if name is None and isinstance(source, (str, os.PathLike)):
         name = pathlib.Path(source).name
@@ -364,7 +364,7 @@ def preprocess_image(source, *, size=MNIST_SIZE, name=None, return_report=False)
     """
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MNIST_SIZE:
         raise ValueError(f"Expected an integer size >= {MNIST_SIZE}. Received: size={size!r}")
-    label = _label(source, name)
+    label = source_label(source, name)
     notes = []
     if isinstance(source, np.ndarray):
         gray, alpha = _array_to_gray(source, label, notes)

@@ -95,10 +95,11 @@ def reference_for(data_config) -> NoveltyReference | None:
     """`fit_reference` on the images of `reference_config(data_config)`, or None when those images are
     not on this machine (then no input can be placed, and callers say so)."""
     from tal.data.datasets import DataFormatError, DataNotFoundError, load_dataset
+    from tal.data.sources import SourceError
 
     try:
         data = load_dataset(reference_config(data_config))
-    except (DataNotFoundError, DataFormatError):
+    except (DataNotFoundError, DataFormatError, SourceError):
         return None
     return fit_reference(data.x_train, data.x_test)
 

@@ -91,6 +91,12 @@ class Run:
 
         return TrainConfig.from_dict(self.config["train"])
 
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes' names as the data gave them (digits "0" … "9" for runs saved before they were kept)."""
+        names = self.config.get("data", {}).get("class_names")
+        return tuple(names) if names else tuple(str(c) for c in range(self.model_config.num_classes))
+
     def timeline(self) -> dict | None:
         """The probe images' maps over training (`tal.engine.timeline.load`), or None for a run
         saved without one (older runs, or `TrainConfig(timeline=False)`).

@@ -53,11 +53,12 @@ def friendly_error(exc: BaseException) -> str:
     """The library's own message for expected errors; a short summary otherwise."""
     from tal.core.config import ConfigError
     from tal.data.datasets import DataFormatError, DataNotFoundError
+    from tal.data.sources import SourceError
     from tal.engine.study import StudyError
 
     if isinstance(exc, WorkerDied):
         return str(exc)
-    if isinstance(exc, (ConfigError, DataNotFoundError, DataFormatError, StudyError)):
+    if isinstance(exc, (ConfigError, DataNotFoundError, DataFormatError, StudyError, SourceError)):
         return str(exc)
     if type(exc) is ValueError:  # the library's validation messages are written for users
         return f"Training failed: {exc}"

@@ -14,6 +14,7 @@ returns a warning saying what was ignored.
 from __future__ import annotations
 
 import math
+import typing
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -40,26 +41,37 @@ class Field:
     max: float | None = None
     choices: tuple = ()
     group: str = "model"
+    names: bool = False  # a tuple of names in its config, comma-separated on the form and in links
+    placeholder: str = ""
+    max_chars: int = 300
 
 
 # The one form-only field: the run's folder name in the registry.
-RUN_NAME = Field("name", "str", "", "Run name", "Folder name in the run registry; empty: automatic.", group="run")
+RUN_NAME = Field("name", "str", "", "Run name", "Folder name in the run registry; empty: automatic.", group="run",
+                 placeholder="automatic: dataset-branches-seed-time", max_chars=80)
 
 
 def _field(spec: config.Spec) -> Field:
     """The form field of a config field whose metadata names a form group."""
-    if spec.kind not in ("bool", "int", "float", "choice", "str"):
+    names = spec.kind == "tuple" and typing.get_args(spec.base)[:1] == (str,)
+    if spec.kind not in ("bool", "int", "float", "choice", "str") and not names:
         raise TypeError(f"{spec.owner.__name__}.{spec.name}: a {spec.kind} setting cannot be on the Train form")
-    default, label = spec.default, spec.label
+    default, label, placeholder = spec.default, spec.label, ""
     low = spec.min if spec.ui_min is None else spec.ui_min
     high = spec.max if spec.ui_max is None else spec.ui_max
-    if spec.optional:  # the form has no "none": 0 stands for None
+    if names:  # names are typed comma-separated
+        return Field(spec.name, "str", ", ".join(default), label, spec.help, group=spec.form, names=True,
+                     placeholder="empty: from the data")
+    if spec.optional and spec.kind == "str":  # empty text stands for None
+        default, placeholder = default or "", f"empty: {spec.none or 'none'}"
+    elif spec.optional:  # the form has no "none": 0 stands for None
         if spec.kind not in ("int", "float"):
-            raise TypeError(f"{spec.owner.__name__}.{spec.name}: only numbers can be optional on the Train form")
+            raise TypeError(f"{spec.owner.__name__}.{spec.name}: only numbers and text can be optional on the Train form")
         default = 0 if default is None else default
         label = f"{label} (0 = {spec.none or 'none'})"
         low = 0
-    return Field(spec.name, spec.kind, default, label, spec.help, low, high, spec.choices, spec.form)
+    return Field(spec.name, spec.kind, default, label, spec.help, low, high, spec.choices, spec.form,
+                 placeholder=placeholder)
 
 
 def form_specs() -> tuple[config.Spec, ...]:
@@ -101,8 +113,8 @@ def parse(field: Field, raw: str):
             return raw
         raise ValueError(f"expected one of {', '.join(field.choices)}")
     if field.kind == "str":
-        if len(raw) > 80:
-            raise ValueError("longer than 80 characters")
+        if len(raw) > field.max_chars:
+            raise ValueError(f"longer than {field.max_chars} characters")
         return raw
     try:
         value = int(raw) if field.kind == "int" else float(raw)
@@ -187,6 +199,10 @@ def _config_value(spec: config.Spec, value):
     """A form value as its config field wants it (0 for an optional number: None)."""
     if spec.kind == "bool":
         return bool(value)
+    if spec.kind == "tuple":  # names, comma-separated on the form
+        return tuple(n.strip() for n in str(value).split(",") if n.strip())
+    if spec.kind == "str" and spec.optional:
+        return str(value).strip() or None
     if spec.kind in ("int", "float"):
         value = int(value) if spec.kind == "int" else float(value)
         if spec.optional and not value:

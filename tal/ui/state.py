@@ -12,6 +12,8 @@ FORM = "train_form_values"  # last values of the Train form, survives page switc
 FORM_WARNINGS = "train_form_warnings"  # query-parameter problems found on first load (owner: train_form)
 FORM_NOTE = "train_form_note"  # why the form is on the synthetic digits (no MNIST here), or None (owner: train_form)
 WIDGET_PREFIX = "train."  # prefix of the Train form's widget keys: "train.<field>" (owner: train_form)
+OWN_UPLOAD = "own_data.upload"  # widget: a .zip (or .npz) of the user's own images (owner: own_data)
+OWN_UPLOAD_NOTE = "own_data.upload_note"  # (kind, text) of what the last upload did or why it failed (owner: own_data)
 
 # the Train page's live panel
 JOB = "train_job"  # the TrainingJob this session shows: the newest its browser started (owner: train_panel)

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import streamlit as st
 
 from tal.core import catalogue
-from tal.core.config import CANVAS_DEFAULTS
-from tal.ui import query, state
+from tal.core.config import CANVAS_DEFAULTS, OWN_DATASETS
+from tal.ui import own_data, query, state
 
 
 def _key(name: str) -> str:
@@ -56,9 +56,7 @@ def _widget(field: query.Field, *, disabled: bool = False, container=st):
             return container.radio(field.label, field.choices, horizontal=True, **kw)
         return container.selectbox(field.label, field.choices, **kw)
     if field.kind == "str":
-        return container.text_input(
-            field.label, max_chars=80, placeholder="automatic: dataset-branches-seed-time", **kw
-        )
+        return container.text_input(field.label, max_chars=field.max_chars, placeholder=field.placeholder or None, **kw)
     if field.name == "aux_weight":
         return container.slider(field.label, float(field.min), float(field.max), step=0.05, **kw)
     if field.kind == "int":
@@ -140,11 +138,13 @@ def render() -> dict:
     draw("test_size", container=c3)
     c1, c2 = st.columns(2)
     draw("val_fraction", container=c1)
-    draw(
-        "canvas_size",
-        disabled=st.session_state[_key("dataset")] not in CANVAS_DEFAULTS,  # only canvases have a size
-        container=c2,
-    )
+    dataset = st.session_state[_key("dataset")]
+    if dataset in OWN_DATASETS:
+        drawn.add("canvas_size")  # only the digit canvases have one
+        own_data.render(draw, dataset)
+    else:
+        own_data.skip(drawn.add)
+        draw("canvas_size", disabled=dataset not in CANVAS_DEFAULTS, container=c2)  # only canvases have a size
 
     if st.session_state[_key("dataset")] == "multidigit":
         st.caption(
@@ -154,6 +154,8 @@ def render() -> dict:
             "3 epochs are enough to watch each class's A map find its digit."
         )
     draw_rest("data")
+    if dataset in OWN_DATASETS:
+        _preview()
 
     st.markdown("##### Training")
     c1, c2, c3, c4 = st.columns(4)
@@ -171,6 +173,18 @@ def render() -> dict:
     st.session_state[state.FORM] = values
     st.query_params.from_dict(query.encode(values))
     return values
+
+
+def _preview() -> None:
+    """What the own-images source holds, or why its settings are not complete yet."""
+    from tal.core.config import ConfigError
+
+    try:
+        _, train_config, _ = query.to_configs({name: st.session_state[_key(name)] for name in query.field_map()})
+    except ConfigError as exc:
+        st.caption(f":material/edit_note: {exc}")
+        return
+    own_data.preview(train_config)
 
 
 def name_note(name) -> None:
@@ -214,6 +228,15 @@ def reset() -> None:
 def clear_warnings() -> None:
     """Forget the URL's problems shown above the form (they were answered: a reset, a start)."""
     st.session_state[state.FORM_WARNINGS] = []
+
+
+def set_fields(**values) -> None:
+    """Put these values into the form's fields (a callback's: before the widgets are drawn)."""
+    form = dict(st.session_state.get(state.FORM) or query.defaults())
+    for name, value in values.items():
+        st.session_state[_key(name)] = value
+        form[name] = value
+    st.session_state[state.FORM] = form
 
 
 def switch_to_synthetic(note: str) -> None:

@@ -74,7 +74,7 @@ def start() -> None:
 
     try:
         model_config, train_config, name = query.to_configs(current_values())
-        probes, problem = probe_upload(train_config.data.canvas or 28)
+        probes, problem = probe_upload(None if train_config.data.own else train_config.data.canvas or 28)
         if problem:
             st.session_state[state.START_ERROR] = problem
             return
@@ -92,8 +92,14 @@ def start() -> None:
 
 
 def probe_uploader() -> None:
-    """An optional digit of the user's own, followed in the live maps beside the validation digits."""
+    """An optional digit of the user's own, followed in the live maps beside the validation digits
+    (digit datasets only: one's own images bring their own validation images, one per class)."""
+    from tal.core.config import OWN_DATASETS
     from tal.ui.pickers import UPLOAD_TYPES
+    from tal.ui.train_form import current_values
+
+    if current_values().get("dataset") in OWN_DATASETS:
+        return
 
     st.file_uploader("Your own probe digit for the live maps (optional)", type=UPLOAD_TYPES, key=state.PROBE_UPLOAD,
                      help="Shown as the last column of the live maps, prepared like the training images "
@@ -106,7 +112,7 @@ def probe_upload(side: int):
     from tal.ui.pickers import prepare_uploads
 
     file = st.session_state.get(state.PROBE_UPLOAD)
-    if file is None:
+    if file is None or side is None:  # None: one's own images, which have no probe uploader
         return None, None
     (upload,) = prepare_uploads([file], side)
     if upload.error is not None:
