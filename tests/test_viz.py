@@ -224,9 +224,9 @@ def test_viz_is_ui_free():
     imported |= {m.split(".")[0] for m in modules}
     assert imported <= {"__future__", "numpy", "plotly", "tal"}
     # the catalogue and derived maps; the ablation summary's row reader, for the study chart; the
-    # localization methods' titles
+    # localization methods' titles; the raster's gray of an input (luma of a colour one)
     assert {m for m in modules if m.startswith("tal")} == {"tal.core", "tal.engine.ablation",
-                                                           "tal.engine.localization"}
+                                                           "tal.engine.localization", "tal.render.raster"}
 
 
 def _summary_rows():

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageColor, ImageDraw
 
 SHAPES = ("circle", "square", "triangle")
 FINDINGS = ("Circle", "Square", "Triangle")
@@ -45,7 +45,8 @@ def _picture(rng, shape: str, width: int, height: int, colour: bool) -> Image.Im
     img = Image.fromarray(background if colour else background[..., 0])
     side = int(rng.integers(min(width, height) // 3, min(width, height) * 2 // 3))
     x0, y0 = int(rng.integers(0, width - side)), int(rng.integers(0, height - side))
-    fill = tuple(int(v) for v in rng.integers(150, 256, size=3)) if colour else int(rng.integers(170, 256))
+    # colour pictures: a saturated colour of any hue (the class is the shape, never the colour)
+    fill = ImageColor.getrgb(f"hsv({int(rng.integers(0, 360))},85%,100%)") if colour else int(rng.integers(170, 256))
     _draw(ImageDraw.Draw(img), shape, (x0, y0, x0 + side, y0 + side), fill)
     return img
 
@@ -108,7 +109,7 @@ def _write_npz(path: Path, rng, train: int, val: int, test: int) -> None:
     np.savez_compressed(path, **arrays)
 
 
-def write_examples(folder, *, seed: int = 0, per_class: int = 60, table_images: int = 240) -> dict:
+def write_examples(folder, *, seed: int = 0, per_class: int = 150, table_images: int = 480) -> dict:
     """Writes the three example datasets into `folder` (which must not exist or be empty).
 
     Returns:

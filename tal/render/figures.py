@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tal.core import catalogue, derived_maps
+from tal.render.raster import luma
 
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]
 GAP = 1  # empty cells between tiles, in map cells
@@ -169,12 +170,17 @@ def _tile_customdata(h, w, c, gap):
 
 
 def image_figure(image, *, title: str | None = None, height: int = 260, boxes=None) -> go.Figure:
-    """A grayscale input image (values in [0, 1]), pixel-exact, with hover values.
+    """An input image (values in [0, 1]; gray, or colour with three channels), pixel-exact, with hover values.
 
     `boxes`: optional `(y0, x0, y1, x1)` ink box drawn as a rectangle.
     """
-    img = np.asarray(image, dtype="float32").squeeze()
-    fig = go.Figure(_gray_image(img, hovertemplate="row %{y}, col %{x}<br>value %{z:.2f}<extra></extra>"))
+    from tal.render.raster import picture
+
+    img = np.asarray(image, dtype="float32")
+    if img.ndim == 3 and img.shape[-1] == 3:
+        fig = go.Figure(go.Image(z=picture(img), hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>"))
+    else:
+        fig = go.Figure(_gray_image(img.squeeze(), hovertemplate="row %{y}, col %{x}<br>value %{z:.2f}<extra></extra>"))
     if boxes is not None:
         y0, x0, y1, x1 = (float(v) for v in boxes)
         if y1 > y0 and x1 > x0:
@@ -304,7 +310,7 @@ def map_grid_figure(
     names = class_labels(c, class_names)
     use_overlay = overlay and background is not None
     if use_overlay:
-        bg = np.asarray(background, dtype="float32").squeeze()
+        bg = luma(background).astype("float32")
         H, W = bg.shape
         gap = max(1, W // w)
     else:
@@ -421,7 +427,7 @@ def map_grid_figure(
 
 
 def _input_side(background, fallback: int) -> int:
-    return fallback if background is None else int(np.asarray(background).squeeze().shape[0])
+    return fallback if background is None else int(luma(background).shape[0])
 
 
 def _box_shapes(boxes: dict, xa: str, ya: str, stride: float, scale: float) -> list[dict]:
@@ -452,7 +458,7 @@ def single_map_figure(
     lo, hi = color_range(z, signed=signed)
     fig = go.Figure()
     if overlay and background is not None:
-        bg = np.asarray(background, dtype="float32").squeeze()
+        bg = luma(background).astype("float32")
         fig.add_trace(
             _gray_image(bg, hoverinfo="skip")
         )

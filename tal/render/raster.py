@@ -53,12 +53,31 @@ def colorize(values, *, scale: str, lo: float, hi: float, nan_color=(255, 255, 2
     return rgb
 
 
-def gray(image) -> np.ndarray:
-    """A grayscale image in [0, 1] (`(H, W)` or `(H, W, 1)`) → `(H, W, 3)` uint8, black 0 to white 1."""
-    img = np.asarray(image, dtype="float64").squeeze()
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601, as Pillow's convert("L")
+
+
+def luma(image) -> np.ndarray:
+    """An image in [0, 1] as a 2-D gray array: `(H, W)`, `(H, W, 1)` as it is, `(H, W, 3)` by its luma."""
+    img = np.asarray(image, dtype="float64")
+    if img.ndim == 3 and img.shape[-1] == 3:
+        return img @ _LUMA
+    img = img.squeeze()
     if img.ndim != 2:
-        raise ValueError(f"Expected a grayscale image. Received: shape={np.shape(image)}")
-    return colorize(img, scale="gray", lo=0.0, hi=1.0, nan_color=(0, 0, 0))
+        raise ValueError(f"Expected an image (H, W), (H, W, 1) or (H, W, 3). Received: shape={np.shape(image)}")
+    return img
+
+
+def gray(image) -> np.ndarray:
+    """An image in [0, 1] → its gray `(H, W, 3)` uint8, black 0 to white 1 (colour by its luma; for overlays)."""
+    return colorize(luma(image), scale="gray", lo=0.0, hi=1.0, nan_color=(0, 0, 0))
+
+
+def picture(image) -> np.ndarray:
+    """An input image in [0, 1] as it is: `(H, W, 3)` uint8, in colour when it has three channels."""
+    img = np.asarray(image, dtype="float64")
+    if img.ndim == 3 and img.shape[-1] == 3:
+        return np.clip(np.nan_to_num(img) * 255.0 + 0.5, 0, 255).astype("uint8")
+    return gray(img)
 
 
 def blend(background, foreground, alpha: float = 0.6) -> np.ndarray:
@@ -142,13 +161,13 @@ def value_range_text(values, *, symbol: str, digits: int = 3) -> str:
 
 
 def input_png(image, *, size: int = 224, box=None, objects=None) -> bytes:
-    """The model's grayscale input, pixel-exact, upscaled to about `size` px.
+    """The model's input (gray or colour), pixel-exact, upscaled to about `size` px.
 
     `box` draws the ink box (dotted); `objects`, rows `(class, y0, x0, y1, x1)`
     with class -1 for an empty slot, draw each object's box in its class's
     colour with the class written at its top-left corner.
     """
-    rgb = gray(image)
+    rgb = picture(image)
     factor = factor_for(rgb.shape[1], size)
     big = upscale(rgb, factor)
     if box is not None:
@@ -227,9 +246,9 @@ def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes,
     """
     from tal.render.figures import upsample
 
-    images = np.asarray(snapshot["images"], dtype="float32")[..., 0]
+    images = np.asarray(snapshot["images"], dtype="float32")
     predicted = np.asarray(snapshot["probabilities"]).argmax(axis=-1)
-    rows: list[tuple[str, list[np.ndarray]]] = [("input", [gray(img) for img in images])]
+    rows: list[tuple[str, list[np.ndarray]]] = [("input", [picture(img) for img in images])]
     from tal.core import catalogue
 
     pictures = [k for k in snapshot if k not in ("A", "S") and _is_picture(k)]
@@ -242,7 +261,7 @@ def probe_sheet(snapshot: dict, *, tile: int = 84, gap: int = 4) -> tuple[bytes,
         hi = float(np.abs(values).max()) if signed else float(values.max())
         lo = -hi if signed else float(values.min())
         hi = hi if hi > lo else lo + 1e-6
-        rows.append((key, [colorize(upsample(v, *img.shape), scale=scale, lo=lo, hi=hi)
+        rows.append((key, [colorize(upsample(v, *img.shape[:2]), scale=scale, lo=lo, hi=hi)
                            for v, img in zip(values, images)]))
     side = tile
     sheet = np.full((len(rows) * (side + gap) - gap, PROBE_LABEL_W + len(images) * (side + gap) - gap, 3), 255,
@@ -386,7 +405,7 @@ def class_grid_png(
     sheet = np.full((height, width, 3), 255, np.uint8)
     framed = {int(k) for k in np.atleast_1d(highlight) if k is not None}
     bg = None if background is None or not overlay else gray(background)
-    input_side = np.asarray(background).squeeze().shape[0] if background is not None else None
+    input_side = luma(background).shape[0] if background is not None else None
     if boxes and input_side is None:
         raise ValueError("Boxes are in input pixels: pass the input image as `background` to draw them.")
     texts = []

@@ -324,7 +324,7 @@ def _relational_maps(outputs, i, *, image, key) -> None:
             else:
                 fig = viz.single_map_figure(value, kind=name, background=image, overlay=image is not None,
                                             title=title, height=260)
-                viz.mark_cell(fig, cell, side, None if image is None else np.asarray(image).squeeze().shape)
+                viz.mark_cell(fig, cell, side, None if image is None else np.asarray(image).shape[:2])
             st.plotly_chart(fig, key=f"{key}.extra.{n}", config={"displayModeBar": False})
 
 

@@ -7,9 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from tal.core.config import DataConfig
+
 from tal.ui import state
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp"]
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"]
+# What an upload is prepared for when the caller names no model: an MNIST digit.
+_DIGITS = (DataConfig(), (28, 28, 1))
 IMAGE_SOURCES = ("By class", "Misclassified", "Random", "By number", "Upload")
 # each source as a link names it (`image=…`, tal.ui.inspect_url)
 SOURCE_NAMES = {"By class": "class", "Misclassified": "misclassified", "Random": "random",
@@ -134,7 +138,7 @@ class ImageChoice:
     objects: np.ndarray | None = None  # (K, 5) boxes with their class, for multi-object images
 
 
-def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upload_size: int = 28):
+def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upload_for=None):
     """Choose a test image by class, among the misclassified, at random, or upload one.
 
     Args:
@@ -142,7 +146,8 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
             (only "Upload" is offered then).
         predictions: a callable returning the model's predicted class for every
             test image (only called for "Misclassified").
-        upload_size: the model's input side (uploads are preprocessed to it).
+        upload_for: (DataConfig, input shape) of the model: uploads are prepared as its training images
+            were (default: MNIST digits, 28×28).
 
     Returns an `ImageChoice`, or None when nothing is chosen yet.
     """
@@ -159,7 +164,7 @@ def test_image_picker(test, predictions, *, key: str, sources=IMAGE_SOURCES, upl
         or sources[0]
     )
     if source == "Upload":
-        return _upload(key, upload_size)
+        return _upload(key, upload_for or _DIGITS)
     names = list(test.class_names)
     if source == "By class":
         c1, c2 = st.columns([3, 2])
@@ -323,27 +328,25 @@ def _class_list(classes, names) -> str:
     return ", ".join(names[int(c)] for c in classes) or "none"
 
 
-def _upload(key: str, size: int):
-    from tal.data.preprocess import ImageError, preprocess_image
+def _upload(key: str, upload_for):
+    from tal.data.inputs import describe
 
+    data, shape = upload_for
     file = st.file_uploader(
-        "Upload a digit image",
+        "Upload an image" if data.own else "Upload a digit image",
         type=UPLOAD_TYPES,
         key=f"{key}.upload",
-        help="PNG, JPEG, BMP, GIF or WebP. It is converted to an MNIST-style "
-        f"{size}×{size} input, shown below.",
+        help=f"PNG, JPEG, BMP, GIF, TIFF or WebP. It becomes {describe(data, shape)}, shown below.",
     )
     if file is None:
-        st.caption(
-            "Drop a picture of a handwritten digit; dark-on-light and light-on-dark both work."
-        )
+        st.caption("Drop a picture like the training images." if data.own else
+                   "Drop a picture of a handwritten digit; dark-on-light and light-on-dark both work.")
         return None
-    try:
-        image, report = preprocess_image(file, size=size, name=file.name, return_report=True)
-    except ImageError as exc:
-        st.error(str(exc), icon=":material/broken_image:")
+    (upload,) = prepare_uploads([file], data, shape)
+    if upload.error is not None:
+        st.error(upload.error, icon=":material/broken_image:")
         return None
-    return ImageChoice(image, None, f"upload '{file.name}'", notes=report.notes)
+    return ImageChoice(upload.image, None, f"upload '{file.name}'", notes=upload.notes)
 
 
 @dataclass
@@ -357,17 +360,19 @@ class Upload:
     details: str | None = None
 
 
-def prepare_uploads(files, size: int) -> list[Upload]:
-    """Preprocess every file on its own, so one bad file never stops the others."""
+def prepare_uploads(files, data, input_shape) -> list[Upload]:
+    """Prepare every file on its own, as the model's training images were (`tal.data.inputs`), so one
+    bad file never stops the others. Images come out (H, W, C)."""
     import traceback
 
-    from tal.data.preprocess import ImageError, preprocess_image
+    from tal.data.inputs import prepare_input
+    from tal.data.preprocess import ImageError
 
     out = []
     for file in files:
         try:
-            image, report = preprocess_image(file, size=size, name=file.name, return_report=True)
-            out.append(Upload(file.name, image, report.notes))
+            image, notes = prepare_input(file, data, input_shape, name=file.name)
+            out.append(Upload(file.name, image, notes))
         except ImageError as exc:
             out.append(Upload(file.name, error=str(exc)))
         except Exception as exc:  # noqa: BLE001 - report it for this file and carry on

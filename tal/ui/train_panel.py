@@ -109,12 +109,13 @@ def probe_uploader() -> None:
 
 def probe_upload(side: int):
     """`(images (1, side, side, 1) or None, problem message or None)` from the probe uploader."""
+    from tal.core.config import DataConfig
     from tal.ui.pickers import prepare_uploads
 
     file = st.session_state.get(state.PROBE_UPLOAD)
     if file is None or side is None:  # None: one's own images, which have no probe uploader
         return None, None
-    (upload,) = prepare_uploads([file], side)
+    (upload,) = prepare_uploads([file], DataConfig(), (side, side, 1))  # a digit, MNIST-style
     if upload.error is not None:
         return None, f"Your probe image cannot be used, so training did not start: {upload.error} " \
                      "Remove it or choose another file."

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import streamlit as st
 
 from tal.render import templates, view_html
@@ -55,7 +56,8 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
     data_config = loaders.data_config_of(run)
     predictions = lambda: loaders.test_predictions(run, data_config)  # noqa: E731
     inspect_url.open_image(test, predictions, key=key)  # a link's image, on the first load
-    choice = pickers.test_image_picker(test, predictions, key=key, upload_size=side)
+    choice = pickers.test_image_picker(test, predictions, key=key,
+                                       upload_for=(run.train_config.data, run.model_config.input_shape))
     inspect_url.keep_image(test, key=key)
     if choice is None:
         return
@@ -74,9 +76,7 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
         image=choice.image,
         box=choice.box,
         objects=choice.objects,
-        caption=f"{choice.description}; the {side}×{side} input the model sees "
-        + ("(each digit's box in its class colour)." if choice.objects is not None
-           else "(dotted: the ink's bounding box)."),
+        caption=f"{choice.description}; the {side}×{side} input the model sees" + _boxes_caption(run, choice),
     )
     if altered is not None:
         before += whatif.comparison_html(outputs, altered, 0, chosen, class_names=names, true_label=choice.label)
@@ -85,6 +85,15 @@ def _inspect(run, model, test, key, chosen, overlay, interactive) -> None:
                         class_names=names, objects=choice.objects, overlay=overlay, interactive=interactive)
     passes = "forward passes" if altered is not None else "forward pass"
     timing_caption(f"{passes} {forward_ms:.0f} ms", started)
+
+
+def _boxes_caption(run, choice) -> str:
+    """What the boxes drawn on the input are: digits' boxes, the ink's box, or one's own images' boxes."""
+    objects = choice.objects
+    if run.train_config.data.own:
+        has = objects is not None and (np.asarray(objects)[..., 0] >= 0).any()
+        return " (each box from the box table in its class's colour)." if has else "."
+    return " (each digit's box in its class colour)." if objects is not None else " (dotted: the ink's bounding box)."
 
 
 def predict_view(run, *, key: str = "predict") -> None:
@@ -98,8 +107,9 @@ def _predict(run, key, overlay, interactive) -> None:
     from tal.engine import novelty
     from tal.ui import loaders
 
+    own = run.train_config.data.own
     files = st.file_uploader(
-        "Digit images",
+        "Images" if own else "Digit images",
         type=pickers.UPLOAD_TYPES,
         accept_multiple_files=True,
         key=f"{key}.files",
@@ -107,6 +117,8 @@ def _predict(run, key, overlay, interactive) -> None:
     )
     if not files:
         st.info(
+            f"Drop one or more images like this run's training images ({', '.join(run.class_names[:6])}"
+            f"{' …' if len(run.class_names) > 6 else ''}) above." if own else
             "Drop one or more digit images above — a photo of a handwritten digit, a scan or a drawing.",
             icon=":material/upload_file:",
         )
@@ -114,7 +126,7 @@ def _predict(run, key, overlay, interactive) -> None:
     model = loaders.load_model_or_stop(run)
     side = run.model_config.input_shape[0]
     started = time.perf_counter()
-    uploads = pickers.prepare_uploads(files, side)
+    uploads = pickers.prepare_uploads(files, run.train_config.data, run.model_config.input_shape)
     good = [u for u in uploads if u.error is None]
     outputs = (
         tal.inspect(model, [u.image for u in good], prediction=run.model_config.prediction)
@@ -138,13 +150,13 @@ def _predict(run, key, overlay, interactive) -> None:
                 show_error(upload.error, upload.details)
                 continue
             html_view.show(maps.summary_html(
-                outputs, k, image=upload.image,
+                outputs, k, image=upload.image, class_names=run.class_names,
                 caption=f"The {side}×{side} input the model sees." + "".join(f" {note}." for note in upload.notes),
                 note=None if unusual[k] is None else novelty.hint(unusual[k], reference.train_images),
             ), key=f"{key}.{n}.summary")
             with st.expander("Attention maps", expanded=len(good) == 1):
                 maps.show_attention(outputs, k, key=f"{key}.{n}", image=upload.image, equation=False,
-                                    overlay=overlay, interactive=interactive)
+                                    class_names=run.class_names, overlay=overlay, interactive=interactive)
             k += 1
     timing_caption(
         f"preprocessing, forward pass and figures for {len(uploads)} file(s)", started
