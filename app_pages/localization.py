@@ -1,13 +1,12 @@
-"""Localization: do the attention maps point at the right digit? Scores against the digits' boxes."""
+"""Localization: do the attention maps point at the right place? Scores against the boxes (digits' or a box table's)."""
 
 import streamlit as st
 
-from tal.data.datasets import CLASS_NAMES
 from tal.ui import guard, localization, pickers
 
-st.title("Do the maps point at the right digit?")
+st.title("Do the maps point at the right place?")
 st.caption(
-    "Every class present in a test image has a box. A map localizes well when its peak falls in that box "
+    "Every class present in a test image has a box (a digit's, or one from your images' box table). A map localizes well when its peak falls in that box "
     "(pointing game) and its mass lies inside it (energy), well above what a flat map would score. "
     "Multidigit canvases, A3Net's multi-label setting, are where per-class maps have most to find."
 )
@@ -29,7 +28,7 @@ with guard.page_guard("the Localization page"):
         st.stop()
     localization.summary(results)
     st.subheader("Per class")
-    localization.per_class(results, CLASS_NAMES)
+    localization.per_class(results, chosen)
     st.subheader("Hits and misses")
     st.caption("Look at where a map went wrong (or right), then open the image on Inspect to see every map.")
     localization.hits_and_misses(results, chosen)

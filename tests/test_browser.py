@@ -155,7 +155,7 @@ def nav(page, name: str) -> None:
             "Inspect": "Inspect",
             "Predict": "Predict",
             "Compare": "Compare runs",
-            "Localization": "Do the maps point at the right digit?",
+            "Localization": "Do the maps point at the right place?",
         }[name]
     ).wait_for(timeout=60_000)
 
@@ -535,7 +535,7 @@ def test_multilabel_journey(server, browser):
     page = ctx.new_page()
     try:
         page.goto(f"{url}/localization")
-        page.get_by_role("heading", name="Do the maps point at the right digit?").wait_for(timeout=60_000)
+        page.get_by_role("heading", name="Do the maps point at the right place?").wait_for(timeout=60_000)
         t = time.perf_counter()
         # the table is drawn on a canvas (its cells are hidden), so wait for the caption under it
         page.get_by_text("Pointing game: the map's highest cell").wait_for(timeout=180_000)

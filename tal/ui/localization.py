@@ -75,12 +75,14 @@ def summary(results: dict) -> None:
                          key=f"localize.chart.{score}", config={"displayModeBar": False})
 
 
-def per_class(results: dict, class_names) -> None:
+def per_class(results: dict, runs: list) -> None:
+    """One run's scores per class, its classes named as its data names them."""
     c1, c2 = st.columns([2, 1])
     run = c1.selectbox("Run", list(results), key="localize.class_run")
     score = c2.radio("Score", ("pointing", "energy"), horizontal=True, key="localize.class_score",
                      format_func={"pointing": "pointing game", "energy": "energy in boxes"}.get)
-    rows = tables.localization_class_rows(results[run], score, class_names)
+    names = {r.name: r.class_names for r in runs}[run]
+    rows = tables.localization_class_rows(results[run], score, names)
     st.dataframe(rows, hide_index=True, key="localize.per_class",
                  column_config={n: st.column_config.NumberColumn(format="percent") for n in rows[0] if n != "method"})
 

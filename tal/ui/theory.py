@@ -104,8 +104,9 @@ PAGE_GUIDE = {
              "change λ mid-run. A 1-epoch run on 2,000 images takes well under a minute.",
     "Inspect": "One image through a trained model: probabilities, the per-class A, S, A⊙S and U grid, the "
                "channel gate, scale weights and mask M, and score_c = Σ A⊙S with real numbers.",
-    "Predict": "Your own digit images: the 28×28 input the model sees, its prediction and the maps.",
-    "Localization": "Do the maps point at the right digit? Pointing game and energy in the boxes for A, U, S "
+    "Predict": "Your own images (digits, or pictures like a run's own training images): the input the model "
+               "sees, its prediction and the maps.",
+    "Localization": "Do the maps point at the right place? Pointing game and energy in the boxes for A, U, S "
                     "and Grad-CAM, against chance, with a sanity check; every hit and miss opens on Inspect.",
     "Compare": "Runs side by side: configuration, scores, curves, confusion matrices and one image's maps.",
     "Studies": "Ablations: every subset of the branches (or the literature modules) over several seeds, "
