@@ -6,7 +6,7 @@ from tal.ui import guard, train_form, train_panel
 
 st.title("Train a model")
 st.caption(
-    "Switch attention branches on and off, train on (a subset of) MNIST in the background and watch "
+    "Switch attention branches on and off, train on (a subset of) MNIST or on your own images in the background and watch "
     "the curves. The configuration is in the page URL: copy it to share this setup."
 )
 

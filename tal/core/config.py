@@ -427,7 +427,7 @@ class DataConfig(_JsonMixin):
         "otherwise a seeded split, by patient when the table has a 'Patient ID' column.", none="none", form="data"))
     image_size: int | None = field(default=None, metadata=setting(
         "Image size", "Your own images are resized to this side, keeping the aspect and padding.",
-        min=8, max=1024, ui_max=256, none=f"{OWN_IMAGE_SIZE} (npz: the file's own size)", form="data"))
+        min=8, max=1024, ui_max=256, none=f"{OWN_IMAGE_SIZE}; npz: the file's own size", form="data"))
     color: str = field(default="auto", metadata=setting(
         "Colour", "Your own images: auto keeps colour when any image has it, else gray.",
         choices="COLOR_MODES", form="data"))

@@ -33,8 +33,9 @@ def uploads_root() -> Path:
     return cache_root().parent / "uploads"
 
 
-def render(draw, dataset: str) -> None:
-    """The block for `dataset` ("folder", "csv" or "npz"); `draw(name, container=…)` draws one form field."""
+def render(draw, dataset: str, mark) -> None:
+    """The block for `dataset` ("folder", "csv" or "npz"); `draw(name, container=…)` draws one form field,
+    `mark(name)` marks one as placed without drawing it (the label table's settings, for folder and npz)."""
     st.caption(":material/folder_open: **Your own images.** " + LAYOUT_HELP[dataset])
     c1, c2 = st.columns([3, 2])
     draw("data_dir", container=c1)
@@ -46,7 +47,10 @@ def render(draw, dataset: str) -> None:
     if note:
         (st.success if note[0] == "ok" else st.error)(note[1], icon=":material/upload:" if note[0] == "ok"
                                                        else ":material/error:")
-    if dataset == "csv":
+    if dataset != "csv":
+        for name in TABLE_FIELDS:
+            mark(name)
+    else:
         c1, c2, c3 = st.columns(3)
         for col, name in zip((c1, c2, c3), ("labels_file", "boxes_file", "test_list")):
             draw(name, container=col)

@@ -18,14 +18,15 @@ TRAIN_PAGE = "train"  # the Train page's URL path
 def render(page: str = "") -> None:
     """The sidebar of every page; `page` is the current page's URL path (e.g. "train")."""
     with st.sidebar:
-        st.caption("**TAL explorer** — Triple Attention Learning (A3Net) on digits")
+        st.caption("**TAL explorer** — Triple Attention Learning (A3Net) on digits and your own images")
         found, where = loaders.mnist_status()
         if found:
             st.caption(f":material/database: **Data:** MNIST from {where}")
         else:
             st.warning(
-                "MNIST not found, so only the **synthetic** dataset can be used. "
-                "Set `TAL_DATA_DIR` to a folder with the MNIST IDX files or `mnist.npz`.",
+                "MNIST not found, so of the digit datasets only the **synthetic** one can be used (your own "
+                "images can: dataset folder, csv or npz). Set `TAL_DATA_DIR` to a folder with the MNIST IDX files "
+                "or `mnist.npz`.",
                 icon=":material/database_off:",
             )
         # the fragment keeps `page` for its own re-runs, which do not run app.py

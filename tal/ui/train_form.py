@@ -141,7 +141,7 @@ def render() -> dict:
     dataset = st.session_state[_key("dataset")]
     if dataset in OWN_DATASETS:
         drawn.add("canvas_size")  # only the digit canvases have one
-        own_data.render(draw, dataset)
+        own_data.render(draw, dataset, drawn.add)
     else:
         own_data.skip(drawn.add)
         draw("canvas_size", disabled=dataset not in CANVAS_DEFAULTS, container=c2)  # only canvases have a size
