@@ -191,7 +191,7 @@ def decode_files(root, files, *, size: int, channels: int | None = None, workers
                 if progress is not None:
                     progress(done, len(todo))
         store.save(new)
-    images, sizes, kept, colours = [], [], [], []
+    kept, sizes, colours, fresh = [], [], [], {}
     for name in files:
         if name in failed:
             continue
@@ -200,18 +200,25 @@ def decode_files(root, files, *, size: int, channels: int | None = None, workers
             if result is None:
                 failed[name] = error
                 continue
-            image, original, colour = result
+            fresh[len(kept)] = result[0]
+            original, colour = result[1], result[2]
         else:
             entry = store.entries[name]  # (the rows may have moved when the cache was rewritten)
-            image, original, colour = store.pixels(entry), entry["size"], entry["kind"] == "color"
-        images.append(image)
-        sizes.append(original)
+            original, colour = entry["size"], entry["kind"] == "color"
         kept.append(name)
+        sizes.append(original)
         colours.append(colour)
     any_color = any(colours)
     channels = channels or (3 if any_color else 1)
-    pixels = np.zeros((len(images), size, size, channels), np.uint8)
-    for i, image in enumerate(images):
+    pixels = np.zeros((len(kept), size, size, channels), np.uint8)
+    for kind in ("gray", "color"):  # the cached pictures of each array in one gather, not one by one
+        at = [i for i, name in enumerate(kept) if i not in fresh and store.entries[name]["kind"] == kind]
+        if at:
+            rows = np.array([store.entries[kept[i]]["row"] for i in at])
+            order = np.argsort(rows)  # ascending rows read the memory-mapped file front to back
+            block = np.asarray(store.arrays[kind][rows[order]])
+            pixels[np.array(at)[order]] = _to_channels(block, channels)
+    for i, image in fresh.items():
         pixels[i] = _to_channels(image, channels)
     return Decoded(pixels=pixels, files=kept, sizes=np.array(sizes, np.int64).reshape(-1, 2),
                    failed=[(name, failed[name]) for name in files if name in failed],
@@ -219,6 +226,7 @@ def decode_files(root, files, *, size: int, channels: int | None = None, workers
 
 
 def _to_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """One picture (H, W, C) or a stack (N, H, W, C) with `channels` channels: gray repeated, colour by luma."""
     if image.shape[-1] == channels:
         return image
     if channels == 3:
