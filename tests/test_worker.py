@@ -141,7 +141,7 @@ def test_a_starting_worker_removes_staging_folders_killed_workers_left(runs_dir)
         assert wait_until(lambda: not stale.exists(), timeout=60)
         assert fresh.exists()  # a folder being written now is left alone
     finally:
-        w.close()
+        w.close(timeout=1)  # it prunes before importing TensorFlow, and reads the quit only after it
 
 
 def test_killing_the_worker_mid_run_fails_the_job_and_saves_nothing(runs_dir):
