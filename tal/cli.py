@@ -359,7 +359,8 @@ def cmd_predict(args) -> int:
     if args.maps:
         from tal.engine.files import save_npz_atomic
 
-        save_npz_atomic(args.maps, files=np.array([str(p) for p in files]), images=batch, **out)
+        shown = batch if data.own else batch[..., 0]  # digit runs keep the file's (N, H, W) images
+        save_npz_atomic(args.maps, files=np.array([str(p) for p in files]), images=shown, **out)
         if problems:
             print(f"tal: note: {args.maps} holds the maps of the {len(files)} image(s) that could be read "
                   "(its 'files' array names them)", file=sys.stderr)
